@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: MIT
+//! gst-tcvc: temporally coherent colorization of line-art video for GStreamer.
+//!
+//! The plugin `tcvc` (library `gsttcvc`) provides:
+//! - `tcvclineart`: Canny line extraction (black lines on white), the synthetic line art the
+//!   colorization model is trained on.
+//!
+//! The modules below are shared by the elements and the command-line tools: never copy their
+//! code into an element or a binary.
+use gst::glib;
+
+pub mod device;
+pub mod edges;
+mod lineart;
+
+fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    lineart::register(plugin)?;
+    Ok(())
+}
+
+gst::plugin_define!(
+    tcvc,
+    env!("CARGO_PKG_DESCRIPTION"),
+    plugin_init,
+    concat!(env!("CARGO_PKG_VERSION"), "-", env!("COMMIT_ID")),
+    "MIT/X11",
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_REPOSITORY"),
+    env!("BUILD_REL_DATE")
+);

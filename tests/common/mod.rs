@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: MIT
+//! Helpers shared by the integration tests: plugin registration, the sample clips, decoding real
+//! frames with GStreamer, and building/reading raw frames.
+#![allow(dead_code)]
+
+use gst::prelude::*;
+use gst_video::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+/// Initialises GStreamer and registers the plugin statically (once per test process).
+pub fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        gst::init().unwrap();
+        gsttcvc::plugin_register_static().expect("tcvc plugin registers");
+    });
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A sample clip from the data folder (`TCVC_DATA_DIR`, default `./data`), fetched by
+/// `make setup`. Missing data is a test failure with instructions, never a silent skip.
+pub fn sample(name: &str) -> PathBuf {
+    let dir = std::env::var_os("TCVC_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("data"));
+    let p = dir.join(name);
+    assert!(
+        p.is_file(),
+        "sample clip {} is missing: run `make setup` (or tools/fetch-data.sh) first",
+        p.display()
+    );
+    p
+}
+
+pub const CLIP_720P: &str = "bigbuckbunny_720p.mp4";
+pub const CLIP_1080P: &str = "bigbuckbunny_1080p.mp4";
+
+/// The venv's Python with the reference tools (`TCVC_PYTHON`, default `./.venv/bin/python`).
+pub fn python() -> PathBuf {
+    let p = std::env::var_os("TCVC_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv/bin/python"));
+    assert!(
+        p.exists(),
+        "Python venv {} is missing: run `make setup` first",
+        p.display()
+    );
+    p
+}
+
+/// Decodes `path` with GStreamer (`decodebin ! videoconvert ! videoscale`) into `caps` (e.g.
+/// `video/x-raw,format=RGB,width=641,height=361`) and returns the frames whose 0-based index is
+/// in `indices` (sorted), as buffers with their caps.
+pub fn decode_frames(path: &Path, caps: &str, indices: &[usize]) -> Vec<gst::Sample> {
+    init();
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location=\"{}\" ! decodebin ! videoconvert ! videoscale ! capsfilter caps=\"{caps}\" ! appsink name=sink sync=false",
+        path.display()
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let last = *indices.iter().max().expect("at least one index");
+    let mut out = Vec::new();
+    let mut n = 0usize;
+    while n <= last {
+        let Ok(sample) = sink.pull_sample() else {
+            break;
+        };
+        if indices.contains(&n) {
+            out.push(sample);
+        }
+        n += 1;
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert_eq!(
+        out.len(),
+        indices.len(),
+        "{} has only {n} frames",
+        path.display()
+    );
+    out
+}
+
+/// Video info of a sample.
+pub fn info(sample: &gst::Sample) -> gst_video::VideoInfo {
+    gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap()
+}
+
+/// Packed copy (rows without padding) of plane `plane` of a frame, with its width in bytes and
+/// height.
+pub fn plane_packed(sample: &gst::Sample, plane: u32) -> (Vec<u8>, usize, usize) {
+    let info = info(sample);
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(sample.buffer().unwrap(), &info)
+        .unwrap();
+    let finfo = info.format_info();
+    let comp = plane as u8;
+    let w = finfo.scale_width(comp, info.width()) as usize
+        * finfo.pixel_stride()[plane as usize] as usize;
+    let h = finfo.scale_height(comp, info.height()) as usize;
+    let stride = frame.plane_stride()[plane as usize] as usize;
+    let data = frame.plane_data(plane).unwrap();
+    let mut out = Vec::with_capacity(w * h);
+    for y in 0..h {
+        out.extend_from_slice(&data[y * stride..y * stride + w]);
+    }
+    (out, w, h)
+}
+
+/// Builds a buffer of `format` at `width` × `height` (with GStreamer's default strides), filling
+/// plane 0 row by row from packed `rows` (`row_bytes` bytes per row).
+pub fn buffer_from_packed(
+    format: gst_video::VideoFormat,
+    width: u32,
+    height: u32,
+    rows: &[u8],
+    row_bytes: usize,
+) -> (gst::Buffer, gst_video::VideoInfo) {
+    let info = gst_video::VideoInfo::builder(format, width, height)
+        .build()
+        .unwrap();
+    let mut buffer = gst::Buffer::with_size(info.size()).unwrap();
+    {
+        let buf = buffer.get_mut().unwrap();
+        let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, &info).unwrap();
+        let stride = frame.plane_stride()[0] as usize;
+        let data = frame.plane_data_mut(0).unwrap();
+        for y in 0..height as usize {
+            data[y * stride..y * stride + row_bytes]
+                .copy_from_slice(&rows[y * row_bytes..(y + 1) * row_bytes]);
+        }
+    }
+    (buffer, info)
+}
+
+/// Runs buffers through a fresh `tcvclineart` with `props` (as gst-launch-1.0 strings) and returns the packed GRAY8
+/// outputs.
+pub fn run_lineart(
+    props: &[(&str, &str)],
+    inputs: &[(gst::Buffer, gst_video::VideoInfo)],
+) -> Vec<Vec<u8>> {
+    init();
+    let mut h = gst_check::Harness::new("tcvclineart");
+    {
+        let el = h.element().unwrap();
+        for (k, v) in props {
+            el.set_property_from_str(k, v);
+        }
+    }
+    h.play();
+    let mut out = Vec::new();
+    let mut current: Option<gst::Caps> = None;
+    for (buf, info) in inputs {
+        let caps = info.to_caps().unwrap();
+        if current.as_ref() != Some(&caps) {
+            h.set_src_caps(caps.clone());
+            current = Some(caps);
+        }
+        let outbuf = h.push_and_pull(buf.clone()).expect("output buffer");
+        let outcaps = h.sinkpad().unwrap().current_caps().unwrap();
+        let oinfo = gst_video::VideoInfo::from_caps(&outcaps).unwrap();
+        assert_eq!(oinfo.format(), gst_video::VideoFormat::Gray8);
+        assert_eq!(
+            (oinfo.width(), oinfo.height()),
+            (info.width(), info.height())
+        );
+        let sample = gst::Sample::builder()
+            .buffer(&outbuf)
+            .caps(&outcaps)
+            .build();
+        out.push(plane_packed(&sample, 0).0);
+    }
+    out
+}
+
+/// Grey image of packed RGB rows, computed from scikit-image's rgb2gray weights with exact
+/// integer rounding (round half up of 0.2125 R + 0.7154 G + 0.0721 B).
+pub fn grey_of_rgb(rgb: &[u8]) -> Vec<u8> {
+    rgb.chunks_exact(3)
+        .map(|p| {
+            ((2125 * p[0] as u32 + 7154 * p[1] as u32 + 721 * p[2] as u32 + 5000) / 10000) as u8
+        })
+        .collect()
+}
+
+/// Writes a binary PGM.
+pub fn write_pgm(path: &Path, data: &[u8], width: usize, height: usize) {
+    let mut bytes = format!("P5\n{width} {height}\n255\n").into_bytes();
+    bytes.extend_from_slice(&data[..width * height]);
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// A fresh, empty scratch folder under the target dir.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let d = root()
+        .join("target")
+        .join("test-scratch")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}

