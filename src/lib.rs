@@ -4,17 +4,27 @@
 //! The plugin `tcvc` (library `gsttcvc`) provides:
 //! - `tcvclineart`: Canny line extraction (black lines on white), the synthetic line art the
 //!   colorization model is trained on.
+//! - `tcvcssim`, `tcvcpsnr`, `tcvcflicker`: per-frame quality of a stream against a reference
+//!   (one shared aggregator, [`compare`], over the [`metrics`] module).
 //!
 //! The modules below are shared by the elements and the command-line tools: never copy their
 //! code into an element or a binary.
 use gst::glib;
 
+pub mod compare;
 pub mod device;
 pub mod edges;
+mod flicker;
 mod lineart;
+pub mod metrics;
+mod psnr;
+mod ssim;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     lineart::register(plugin)?;
+    ssim::register(plugin)?;
+    psnr::register(plugin)?;
+    flicker::register(plugin)?;
     Ok(())
 }
 

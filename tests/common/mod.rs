@@ -201,12 +201,14 @@ pub fn write_pgm(path: &Path, data: &[u8], width: usize, height: usize) {
     std::fs::write(path, bytes).unwrap();
 }
 
-/// A fresh, empty scratch folder under the target dir.
+/// A fresh, empty scratch folder under the target dir, unique to this call.
 pub fn scratch_dir(name: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let k = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let d = root()
         .join("target")
         .join("test-scratch")
-        .join(format!("{name}-{}", std::process::id()));
+        .join(format!("{name}-{}-{k}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d

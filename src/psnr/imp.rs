@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+//! `tcvcpsnr`: per-frame PSNR (ffmpeg's definitions) of `sink` against `reference`.
+use crate::compare::messages::PsnrFrame;
+use crate::compare::{FrameRef, Measurement, Metric};
+use crate::metrics::{self, MetricsError};
+use gst::glib;
+use gst::subclass::prelude::*;
+use std::sync::LazyLock;
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new("tcvcpsnr", gst::DebugColorFlags::empty(), Some("TCVC PSNR"))
+});
+
+#[derive(Default)]
+pub struct PsnrMetric;
+
+impl Metric for PsnrMetric {
+    const NAME: &'static str = "tcvcpsnr";
+    const LONG_NAME: &'static str = "TCVC PSNR";
+    const DESCRIPTION: &'static str =
+        "Per-frame PSNR (ffmpeg's definitions) of the sink stream against the reference stream; passes the sink stream through";
+    type Settings = ();
+
+    fn measure(&mut self, _: &(), f: &FrameRef<'_>) -> Result<Option<Measurement>, MetricsError> {
+        let r = metrics::psnr(f.test, f.reference)?;
+        let lower: Vec<char> = f
+            .components
+            .iter()
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        // ffmpeg's stats_file line, trailing space included.
+        let mut line = format!("n:{} mse_avg:{:.2} ", f.n, r.mse_avg);
+        for (c, p) in lower.iter().zip(&r.planes) {
+            line.push_str(&format!("mse_{c}:{:.2} ", p.mse));
+        }
+        line.push_str(&format!("psnr_avg:{:.2} ", r.psnr_avg));
+        for (c, p) in lower.iter().zip(&r.planes) {
+            line.push_str(&format!("psnr_{c}:{:.2} ", p.psnr));
+        }
+        let msg = PsnrFrame {
+            n: f.n,
+            running_time: f.running_time,
+            pts: f.pts,
+            mse_avg: r.mse_avg,
+            psnr_avg: r.psnr_avg,
+            components: lower
+                .iter()
+                .zip(&r.planes)
+                .map(|(c, p)| (*c, p.mse, p.psnr))
+                .collect(),
+        };
+        Ok(Some(Measurement {
+            message: (&msg).into(),
+            stats_line: line,
+            main: r.psnr_avg,
+        }))
+    }
+}
+
+pub struct Psnr {
+    core: crate::compare::Core<PsnrMetric>,
+}
+
+crate::compare_element!(Psnr, PsnrMetric, CAT);
