@@ -17,6 +17,7 @@ pub mod edges;
 mod flicker;
 mod lineart;
 pub mod metrics;
+pub mod model;
 mod psnr;
 mod ssim;
 

@@ -1,0 +1,284 @@
+//! Typed errors of the model module.
+//!
+//! Every variant's `Display` says what is wrong *and* what to do about it, so
+//! the GStreamer element and the trainer can show the message to the user as
+//! is.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Which kind of weights file an error refers to (used in messages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileRole {
+    /// A TCVC generator model file (`format = "tcvc-generator"`).
+    Generator,
+    /// A VGG19 weights file with torchvision key names.
+    Vgg19,
+}
+
+impl FileRole {
+    fn describe(self) -> &'static str {
+        match self {
+            FileRole::Generator => "TCVC model file",
+            FileRole::Vgg19 => "VGG19 weights file",
+        }
+    }
+
+    fn fix_hint(self) -> &'static str {
+        match self {
+            FileRole::Generator => {
+                "re-create the file with tools/convert_reference.py (from a reference \
+                 checkpoint) or with tcvc-train"
+            }
+            FileRole::Vgg19 => {
+                "export torchvision's vgg19 `features` state_dict (keys `features.N.weight`/\
+                 `features.N.bias`) to safetensors"
+            }
+        }
+    }
+}
+
+/// Errors produced by model construction, model-file I/O and inference.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ModelError {
+    /// The file could not be opened or read (missing, permission denied,
+    /// is a directory, ...).
+    Io {
+        /// File that was accessed.
+        path: PathBuf,
+        /// Underlying I/O error.
+        source: std::io::Error,
+    },
+    /// The file exists but has zero bytes.
+    EmptyFile {
+        /// Offending file.
+        path: PathBuf,
+    },
+    /// The bytes are not a valid safetensors container (truncated, random
+    /// bytes, a PyTorch `.pth` pickle, ...).
+    NotSafetensors {
+        /// Offending file (empty when loading from memory).
+        path: PathBuf,
+        /// What the parser found.
+        detail: String,
+    },
+    /// A required `__metadata__` entry is absent.
+    MissingMetadata {
+        /// Metadata key.
+        key: &'static str,
+    },
+    /// `__metadata__.format` is not `tcvc-generator`.
+    WrongFormat {
+        /// The format string found in the file.
+        found: String,
+    },
+    /// `__metadata__.format_version` is not supported by this build.
+    UnsupportedVersion {
+        /// The version string found in the file.
+        found: String,
+    },
+    /// A metadata value could not be parsed or is out of range.
+    InvalidMetadata {
+        /// Metadata key.
+        key: &'static str,
+        /// Value found in the file.
+        value: String,
+        /// What a valid value looks like.
+        expected: &'static str,
+    },
+    /// A tensor required by the architecture is absent.
+    MissingTensor {
+        /// Which kind of file.
+        role: FileRole,
+        /// Parameter name, e.g. `middle.3.conv_block.5.weight`.
+        name: String,
+    },
+    /// The file contains a tensor the architecture does not have.
+    UnexpectedTensor {
+        /// Which kind of file.
+        role: FileRole,
+        /// Parameter name.
+        name: String,
+    },
+    /// A tensor has the wrong shape for the declared architecture.
+    ShapeMismatch {
+        /// Which kind of file.
+        role: FileRole,
+        /// Parameter name.
+        name: String,
+        /// Shape required by the architecture.
+        expected: Vec<i64>,
+        /// Shape found in the file.
+        found: Vec<i64>,
+    },
+    /// A tensor is stored with a non floating-point dtype.
+    UnsupportedDtype {
+        /// Which kind of file.
+        role: FileRole,
+        /// Parameter name.
+        name: String,
+        /// Dtype found (safetensors spelling, e.g. `I64`).
+        dtype: String,
+    },
+    /// A tensor contains NaN or infinite values.
+    NonFiniteTensor {
+        /// Which kind of file.
+        role: FileRole,
+        /// Parameter name.
+        name: String,
+    },
+    /// An invalid configuration was requested (channels, kind, ...).
+    InvalidConfig(String),
+    /// The input tensors given to a forward pass are unusable.
+    InvalidInput(String),
+    /// Writing a model file failed.
+    Write {
+        /// Destination file.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+    /// libtorch reported an error (out of memory, unsupported kind on the
+    /// device, ...).
+    Torch {
+        /// What was being done.
+        context: String,
+        /// Error reported by tch / libtorch.
+        source: tch::TchError,
+    },
+}
+
+impl ModelError {
+    /// Wraps a [`tch::TchError`] with a short description of the operation.
+    pub fn torch(context: impl Into<String>) -> impl FnOnce(tch::TchError) -> ModelError {
+        let context = context.into();
+        move |source| ModelError::Torch { context, source }
+    }
+}
+
+fn shape_str(s: &[i64]) -> String {
+    let parts: Vec<String> = s.iter().map(|d| d.to_string()).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+impl fmt::Display for ModelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ModelError::Io { path, source } => {
+                let hint = match source.kind() {
+                    std::io::ErrorKind::NotFound => {
+                        "check the path (e.g. the element's `model` property)"
+                    }
+                    std::io::ErrorKind::PermissionDenied => "check the file permissions",
+                    _ => "make sure the path names a readable regular file",
+                };
+                write!(f, "cannot read `{}`: {source}; {hint}", path.display())
+            }
+            ModelError::EmptyFile { path } => write!(
+                f,
+                "`{}` is empty (0 bytes); the download or export was probably interrupted, \
+                 write the model file again",
+                path.display()
+            ),
+            ModelError::NotSafetensors { path, detail } => write!(
+                f,
+                "`{}` is not a valid safetensors file ({detail}); the file is truncated or \
+                 corrupt, or is not a model file. Reference PyTorch checkpoints (.pth) must \
+                 first be converted with tools/convert_reference.py",
+                path.display()
+            ),
+            ModelError::MissingMetadata { key } => write!(
+                f,
+                "model file has no `{key}` entry in its safetensors __metadata__; it was not \
+                 written by gst-tcvc. Convert reference checkpoints with \
+                 tools/convert_reference.py"
+            ),
+            ModelError::WrongFormat { found } => write!(
+                f,
+                "model file declares format `{found}`, expected `tcvc-generator`; this is \
+                 some other safetensors file. Convert reference checkpoints with \
+                 tools/convert_reference.py"
+            ),
+            ModelError::UnsupportedVersion { found } => write!(
+                f,
+                "model file has format_version `{found}`, this build only reads version `1`; \
+                 use a matching gst-tcvc version or re-export the model"
+            ),
+            ModelError::InvalidMetadata {
+                key,
+                value,
+                expected,
+            } => write!(
+                f,
+                "model file metadata `{key}` = `{value}` is invalid (expected {expected}); \
+                 fix the metadata or re-export the model"
+            ),
+            ModelError::MissingTensor { role, name } => write!(
+                f,
+                "{} is missing tensor `{name}`; it is incomplete or was written for another \
+                 architecture: {}",
+                role.describe(),
+                role.fix_hint()
+            ),
+            ModelError::UnexpectedTensor { role, name } => write!(
+                f,
+                "{} contains unexpected tensor `{name}` (not part of the architecture \
+                 declared by its metadata); {}",
+                role.describe(),
+                role.fix_hint()
+            ),
+            ModelError::ShapeMismatch {
+                role,
+                name,
+                expected,
+                found,
+            } => write!(
+                f,
+                "{} tensor `{name}` has shape {} but the architecture needs {}; the \
+                 metadata (channels/res_blocks) does not match the weights: {}",
+                role.describe(),
+                shape_str(found),
+                shape_str(expected),
+                role.fix_hint()
+            ),
+            ModelError::UnsupportedDtype { role, name, dtype } => write!(
+                f,
+                "{} tensor `{name}` has dtype {dtype}; only floating-point weights \
+                 (F32, F16, BF16, F64) are supported: {}",
+                role.describe(),
+                role.fix_hint()
+            ),
+            ModelError::NonFiniteTensor { role, name } => write!(
+                f,
+                "{} tensor `{name}` contains NaN or infinite values; the training run \
+                 diverged or the file is corrupt, use an earlier checkpoint",
+                role.describe()
+            ),
+            ModelError::InvalidConfig(msg) => write!(f, "invalid model configuration: {msg}"),
+            ModelError::InvalidInput(msg) => write!(f, "invalid model input: {msg}"),
+            ModelError::Write { path, detail } => write!(
+                f,
+                "cannot write model file `{}`: {detail}; check that the directory exists, \
+                 is writable and has free space",
+                path.display()
+            ),
+            ModelError::Torch { context, source } => {
+                write!(f, "libtorch error while {context}: {source}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ModelError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ModelError::Io { source, .. } => Some(source),
+            ModelError::Torch { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Shorthand result type of this module.
+pub type Result<T, E = ModelError> = std::result::Result<T, E>;

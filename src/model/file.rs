@@ -1,0 +1,537 @@
+//! The self-describing model file: one safetensors file holding the
+//! generator weights (reference `state_dict` names) and `__metadata__`:
+//!
+//! | key              | value                                              |
+//! |------------------|----------------------------------------------------|
+//! | `format`         | `tcvc-generator`                                   |
+//! | `format_version` | `1`                                                |
+//! | `channels`       | base width `C`, e.g. `64`                          |
+//! | `res_blocks`     | residual blocks `R`, e.g. `8`                      |
+//! | `input_mode`     | `lineart` or `greyscale` (what channel 0 holds)    |
+//! | `train_size`     | `WIDTHxHEIGHT` of the training crops, e.g. `256x256` |
+//! | `provenance`     | free text (optional; empty when absent)            |
+//!
+//! Weights are stored as F32 or F16 (F16 halves the file; loading widens to
+//! F32 before converting to the requested compute kind). BF16/F64 files are
+//! also accepted. Unknown extra metadata keys are ignored.
+//!
+//! Loading never trusts the file: the header is parsed and validated with the
+//! `safetensors` crate (bounds, offsets, sizes) and against the architecture
+//! declared by the metadata *before* any tensor is built, and tensors are
+//! built only with fallible (`f_*`) tch calls from byte slices whose length
+//! was checked, so corrupt files produce a [`ModelError`], never a panic or
+//! an abort.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+use tch::{Device, Kind, Tensor};
+
+use super::error::{FileRole, ModelError, Result};
+use super::generator::{Generator, GeneratorConfig};
+use super::layers::check_compute_kind;
+
+/// Value of `__metadata__.format`.
+pub const FORMAT_NAME: &str = "tcvc-generator";
+/// Value of `__metadata__.format_version` written and accepted.
+pub const FORMAT_VERSION: &str = "1";
+
+/// What channel 0 of the generator input holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InputMode {
+    /// Extracted line art (the paper's setting).
+    Lineart,
+    /// The greyscale (luma) frame.
+    Greyscale,
+}
+
+impl InputMode {
+    /// Metadata spelling (`lineart` / `greyscale`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputMode::Lineart => "lineart",
+            InputMode::Greyscale => "greyscale",
+        }
+    }
+}
+
+impl fmt::Display for InputMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for InputMode {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "lineart" => Ok(InputMode::Lineart),
+            "greyscale" => Ok(InputMode::Greyscale),
+            _ => Err(ModelError::InvalidMetadata {
+                key: "input_mode",
+                value: s.to_string(),
+                expected: "`lineart` or `greyscale`",
+            }),
+        }
+    }
+}
+
+/// Training crop size, written `WIDTHxHEIGHT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TrainSize {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+}
+
+impl fmt::Display for TrainSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}x{}", self.width, self.height)
+    }
+}
+
+impl FromStr for TrainSize {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || ModelError::InvalidMetadata {
+            key: "train_size",
+            value: s.to_string(),
+            expected: "`WIDTHxHEIGHT` with positive integers, e.g. `256x256`",
+        };
+        let (w, h) = s.split_once('x').ok_or_else(bad)?;
+        let width: u32 = w.trim().parse().map_err(|_| bad())?;
+        let height: u32 = h.trim().parse().map_err(|_| bad())?;
+        if width == 0 || height == 0 {
+            return Err(bad());
+        }
+        Ok(TrainSize { width, height })
+    }
+}
+
+/// Descriptive metadata stored next to the weights.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelMeta {
+    /// What channel 0 of the input holds.
+    pub input_mode: InputMode,
+    /// Size of the training crops.
+    pub train_size: TrainSize,
+    /// Free text: where the weights come from (dataset, run, conversion).
+    pub provenance: String,
+}
+
+/// On-disk storage precision of the weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageDtype {
+    /// 32-bit float (exact).
+    F32,
+    /// 16-bit IEEE half (half the size; weights must fit in ±65504).
+    F16,
+}
+
+/// A loaded model: generator ready for inference plus its metadata.
+#[derive(Debug)]
+pub struct LoadedModel {
+    /// Generator on the requested device and kind, weights frozen.
+    pub generator: Generator,
+    /// Metadata from the file.
+    pub meta: ModelMeta,
+}
+
+/// Reader / writer of the model file format (see the module docs).
+#[derive(Debug, Clone, Copy)]
+pub struct ModelFile;
+
+impl ModelFile {
+    /// Writes `generator` and `meta` to `path` (atomically: a sibling
+    /// temporary file is renamed over `path`).
+    pub fn save(
+        path: impl AsRef<Path>,
+        generator: &Generator,
+        meta: &ModelMeta,
+        storage: StorageDtype,
+    ) -> Result<()> {
+        let path = path.as_ref();
+        let bytes = Self::to_bytes(generator, meta, storage)?;
+        let file_name = path.file_name().ok_or_else(|| ModelError::Write {
+            path: path.to_path_buf(),
+            detail: "the path has no file name".into(),
+        })?;
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(file_name);
+        tmp_name.push(format!(".tmp{}", std::process::id()));
+        let tmp = path.with_file_name(tmp_name);
+        let write_err = |e: std::io::Error| ModelError::Write {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        };
+        std::fs::write(&tmp, &bytes).map_err(write_err)?;
+        std::fs::rename(&tmp, path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            write_err(e)
+        })
+    }
+
+    /// Serialises `generator` and `meta` to safetensors bytes.
+    pub fn to_bytes(
+        generator: &Generator,
+        meta: &ModelMeta,
+        storage: StorageDtype,
+    ) -> Result<Vec<u8>> {
+        let config = generator.config();
+        let (kind, dtype) = match storage {
+            StorageDtype::F32 => (Kind::Float, Dtype::F32),
+            StorageDtype::F16 => (Kind::Half, Dtype::F16),
+        };
+        let _guard = tch::no_grad_guard();
+        let mut buffers: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+        for (name, t) in generator.named_tensors() {
+            let t32 = t
+                .f_detach()
+                .and_then(|t| t.f_to_device(Device::Cpu))
+                .and_then(|t| t.f_to_kind(Kind::Float))
+                .map_err(ModelError::torch(format!("reading `{name}`")))?;
+            if storage == StorageDtype::F16 {
+                let max = t32
+                    .f_abs()
+                    .and_then(|a| a.f_max())
+                    .and_then(|m| m.f_double_value(&[]))
+                    .map_err(ModelError::torch(format!("checking `{name}`")))?;
+                if max.is_nan() || max > 65504.0 {
+                    return Err(ModelError::InvalidConfig(format!(
+                        "tensor `{name}` has |value| up to {max}, which does not fit in F16; \
+                         save with F32 storage"
+                    )));
+                }
+            }
+            let c = t32
+                .f_to_kind(kind)
+                .and_then(|t| t.f_contiguous())
+                .map_err(ModelError::torch(format!("converting `{name}`")))?;
+            let numel = c.numel();
+            let mut data = vec![0u8; numel * kind.elt_size_in_bytes()];
+            c.f_copy_data_u8(&mut data, numel)
+                .map_err(ModelError::torch(format!("copying `{name}`")))?;
+            let shape = c.size().iter().map(|&d| d as usize).collect();
+            buffers.push((name, shape, data));
+        }
+        let mut views = Vec::with_capacity(buffers.len());
+        for (name, shape, data) in &buffers {
+            let view = TensorView::new(dtype, shape.clone(), data).map_err(|e| {
+                ModelError::InvalidConfig(format!("cannot describe tensor `{name}`: {e}"))
+            })?;
+            views.push((name.clone(), view));
+        }
+        let info: HashMap<String, String> = [
+            ("format", FORMAT_NAME.to_string()),
+            ("format_version", FORMAT_VERSION.to_string()),
+            ("channels", config.channels.to_string()),
+            ("res_blocks", config.res_blocks.to_string()),
+            ("input_mode", meta.input_mode.to_string()),
+            ("train_size", meta.train_size.to_string()),
+            ("provenance", meta.provenance.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        safetensors::serialize(views, Some(info))
+            .map_err(|e| ModelError::InvalidConfig(format!("cannot serialise the model: {e}")))
+    }
+
+    /// Reads, validates and loads a model file. The generator's weights end
+    /// up on `device` with `kind` (Float, BFloat16 or Half), frozen.
+    pub fn load(path: impl AsRef<Path>, device: Device, kind: Kind) -> Result<LoadedModel> {
+        let path = path.as_ref();
+        let bytes = read_file(path)?;
+        load_from_bytes_at(&bytes, path, device, kind)
+    }
+
+    /// As [`ModelFile::load`], from bytes already in memory.
+    pub fn load_from_bytes(bytes: &[u8], device: Device, kind: Kind) -> Result<LoadedModel> {
+        load_from_bytes_at(bytes, Path::new("<memory>"), device, kind)
+    }
+
+    /// Reads and validates only the metadata and architecture of a model
+    /// file (all checks of [`ModelFile::load`] except building tensors).
+    pub fn inspect(path: impl AsRef<Path>) -> Result<(GeneratorConfig, ModelMeta)> {
+        let path = path.as_ref();
+        let bytes = read_file(path)?;
+        let st = parse(&bytes, path)?;
+        let (config, meta) = parse_metadata(&st.metadata)?;
+        validate_tensors(&st.tensors, &config)?;
+        Ok((config, meta))
+    }
+}
+
+/// Reads a whole file, mapping errors to [`ModelError::Io`] / `EmptyFile`.
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
+    let io = |source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let md = std::fs::metadata(path).map_err(io)?;
+    if md.is_dir() {
+        return Err(io(std::io::Error::other("is a directory, not a file")));
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
+    if bytes.is_empty() {
+        return Err(ModelError::EmptyFile {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(bytes)
+}
+
+/// A parsed safetensors container.
+pub(crate) struct Parsed<'a> {
+    pub metadata: HashMap<String, String>,
+    pub tensors: HashMap<String, TensorView<'a>>,
+}
+
+/// Parses safetensors bytes (never panics on garbage).
+pub(crate) fn parse<'a>(bytes: &'a [u8], path: &Path) -> Result<Parsed<'a>> {
+    let not_st = |detail: String| ModelError::NotSafetensors {
+        path: path.to_path_buf(),
+        detail,
+    };
+    if bytes.is_empty() {
+        return Err(ModelError::EmptyFile {
+            path: path.to_path_buf(),
+        });
+    }
+    if bytes.len() < 8 {
+        return Err(not_st(format!(
+            "only {} bytes, shorter than the 8-byte header length",
+            bytes.len()
+        )));
+    }
+    // Hints are only computed once parsing failed: a valid header length
+    // may happen to start with the same bytes.
+    let with_hint = |e: safetensors::SafeTensorError| {
+        let hint = if bytes.starts_with(b"PK\x03\x04") {
+            "; it is a ZIP archive, i.e. a PyTorch checkpoint saved with torch.save"
+        } else if bytes[0] == 0x80 && (2..=5).contains(&bytes[1]) {
+            "; it looks like a Python pickle (legacy torch.save)"
+        } else {
+            ""
+        };
+        not_st(format!("{e}{hint}"))
+    };
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(with_hint)?;
+    let st = SafeTensors::deserialize(bytes).map_err(with_hint)?;
+    let metadata = header.metadata().clone().unwrap_or_default();
+    let tensors = st.tensors().into_iter().collect();
+    Ok(Parsed { metadata, tensors })
+}
+
+fn meta_str<'a>(m: &'a HashMap<String, String>, key: &'static str) -> Result<&'a str> {
+    m.get(key)
+        .map(String::as_str)
+        .ok_or(ModelError::MissingMetadata { key })
+}
+
+fn parse_int(m: &HashMap<String, String>, key: &'static str, range: &'static str) -> Result<i64> {
+    let v = meta_str(m, key)?;
+    v.trim()
+        .parse::<i64>()
+        .map_err(|_| ModelError::InvalidMetadata {
+            key,
+            value: v.to_string(),
+            expected: range,
+        })
+}
+
+/// Validates the `__metadata__` block.
+pub(crate) fn parse_metadata(m: &HashMap<String, String>) -> Result<(GeneratorConfig, ModelMeta)> {
+    let format = meta_str(m, "format")?;
+    if format != FORMAT_NAME {
+        return Err(ModelError::WrongFormat {
+            found: format.to_string(),
+        });
+    }
+    let version = meta_str(m, "format_version")?;
+    if version.trim() != FORMAT_VERSION {
+        return Err(ModelError::UnsupportedVersion {
+            found: version.to_string(),
+        });
+    }
+    let channels = parse_int(m, "channels", "an integer in 1..=1024")?;
+    let res_blocks = parse_int(m, "res_blocks", "an integer in 0..=64")?;
+    let config = GeneratorConfig {
+        channels,
+        res_blocks,
+    };
+    if !(1..=super::generator::MAX_CHANNELS).contains(&channels) {
+        return Err(ModelError::InvalidMetadata {
+            key: "channels",
+            value: channels.to_string(),
+            expected: "an integer in 1..=1024",
+        });
+    }
+    if !(0..=super::generator::MAX_RES_BLOCKS).contains(&res_blocks) {
+        return Err(ModelError::InvalidMetadata {
+            key: "res_blocks",
+            value: res_blocks.to_string(),
+            expected: "an integer in 0..=64",
+        });
+    }
+    let input_mode: InputMode = meta_str(m, "input_mode")?.parse()?;
+    let train_size: TrainSize = meta_str(m, "train_size")?.parse()?;
+    let provenance = m.get("provenance").cloned().unwrap_or_default();
+    Ok((
+        config,
+        ModelMeta {
+            input_mode,
+            train_size,
+            provenance,
+        },
+    ))
+}
+
+/// Maps a safetensors float dtype to the tch kind used to read it.
+pub(crate) fn float_kind(dtype: Dtype) -> Option<Kind> {
+    match dtype {
+        Dtype::F32 => Some(Kind::Float),
+        Dtype::F16 => Some(Kind::Half),
+        Dtype::BF16 => Some(Kind::BFloat16),
+        Dtype::F64 => Some(Kind::Double),
+        _ => None,
+    }
+}
+
+/// Checks names, dtypes and shapes of `tensors` against `specs`
+/// (missing first, in order; then unexpected names, sorted).
+pub(crate) fn validate_against(
+    tensors: &HashMap<String, TensorView<'_>>,
+    specs: &[(String, Vec<i64>)],
+    role: FileRole,
+    allow_extra: bool,
+) -> Result<()> {
+    for (name, shape) in specs {
+        let view = tensors.get(name).ok_or_else(|| ModelError::MissingTensor {
+            role,
+            name: name.clone(),
+        })?;
+        if float_kind(view.dtype()).is_none() {
+            return Err(ModelError::UnsupportedDtype {
+                role,
+                name: name.clone(),
+                dtype: format!("{:?}", view.dtype()),
+            });
+        }
+        let found: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+        if &found != shape {
+            return Err(ModelError::ShapeMismatch {
+                role,
+                name: name.clone(),
+                expected: shape.clone(),
+                found,
+            });
+        }
+    }
+    if !allow_extra {
+        let mut extra: Vec<&String> = tensors
+            .keys()
+            .filter(|k| !specs.iter().any(|(n, _)| n == *k))
+            .collect();
+        extra.sort();
+        if let Some(name) = extra.first() {
+            return Err(ModelError::UnexpectedTensor {
+                role,
+                name: (*name).clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn validate_tensors(
+    tensors: &HashMap<String, TensorView<'_>>,
+    config: &GeneratorConfig,
+) -> Result<()> {
+    validate_against(
+        tensors,
+        &config.parameter_specs(),
+        FileRole::Generator,
+        false,
+    )
+}
+
+/// Builds a float32 CPU tensor from a *validated* view (dtype float, shape
+/// and byte length consistent), then converts to `device`/`kind`.
+pub(crate) fn view_to_tensor(
+    name: &str,
+    view: &TensorView<'_>,
+    role: FileRole,
+    device: Device,
+    kind: Kind,
+) -> Result<Tensor> {
+    let src_kind = float_kind(view.dtype()).ok_or_else(|| ModelError::UnsupportedDtype {
+        role,
+        name: name.to_string(),
+        dtype: format!("{:?}", view.dtype()),
+    })?;
+    let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+    let numel: usize = view.shape().iter().product();
+    let data = view.data();
+    // `at_tensor_of_data` memcpy's numel * elt_size bytes: never let it read
+    // past the slice, whatever the header claims.
+    if numel.checked_mul(src_kind.elt_size_in_bytes()) != Some(data.len()) {
+        return Err(ModelError::NotSafetensors {
+            path: PathBuf::new(),
+            detail: format!("tensor `{name}` byte length does not match its shape and dtype"),
+        });
+    }
+    let ctx = || format!("building tensor `{name}`");
+    let t = Tensor::f_from_data_size(data, &shape, src_kind)
+        .and_then(|t| t.f_to_kind(Kind::Float))
+        .map_err(ModelError::torch(ctx()))?;
+    let finite = t
+        .f_isfinite()
+        .and_then(|f| f.f_all())
+        .and_then(|a| a.f_int64_value(&[]))
+        .map_err(ModelError::torch(ctx()))?;
+    if finite == 0 {
+        return Err(ModelError::NonFiniteTensor {
+            role,
+            name: name.to_string(),
+        });
+    }
+    t.f_to_device(device)
+        .and_then(|t| t.f_to_kind(kind))
+        .and_then(|t| t.f_contiguous())
+        .map(|t| t.set_requires_grad(false))
+        .map_err(ModelError::torch(format!(
+            "moving tensor `{name}` to {device:?}/{kind:?}"
+        )))
+}
+
+fn load_from_bytes_at(
+    bytes: &[u8],
+    path: &Path,
+    device: Device,
+    kind: Kind,
+) -> Result<LoadedModel> {
+    check_compute_kind(kind)?;
+    let st = parse(bytes, path)?;
+    let (config, meta) = parse_metadata(&st.metadata)?;
+    validate_tensors(&st.tensors, &config)?;
+    let mut map = HashMap::new();
+    for (name, _) in config.parameter_specs() {
+        let view = st
+            .tensors
+            .get(&name)
+            .ok_or_else(|| ModelError::MissingTensor {
+                role: FileRole::Generator,
+                name: name.clone(),
+            })?;
+        let t = view_to_tensor(&name, view, FileRole::Generator, device, kind)?;
+        map.insert(name, t);
+    }
+    let generator = Generator::from_named_tensors(config, map)?;
+    Ok(LoadedModel { generator, meta })
+}

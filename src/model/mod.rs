@@ -1,0 +1,55 @@
+//! Neural-network model of TCVC (Thasarathan, Nazeri & Ebrahimi, "Automatic
+//! Temporally Coherent Video Colorization", 2019), on `tch` 0.24.
+//!
+//! Shared by the `tcvccolorize` element (inference) and `tcvc-train`:
+//!
+//! * [`Generator`]: the reference generator (EdgeConnect `InpaintGenerator`
+//!   with a 4-channel input `cat[lineart, previous RGB]`), parameter names
+//!   equal to the reference `state_dict` keys;
+//! * [`Discriminator`]: 70x70 PatchGAN with spectral normalisation;
+//! * [`Vgg19`]: frozen feature extractor for the content and style losses;
+//! * [`loss`]: adversarial / L1 / content / style losses;
+//! * [`ModelFile`]: the self-describing safetensors model file;
+//! * [`SharedGenerator`]: one loaded model shared by many streaming threads.
+//!
+//! # Inference
+//!
+//! ```no_run
+//! use gsttcvc::model::{ModelFile, SharedGenerator};
+//! # fn main() -> Result<(), gsttcvc::model::ModelError> {
+//! let loaded = ModelFile::load("model.safetensors", tch::Device::Cpu, tch::Kind::Float)?;
+//! let shared = SharedGenerator::new(loaded.generator); // clone into each element
+//! let g = shared.instance(); // per streaming thread, no weight copy
+//! let lineart = tch::Tensor::zeros([1, 1, 256, 256], (tch::Kind::Float, tch::Device::Cpu));
+//! let prev = tch::Tensor::zeros([1, 3, 256, 256], (tch::Kind::Float, tch::Device::Cpu));
+//! let rgb = g.infer(&lineart, &prev)?; // 1 x 3 x 256 x 256 in [0, 1]
+//! # Ok(()) }
+//! ```
+//!
+//! # Training
+//!
+//! Build [`Generator::new`] / [`Discriminator::new`] on `VarStore` roots,
+//! optimise `vs.trainable_variables()`, compute [`loss::generator_loss`] and
+//! [`loss::discriminator_loss`], and write checkpoints with
+//! [`ModelFile::save`].
+
+pub mod discriminator;
+pub mod error;
+pub mod file;
+pub mod generator;
+mod layers;
+pub mod loss;
+pub mod vgg;
+
+pub use discriminator::{Discriminator, SpectralNormConv2d, DISCRIMINATOR_INPUT_CHANNELS};
+pub use error::{FileRole, ModelError};
+pub use file::{
+    InputMode, LoadedModel, ModelFile, ModelMeta, StorageDtype, TrainSize, FORMAT_NAME,
+    FORMAT_VERSION,
+};
+pub use generator::{Generator, GeneratorConfig, SharedGenerator, INPUT_CHANNELS};
+pub use loss::{GeneratorLosses, LossWeights};
+pub use vgg::{vgg19_parameter_specs, Vgg19, VggFeatures};
+
+#[cfg(test)]
+mod tests;
