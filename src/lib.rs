@@ -4,6 +4,8 @@
 //! The plugin `tcvc` (library `gsttcvc`) provides:
 //! - `tcvclineart`: Canny line extraction (black lines on white), the synthetic line art the
 //!   colorization model is trained on.
+//! - `tcvccolorize`: the TCVC generator on a stream, each output fed back as the next frame's
+//!   previous frame ([`model::stream`]).
 //! - `tcvcssim`, `tcvcpsnr`, `tcvcflicker`: per-frame quality of a stream against a reference
 //!   (one shared aggregator, [`compare`], over the [`metrics`] module).
 //!
@@ -11,6 +13,7 @@
 //! code into an element or a binary.
 use gst::glib;
 
+pub mod colorize;
 pub mod compare;
 pub mod device;
 pub mod edges;
@@ -23,6 +26,7 @@ mod ssim;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     lineart::register(plugin)?;
+    colorize::register(plugin)?;
     ssim::register(plugin)?;
     psnr::register(plugin)?;
     flicker::register(plugin)?;

@@ -22,6 +22,11 @@ Usage:
         [--seed 0] [--init reference|reference-random-bias]
         [--input-out DIR --height 64 --width 64]
         [--bench N]  # time N forwards of the given size (inference_mode)
+        [--chain DIR]  # colorize DIR/*.pgm in order as the paper's inference does
+
+With ``--chain DIR`` the network colorizes the 8-bit line-art frames ``DIR/*.pgm`` (sorted by
+name) autoregressively: frame 0 with a blank (zeros) previous frame, frame k with the output of
+frame k-1, inputs scaled to [0, 1]; output k goes to ``DIR/NAME.ref.f32`` (1 x 3 x H x W float32).
 """
 
 import argparse
@@ -117,6 +122,16 @@ def write_f32(path, t):
         f.write(arr.tobytes(order="C"))
 
 
+def read_pgm(path):
+    """An 8-bit binary PGM (P5) as a H x W uint8 array."""
+    with open(path, "rb") as f:
+        data = f.read()
+    magic, w, h, maxval, pixels = data.split(maxsplit=4)
+    if magic != b"P5" or int(maxval) != 255:
+        raise SystemExit(f"{path}: not an 8-bit binary PGM")
+    return np.frombuffer(pixels, dtype=np.uint8, count=int(w) * int(h)).reshape(int(h), int(w))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("output", help="checkpoint path to write ({'generator': state_dict})")
@@ -134,6 +149,8 @@ def main(argv=None):
     p.add_argument("--width", type=int, default=64)
     p.add_argument("--bench", type=int, default=0, metavar="N",
                    help="time N fp32 CPU forwards (torch.inference_mode) of H x W")
+    p.add_argument("--chain", metavar="DIR",
+                   help="colorize DIR/*.pgm autoregressively, write DIR/NAME.ref.f32")
     args = p.parse_args(argv)
 
     if args.channels < 1 or args.res_blocks < 0:
@@ -164,6 +181,18 @@ def main(argv=None):
         }
         with open(os.path.join(args.input_out, "meta.json"), "w") as f:
             json.dump(meta, f, indent=1)
+
+    if args.chain:
+        names = sorted(f for f in os.listdir(args.chain) if f.endswith(".pgm"))
+        prev = None
+        with torch.inference_mode():
+            for name in names:
+                art = read_pgm(os.path.join(args.chain, name))
+                x = torch.from_numpy(art.astype(np.float32) / 255.0)[None, None]
+                if prev is None:
+                    prev = torch.zeros(1, 3, *x.shape[2:])
+                prev = net(torch.cat([x, prev], 1))
+                write_f32(os.path.join(args.chain, name[:-4] + ".ref.f32"), prev)
 
     if args.bench > 0:
         lineart, prev = deterministic_input(args.seed, args.height, args.width)

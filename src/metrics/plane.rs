@@ -316,9 +316,12 @@ impl<'a> Rows<'a> {
 pub(crate) fn gather(dst: &mut [u8], src: &[u8], pixel_stride: usize) {
     match pixel_stride {
         1 => dst.copy_from_slice(&src[..dst.len()]),
-        2 => gather_n::<2>(dst, src),
-        3 => gather_n::<3>(dst, src),
-        4 => gather_n::<4>(dst, src),
+        // Whole 2- and 4-byte pixels read as little-endian words and truncated: vectorises.
+        2 => gather_n::<2>(dst, src, |p| u16::from_le_bytes([p[0], p[1]]) as u8),
+        3 => gather_n::<3>(dst, src, |p| p[0]),
+        4 => gather_n::<4>(dst, src, |p| {
+            u32::from_le_bytes([p[0], p[1], p[2], p[3]]) as u8
+        }),
         _ => {
             for (d, s) in dst.iter_mut().zip(src.iter().step_by(pixel_stride)) {
                 *d = *s;
@@ -327,20 +330,14 @@ pub(crate) fn gather(dst: &mut [u8], src: &[u8], pixel_stride: usize) {
     }
 }
 
-fn gather_n<const N: usize>(dst: &mut [u8], src: &[u8]) {
+/// `dst[i] = first(pixel i)` for pixels of `N` bytes.
+#[inline(always)]
+fn gather_n<const N: usize>(dst: &mut [u8], src: &[u8], first: impl Fn(&[u8]) -> u8) {
     // The last sample of a plane may be the last byte of its buffer: a partial pixel.
     let whole = dst.len().min(src.len() / N);
     let (head, tail) = dst.split_at_mut(whole);
-    // Blocks of 16 samples so that the compiler can use byte shuffles.
-    let mut blocks = head.chunks_exact_mut(16);
-    for (d, s) in (&mut blocks).zip(src.chunks_exact(16 * N)) {
-        for (d, s) in d.iter_mut().zip(s.chunks_exact(N)) {
-            *d = s[0];
-        }
-    }
-    let done = whole - blocks.into_remainder().len();
-    for (d, s) in head[done..].iter_mut().zip(src[done * N..].chunks_exact(N)) {
-        *d = s[0];
+    for (d, p) in head.iter_mut().zip(src.chunks_exact(N)) {
+        *d = first(p);
     }
     for (i, d) in tail.iter_mut().enumerate() {
         *d = src[(whole + i) * N];

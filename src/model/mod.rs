@@ -33,12 +33,14 @@
 //! [`loss::discriminator_loss`], and write checkpoints with
 //! [`ModelFile::save`].
 
+pub mod cache;
 pub mod discriminator;
 pub mod error;
 pub mod file;
 pub mod generator;
 mod layers;
 pub mod loss;
+pub mod stream;
 pub mod vgg;
 
 pub use discriminator::{Discriminator, SpectralNormConv2d, DISCRIMINATOR_INPUT_CHANNELS};
@@ -49,6 +51,7 @@ pub use file::{
 };
 pub use generator::{Generator, GeneratorConfig, SharedGenerator, INPUT_CHANNELS};
 pub use loss::{GeneratorLosses, LossWeights};
+pub use stream::{OutputMode, StreamColorizer};
 pub use vgg::{vgg19_parameter_specs, Vgg19, VggFeatures};
 
 #[cfg(test)]

@@ -1,0 +1,704 @@
+// SPDX-License-Identifier: MIT
+use super::messages::{Reason, Reset};
+use crate::device::DeviceSpec;
+use crate::model::cache::{self, CachedModel};
+use crate::model::stream::{compose, OutputMode, StreamColorizer, DEFAULT_SCENE_THRESHOLD};
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::subclass::prelude::*;
+use gst_video::prelude::*;
+use gst_video::subclass::prelude::*;
+use gst_video::VideoFormat;
+use opencv::prelude::*;
+use std::path::Path;
+use std::sync::{Arc, LazyLock, Mutex};
+use tch::{Kind, Tensor};
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "tcvccolorize",
+        gst::DebugColorFlags::empty(),
+        Some("TCVC colorization"),
+    )
+});
+
+const MAX_SIDE: i32 = 16384;
+const SRC_FORMATS: &[VideoFormat] = &[
+    VideoFormat::Rgb,
+    VideoFormat::Rgbx,
+    VideoFormat::Bgrx,
+    VideoFormat::Rgba,
+];
+
+#[derive(Debug, Eq, PartialEq, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstTcvcColorizePrecision")]
+pub enum Precision {
+    #[default]
+    #[enum_value(name = "32-bit float", nick = "fp32")]
+    Fp32 = 0,
+    #[enum_value(
+        name = "bfloat16 (fast on CPUs with AVX-512 BF16 / AMX, and on GPUs)",
+        nick = "bf16"
+    )]
+    Bf16 = 1,
+    #[enum_value(name = "float16 (CUDA only)", nick = "fp16")]
+    Fp16 = 2,
+}
+
+#[derive(Debug, Eq, PartialEq, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstTcvcColorizeOutputMode")]
+pub enum Output {
+    #[default]
+    #[enum_value(
+        name = "ink for line-art models, luma for greyscale models",
+        nick = "auto"
+    )]
+    Auto = 0,
+    #[enum_value(
+        name = "prediction upsampled, multiplied by the full-resolution line art",
+        nick = "ink"
+    )]
+    Ink = 1,
+    #[enum_value(
+        name = "full-resolution input luma, chroma from the prediction",
+        nick = "luma"
+    )]
+    Luma = 2,
+    #[enum_value(name = "upsampled prediction as is", nick = "color")]
+    Color = 3,
+}
+
+const DEFAULT_WORKING: u32 = 256;
+
+#[derive(Debug, Clone)]
+struct Settings {
+    model_file: Option<String>,
+    device: String,
+    precision: Precision,
+    threads: u32,
+    working_width: u32,
+    working_height: u32,
+    scene_threshold: f64,
+    output_mode: Output,
+    keyframe_location: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            model_file: None,
+            device: "auto".into(),
+            precision: Precision::Fp32,
+            threads: 0,
+            working_width: DEFAULT_WORKING,
+            working_height: DEFAULT_WORKING,
+            scene_threshold: DEFAULT_SCENE_THRESHOLD,
+            output_mode: Output::Auto,
+            keyframe_location: None,
+        }
+    }
+}
+
+struct Stream {
+    colorizer: StreamColorizer,
+    grey: Vec<u8>,
+    rgb: Vec<u8>,
+}
+
+struct State {
+    model: Arc<CachedModel>,
+    device: tch::Device,
+    stream: Option<Stream>,
+    /// Frames seen since the stream started (used when there is no PTS or framerate).
+    counter: u64,
+    /// Reset reason to report on the next frame.
+    pending: Option<Reason>,
+}
+
+#[derive(Default)]
+pub struct Colorize {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+}
+
+/// Formats a printf-style pattern with one `%d` / `%0Nd` conversion (as multifilesrc).
+pub(crate) fn format_frame_pattern(pattern: &str, n: u64) -> Option<String> {
+    let start = pattern.find('%')?;
+    let rest = &pattern[start + 1..];
+    let end = rest.find('d')?;
+    let spec = &rest[..end];
+    if !spec.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let width: usize = if spec.is_empty() {
+        0
+    } else {
+        spec.parse().ok()?
+    };
+    let zero = spec.starts_with('0');
+    let num = if zero {
+        format!("{n:0width$}")
+    } else {
+        format!("{n:width$}")
+    };
+    Some(format!("{}{}{}", &pattern[..start], num, &rest[end + 1..]))
+}
+
+fn working_size(s: &Settings, w: u32, h: u32) -> (i64, i64) {
+    let round4 = |v: f64| ((v / 4.0).round() as i64 * 4).max(12);
+    match (s.working_width, s.working_height) {
+        (0, 0) => (round4(w as f64), round4(h as f64)),
+        (0, wh) => (round4(wh as f64 * w as f64 / h as f64), wh as i64),
+        (ww, 0) => (ww as i64, round4(ww as f64 * h as f64 / w as f64)),
+        (ww, wh) => (ww as i64, wh as i64),
+    }
+}
+
+/// Reads an image file as a `1 × 3 × H × W` RGB tensor in [0, 1].
+fn read_rgb(path: &str) -> Result<Tensor, String> {
+    let bgr = opencv::imgcodecs::imread(path, opencv::imgcodecs::IMREAD_COLOR)
+        .map_err(|e| format!("cannot read keyframe '{path}': {e}"))?;
+    if bgr.empty() {
+        return Err(format!(
+            "cannot read keyframe '{path}': not an image OpenCV can decode"
+        ));
+    }
+    let (h, w) = (bgr.rows() as i64, bgr.cols() as i64);
+    let bytes = bgr
+        .data_bytes()
+        .map_err(|e| format!("keyframe '{path}': {e}"))?;
+    let t = Tensor::from_slice(bytes)
+        .view([h, w, 3])
+        .flip([2])
+        .permute([2, 0, 1])
+        .unsqueeze(0)
+        .to_kind(Kind::Float)
+        / 255.0;
+    Ok(t)
+}
+
+impl Colorize {
+    fn post_reset(&self, reason: Reason, frame: u64) {
+        gst::info!(
+            CAT,
+            imp = self,
+            "chain reset before frame {frame}: {reason:?}"
+        );
+        let s = gst::Structure::from(&Reset { reason, frame });
+        let obj = self.obj();
+        let _ = obj.post_message(gst::message::Element::builder(s).src(&*obj).build());
+    }
+
+    /// Drops the previous frame; reported with the next frame when one was held.
+    fn reset_chain(&self, reason: Reason) {
+        let mut state = self.state.lock().unwrap();
+        if let Some(state) = state.as_mut() {
+            if let Some(stream) = state.stream.as_mut() {
+                if stream.colorizer.has_previous() {
+                    state.pending = Some(reason);
+                }
+                stream.colorizer.reset();
+            }
+        }
+    }
+
+    fn frame_number(&self, buf: &gst::BufferRef, info: &gst_video::VideoInfo, counter: u64) -> u64 {
+        let fps = info.fps();
+        let segment = self.obj().segment();
+        let stream_time = segment
+            .downcast_ref::<gst::ClockTime>()
+            .and_then(|s| s.to_stream_time(buf.pts()?));
+        match stream_time {
+            Some(t) if fps.numer() > 0 => t
+                .nseconds()
+                .mul_div_round(fps.numer() as u64, fps.denom() as u64 * 1_000_000_000)
+                .unwrap_or(counter),
+            _ => counter,
+        }
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for Colorize {
+    const NAME: &'static str = "GstTcvcColorize";
+    type Type = super::Colorize;
+    type ParentType = gst_video::VideoFilter;
+}
+
+impl ObjectImpl for Colorize {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecString::builder("model-file")
+                    .nick("Model file")
+                    .blurb("TCVC model (.safetensors with tcvc-generator metadata); tools/convert_reference.py converts reference-code checkpoints")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("device")
+                    .nick("Device")
+                    .blurb("auto (cuda:0 if present, else cpu), cpu, cuda or cuda:N; an explicit CUDA request without CUDA is an error")
+                    .default_value(Some("auto"))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("precision", Precision::Fp32)
+                    .nick("Precision")
+                    .blurb("Inference precision: fp32, bf16 (the CPU speed lever), fp16 (CUDA only)")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("threads")
+                    .nick("Threads")
+                    .blurb("libtorch intra-op CPU threads for the whole process (0 = libtorch's default, all cores)")
+                    .maximum(1024)
+                    .default_value(0)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("working-width")
+                    .nick("Working width")
+                    .blurb("Inference width (the model's training size by default; 0 = from working-height and the input's aspect ratio, multiple of 4)")
+                    .maximum(MAX_SIDE as u32)
+                    .default_value(DEFAULT_WORKING)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("working-height")
+                    .nick("Working height")
+                    .blurb("Inference height (0 = from working-width and the input's aspect ratio, multiple of 4)")
+                    .maximum(MAX_SIDE as u32)
+                    .default_value(DEFAULT_WORKING)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecDouble::builder("scene-threshold")
+                    .nick("Scene threshold")
+                    .blurb("Reset the previous frame when more than this fraction of line pixels moved by over 1 px (a cut); 1.0 disables")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(DEFAULT_SCENE_THRESHOLD)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("output-mode", Output::Auto)
+                    .nick("Output mode")
+                    .blurb("How the full-resolution output is made: auto, ink, luma, color")
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecString::builder("keyframe-location")
+                    .nick("Keyframe location")
+                    .blurb("printf pattern of artist keyframes, e.g. keys/%05d.png: when the file for frame N exists it is output N and the previous frame of N+1")
+                    .mutable_playing()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = self.settings.lock().unwrap();
+        match pspec.name() {
+            "model-file" => s.model_file = value.get().expect("type checked upstream"),
+            "device" => {
+                s.device = value
+                    .get::<Option<String>>()
+                    .expect("type checked upstream")
+                    .unwrap_or_else(|| "auto".into())
+            }
+            "precision" => s.precision = value.get().expect("type checked upstream"),
+            "threads" => s.threads = value.get().expect("type checked upstream"),
+            "working-width" => s.working_width = value.get().expect("type checked upstream"),
+            "working-height" => s.working_height = value.get().expect("type checked upstream"),
+            "scene-threshold" => {
+                s.scene_threshold = value.get().expect("type checked upstream");
+                let v = s.scene_threshold;
+                drop(s);
+                if let Some(st) = self.state.lock().unwrap().as_mut() {
+                    if let Some(stream) = st.stream.as_mut() {
+                        stream.colorizer.set_scene_threshold(v);
+                    }
+                }
+            }
+            "output-mode" => s.output_mode = value.get().expect("type checked upstream"),
+            "keyframe-location" => {
+                s.keyframe_location = value.get().expect("type checked upstream")
+            }
+            _ => unimplemented!(),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = self.settings.lock().unwrap();
+        match pspec.name() {
+            "model-file" => s.model_file.to_value(),
+            "device" => s.device.to_value(),
+            "precision" => s.precision.to_value(),
+            "threads" => s.threads.to_value(),
+            "working-width" => s.working_width.to_value(),
+            "working-height" => s.working_height.to_value(),
+            "scene-threshold" => s.scene_threshold.to_value(),
+            "output-mode" => s.output_mode.to_value(),
+            "keyframe-location" => s.keyframe_location.to_value(),
+            _ => unimplemented!(),
+        }
+    }
+}
+
+impl GstObjectImpl for Colorize {}
+
+impl ElementImpl for Colorize {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "TCVC colorize",
+                "Filter/Effect/Video",
+                "Colorizes line art (or greyscale) video with the TCVC generator, conditioned on \
+                 the previous output frame (Thasarathan, Nazeri & Ebrahimi 2019)",
+                "gst-tcvc developers",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static T: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let sink = gst_video::VideoCapsBuilder::new()
+                .format(VideoFormat::Gray8)
+                .width_range(1..=MAX_SIDE)
+                .height_range(1..=MAX_SIDE)
+                .build();
+            let src = gst_video::VideoCapsBuilder::new()
+                .format_list(SRC_FORMATS.iter().copied())
+                .width_range(1..=MAX_SIDE)
+                .height_range(1..=MAX_SIDE)
+                .build();
+            vec![
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &src,
+                )
+                .unwrap(),
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &sink,
+                )
+                .unwrap(),
+            ]
+        });
+        T.as_ref()
+    }
+}
+
+impl BaseTransformImpl for Colorize {
+    const MODE: gst_base::subclass::BaseTransformMode =
+        gst_base::subclass::BaseTransformMode::NeverInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let s = self.settings.lock().unwrap().clone();
+        let spec: DeviceSpec = s
+            .device
+            .parse()
+            .map_err(|e: String| gst::error_msg!(gst::LibraryError::Settings, ["{e}"]))?;
+        let device = spec
+            .resolve()
+            .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ["{e}"]))?;
+        let kind = match s.precision {
+            Precision::Fp32 => Kind::Float,
+            Precision::Bf16 => Kind::BFloat16,
+            Precision::Fp16 if device.is_cuda() => Kind::Half,
+            Precision::Fp16 => {
+                return Err(gst::error_msg!(
+                    gst::LibraryError::Settings,
+                    ["precision=fp16 needs CUDA (device is {spec}); use precision=bf16 or fp32 on the CPU"]
+                ))
+            }
+        };
+        if let Some(pattern) = &s.keyframe_location {
+            if format_frame_pattern(pattern, 0).is_none() {
+                return Err(gst::error_msg!(
+                    gst::LibraryError::Settings,
+                    ["keyframe-location '{pattern}' has no frame-number conversion: use %d or %05d, e.g. keys/frame%05d.png"]
+                ));
+            }
+        }
+        let Some(path) = s.model_file.filter(|p| !p.is_empty()) else {
+            return Err(gst::error_msg!(
+                gst::ResourceError::NotFound,
+                ["model-file is not set: set model-file=PATH to a TCVC model (.safetensors); tools/convert_reference.py converts reference-code checkpoints"]
+            ));
+        };
+        if s.threads > 0 {
+            tch::set_num_threads(s.threads as i32);
+        }
+        let model = cache::load_shared(Path::new(&path), device, kind).map_err(|e| {
+            gst::error_msg!(
+                gst::ResourceError::OpenRead,
+                ["Cannot use model-file '{path}': {e}"]
+            )
+        })?;
+        gst::info!(
+            CAT,
+            imp = self,
+            "model {} ({:?}, {}) on {device:?} as {kind:?}",
+            model.path.display(),
+            model.shared.config(),
+            model.meta.input_mode
+        );
+        *self.state.lock().unwrap() = Some(State {
+            model,
+            device,
+            stream: None,
+            counter: 0,
+            pending: None,
+        });
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state.lock().unwrap() = None;
+        Ok(())
+    }
+
+    fn transform_caps(
+        &self,
+        direction: gst::PadDirection,
+        caps: &gst::Caps,
+        filter: Option<&gst::Caps>,
+    ) -> Option<gst::Caps> {
+        let mut other = gst::Caps::new_empty();
+        {
+            let other = other.get_mut().unwrap();
+            for (s, features) in caps.iter_with_features() {
+                let mut s = s.to_owned();
+                s.remove_fields(["format", "colorimetry", "chroma-site"]);
+                match direction {
+                    gst::PadDirection::Sink => s.set(
+                        "format",
+                        gst::List::new(SRC_FORMATS.iter().map(|f| f.to_str())),
+                    ),
+                    _ => s.set("format", VideoFormat::Gray8.to_str()),
+                }
+                other.append_structure_full(s, Some(features.to_owned()));
+            }
+        }
+        Some(match filter {
+            Some(f) => f.intersect_with_mode(&other, gst::CapsIntersectMode::First),
+            None => other,
+        })
+    }
+
+    fn sink_event(&self, event: gst::Event) -> bool {
+        match event.view() {
+            gst::EventView::FlushStop(_) => self.reset_chain(Reason::Flush),
+            gst::EventView::StreamStart(_) => {
+                self.reset_chain(Reason::StreamStart);
+                if let Some(st) = self.state.lock().unwrap().as_mut() {
+                    st.counter = 0;
+                }
+            }
+            gst::EventView::Gap(_) => self.reset_chain(Reason::Gap),
+            _ => (),
+        }
+        self.parent_sink_event(event)
+    }
+}
+
+impl VideoFilterImpl for Colorize {
+    fn set_info(
+        &self,
+        _incaps: &gst::Caps,
+        in_info: &gst_video::VideoInfo,
+        _outcaps: &gst::Caps,
+        _out_info: &gst_video::VideoInfo,
+    ) -> Result<(), gst::LoggableError> {
+        let settings = self.settings.lock().unwrap().clone();
+        let mut state = self.state.lock().unwrap();
+        let Some(st) = state.as_mut() else {
+            return Err(gst::loggable_error!(CAT, "caps before start"));
+        };
+        let (ww, wh) = working_size(&settings, in_info.width(), in_info.height());
+        if st
+            .stream
+            .as_ref()
+            .is_some_and(|s| s.colorizer.has_previous())
+        {
+            st.pending = Some(Reason::Caps);
+        }
+        let colorizer = StreamColorizer::new(
+            st.model.shared.instance(),
+            st.model.meta.input_mode,
+            ww,
+            wh,
+            settings.scene_threshold,
+        )
+        .map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
+        gst::debug!(
+            CAT,
+            imp = self,
+            "working size {ww}x{wh} for {}x{}",
+            in_info.width(),
+            in_info.height()
+        );
+        st.stream = Some(Stream {
+            colorizer,
+            grey: Vec::new(),
+            rgb: Vec::new(),
+        });
+        Ok(())
+    }
+
+    fn transform_frame(
+        &self,
+        inframe: &gst_video::VideoFrameRef<&gst::BufferRef>,
+        outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let settings = self.settings.lock().unwrap().clone();
+        let mut guard = self.state.lock().unwrap();
+        let Some(st) = guard.as_mut() else {
+            return Err(gst::FlowError::NotNegotiated);
+        };
+        let info = inframe.info().clone();
+        let n = self.frame_number(inframe.buffer(), &info, st.counter);
+        st.counter += 1;
+        let device = st.device;
+        let input_mode = st.model.meta.input_mode;
+        let Some(stream) = st.stream.as_mut() else {
+            return Err(gst::FlowError::NotNegotiated);
+        };
+        if inframe.buffer().flags().contains(gst::BufferFlags::DISCONT)
+            && stream.colorizer.has_previous()
+        {
+            stream.colorizer.reset();
+            st.pending = Some(Reason::Discont);
+        }
+        let mut resets: Vec<Reason> = st.pending.take().into_iter().collect();
+        let (w, h) = (info.width() as usize, info.height() as usize);
+        let fail = |what: &str, e: &dyn std::fmt::Display| {
+            gst::element_imp_error!(self, gst::StreamError::Failed, ["{what}: {e}"]);
+            gst::FlowError::Error
+        };
+
+        // Input plane -> 1x1xHxW float on the device.
+        stream.grey.resize(w * h, 0);
+        crate::edges::copy_plane(
+            inframe.plane_data(0).map_err(|_| gst::FlowError::Error)?,
+            inframe.plane_stride()[0] as usize,
+            &mut stream.grey,
+            w,
+            w,
+            h,
+        );
+        let input = (Tensor::from_slice(&stream.grey)
+            .view([1, 1, h as i64, w as i64])
+            .to_device(device)
+            .to_kind(Kind::Float))
+            / 255.0;
+
+        let keyframe = settings
+            .keyframe_location
+            .as_deref()
+            .and_then(|p| format_frame_pattern(p, n))
+            .filter(|p| Path::new(p).is_file());
+        let rgb = if let Some(path) = keyframe {
+            gst::debug!(CAT, imp = self, "frame {n}: artist keyframe {path}");
+            let key = read_rgb(&path).map_err(|e| fail("Keyframe", &e))?;
+            stream
+                .colorizer
+                .set_previous(&key, &input)
+                .map_err(|e| fail("Keyframe", &e))?;
+            crate::model::stream::resize(&key.to_device(device), h as i64, w as i64)
+                .map_err(|e| fail("Keyframe", &e))?
+        } else {
+            let step = stream
+                .colorizer
+                .step(&input)
+                .map_err(|e| fail("Colorization failed", &e))?;
+            if let Some(crate::model::stream::ResetReason::SceneCut(c)) = step.reset {
+                resets.push(Reason::SceneCut(c));
+            }
+            let mode = match settings.output_mode {
+                Output::Auto => OutputMode::default_for(input_mode),
+                Output::Ink => OutputMode::Ink,
+                Output::Luma => OutputMode::Luma,
+                Output::Color => OutputMode::Color,
+            };
+            compose(&step.prediction, &input, mode).map_err(|e| fail("Colorization failed", &e))?
+        };
+
+        // 1x3xHxW [0,1] -> HxWx3 u8 on the CPU -> output rows.
+        let bytes = (rgb * 255.0)
+            .round()
+            .clamp(0.0, 255.0)
+            .to_kind(Kind::Uint8)
+            .squeeze_dim(0)
+            .permute([1, 2, 0])
+            .contiguous()
+            .to_device(tch::Device::Cpu);
+        stream.rgb.resize(w * h * 3, 0);
+        bytes.copy_data_u8(&mut stream.rgb, w * h * 3);
+        let format = outframe.format();
+        let out_stride = outframe.plane_stride()[0] as usize;
+        let dst = outframe
+            .plane_data_mut(0)
+            .map_err(|_| gst::FlowError::Error)?;
+        let (ps, order): (usize, [usize; 3]) = match format {
+            VideoFormat::Rgb => (3, [0, 1, 2]),
+            VideoFormat::Bgrx => (4, [2, 1, 0]),
+            _ => (4, [0, 1, 2]),
+        };
+        for (src, row) in stream
+            .rgb
+            .chunks_exact(w * 3)
+            .zip(dst.chunks_mut(out_stride))
+        {
+            for (px, out) in src.chunks_exact(3).zip(row.chunks_exact_mut(ps)) {
+                out[order[0]] = px[0];
+                out[order[1]] = px[1];
+                out[order[2]] = px[2];
+                if ps == 4 {
+                    out[3] = 255;
+                }
+            }
+        }
+        drop(guard);
+        for r in resets {
+            self.post_reset(r, n);
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_patterns_like_multifilesrc() {
+        assert_eq!(
+            format_frame_pattern("k/%05d.png", 42).as_deref(),
+            Some("k/00042.png")
+        );
+        assert_eq!(
+            format_frame_pattern("f%d.jpg", 7).as_deref(),
+            Some("f7.jpg")
+        );
+        assert_eq!(format_frame_pattern("no-number.png", 1), None);
+        assert_eq!(format_frame_pattern("%s.png", 1), None);
+    }
+
+    #[test]
+    fn working_size_keeps_the_aspect_ratio_when_asked() {
+        let mut s = Settings::default();
+        assert_eq!(working_size(&s, 1920, 1080), (256, 256));
+        s.working_width = 0;
+        assert_eq!(working_size(&s, 1920, 1080), (456, 256));
+        s.working_width = 320;
+        s.working_height = 0;
+        assert_eq!(working_size(&s, 1280, 720), (320, 180));
+        s.working_width = 0;
+        assert_eq!(working_size(&s, 3, 5), (12, 12));
+    }
+}

@@ -1,0 +1,564 @@
+// SPDX-License-Identifier: MIT
+//! `tcvccolorize` on real line art: the chain, every reset cause, shared models, keyframes,
+//! scene cuts, odd sizes, bad model files, and agreement with the reference PyTorch generator.
+mod common;
+
+use common::*;
+use gst::prelude::*;
+use gsttcvc::colorize::messages::{Reason, Reset};
+use gsttcvc::model::{self, ModelFile, StreamColorizer};
+use opencv::prelude::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use tch::{Device, Kind, Tensor};
+
+const W: u32 = 64;
+const H: u32 = 48;
+
+/// A reference-code checkpoint (random weights, seed) made by tools/reference_generator.py and
+/// converted by tools/convert_reference.py: the same path a user's weights take.
+fn make_model(
+    dir: &Path,
+    channels: u32,
+    res_blocks: u32,
+    seed: u32,
+    chain: Option<&Path>,
+) -> PathBuf {
+    let pth = dir.join(format!("ref-{channels}-{res_blocks}-{seed}.pth"));
+    let out = dir.join(format!("model-{channels}-{res_blocks}-{seed}.safetensors"));
+    let mut cmd = Command::new(python());
+    cmd.arg(root().join("tools/reference_generator.py"))
+        .arg(&pth)
+        .args([
+            "--channels",
+            &channels.to_string(),
+            "--res-blocks",
+            &res_blocks.to_string(),
+        ])
+        .args(["--seed", &seed.to_string()]);
+    if let Some(c) = chain {
+        cmd.arg("--chain").arg(c);
+    }
+    let st = cmd.output().unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let st = Command::new(python())
+        .arg(root().join("tools/convert_reference.py"))
+        .arg(&pth)
+        .arg(&out)
+        .args(["--input-mode", "lineart", "--train-size", "64x48"])
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    out
+}
+
+/// One small model shared by the tests of this process.
+fn model() -> PathBuf {
+    static M: OnceLock<PathBuf> = OnceLock::new();
+    M.get_or_init(|| make_model(&scratch_dir("colorize-model"), 8, 1, 3, None))
+        .clone()
+}
+
+/// Real line art: frames of the 720p clip at `w`×`h` through tcvclineart (GRAY8, packed).
+fn line_art(clip: &str, indices: &[usize], w: u32, h: u32) -> Vec<Vec<u8>> {
+    let frames = decode_frames(
+        &sample(clip),
+        &format!("video/x-raw,format=RGB,width={w},height={h}"),
+        indices,
+    );
+    let inputs: Vec<_> = frames
+        .iter()
+        .map(|s| (s.buffer_owned().unwrap(), info(s)))
+        .collect();
+    run_lineart(&[], &inputs)
+}
+
+fn gray_buffer(data: &[u8], w: u32, h: u32, i: u64) -> gst::Buffer {
+    let (mut b, _) = buffer_from_packed(gst_video::VideoFormat::Gray8, w, h, data, w as usize);
+    let m = b.get_mut().unwrap();
+    m.set_pts(gst::ClockTime::from_mseconds(40 * i));
+    m.set_duration(gst::ClockTime::from_mseconds(40));
+    b
+}
+
+fn caps(w: u32, h: u32, fps: i32) -> gst::Caps {
+    gst::Caps::builder("video/x-raw")
+        .field("format", "GRAY8")
+        .field("width", w as i32)
+        .field("height", h as i32)
+        .field("framerate", gst::Fraction::new(fps, 1))
+        .build()
+}
+
+struct Colorizer {
+    h: gst_check::Harness,
+    bus: gst::Bus,
+    w: u32,
+    hgt: u32,
+}
+
+impl Colorizer {
+    fn new(model: &Path, w: u32, h: u32, props: &[(&str, &str)]) -> Self {
+        init();
+        let el = gst::ElementFactory::make("tcvccolorize")
+            .property("model-file", model.to_str().unwrap())
+            .property("working-width", w)
+            .property("working-height", h)
+            .build()
+            .unwrap();
+        el.set_property_from_str("output-mode", "color");
+        for (k, v) in props {
+            el.set_property_from_str(k, v);
+        }
+        let bus = gst::Bus::new();
+        el.set_bus(Some(&bus));
+        let mut harness = gst_check::Harness::with_element(&el, Some("sink"), Some("src"));
+        harness.set_src_caps(caps(w, h, 25));
+        harness.set_sink_caps_str("video/x-raw,format=RGB");
+        harness.play();
+        Colorizer {
+            h: harness,
+            bus,
+            w,
+            hgt: h,
+        }
+    }
+
+    /// Colorizes one frame; returns packed RGB.
+    fn push(&mut self, data: &[u8], i: u64) -> Vec<u8> {
+        self.push_buf(gray_buffer(data, self.w, self.hgt, i))
+    }
+
+    fn push_buf(&mut self, b: gst::Buffer) -> Vec<u8> {
+        let out = self.h.push_and_pull(b).expect("an output frame");
+        let caps = self.h.sinkpad().unwrap().current_caps().unwrap();
+        let s = gst::Sample::builder().buffer(&out).caps(&caps).build();
+        plane_packed(&s, 0).0
+    }
+
+    fn resets(&self) -> Vec<Reset> {
+        std::iter::from_fn(|| self.bus.pop())
+            .filter_map(|m| match m.view() {
+                gst::MessageView::Element(e) => Reset::try_from(e.structure()?).ok(),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Direct calls of the model module: the generator on `x` with previous frame `prev`.
+fn direct(g: &model::Generator, x: &[u8], prev: Option<&Tensor>, w: u32, h: u32) -> Tensor {
+    let x = Tensor::from_slice(x)
+        .view([1, 1, h as i64, w as i64])
+        .to_kind(Kind::Float)
+        / 255.0;
+    let zeros = Tensor::zeros([1, 3, h as i64, w as i64], (Kind::Float, Device::Cpu));
+    g.infer(&x, prev.unwrap_or(&zeros)).unwrap()
+}
+
+fn to_rgb8(t: &Tensor) -> Vec<u8> {
+    let b = (t * 255.0)
+        .round()
+        .clamp(0.0, 255.0)
+        .to_kind(Kind::Uint8)
+        .squeeze_dim(0)
+        .permute([1, 2, 0])
+        .contiguous();
+    let mut v = vec![0u8; b.numel()];
+    let n = v.len();
+    b.copy_data_u8(&mut v, n);
+    v
+}
+
+fn max_diff(a: &[u8], b: &[u8]) -> u8 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| x.abs_diff(*y)).max().unwrap()
+}
+
+#[test]
+fn frames_chain_through_the_generator_and_every_reset_cause_blanks_the_previous_frame() {
+    let m = model();
+    let g = ModelFile::load(&m, Device::Cpu, Kind::Float)
+        .unwrap()
+        .generator;
+    let art = line_art(CLIP_720P, &[20, 21, 22], W, H);
+    let d1 = direct(&g, &art[0], None, W, H);
+    let d2 = direct(&g, &art[1], Some(&d1), W, H);
+    let first_of_2 = to_rgb8(&direct(&g, &art[1], None, W, H));
+    assert!(
+        max_diff(&to_rgb8(&d2), &first_of_2) > 5,
+        "the previous frame must matter"
+    );
+
+    let mut c = Colorizer::new(&m, W, H, &[("scene-threshold", "1.0")]);
+    assert!(
+        max_diff(&c.push(&art[0], 0), &to_rgb8(&d1)) <= 1,
+        "frame 1 = G(line art, zeros)"
+    );
+    assert!(
+        max_diff(&c.push(&art[1], 1), &to_rgb8(&d2)) <= 1,
+        "frame 2 = G(line art, frame 1)"
+    );
+    assert!(c.resets().is_empty());
+
+    let causes: Vec<(Reason, Box<dyn Fn(&mut Colorizer)>)> = vec![
+        (
+            Reason::Flush,
+            Box::new(|c: &mut Colorizer| {
+                assert!(c.h.push_event(gst::event::FlushStart::new()));
+                assert!(c.h.push_event(gst::event::FlushStop::new(true)));
+                let seg = gst::FormattedSegment::<gst::ClockTime>::new();
+                assert!(c.h.push_event(gst::event::Segment::new(&seg)));
+            }),
+        ),
+        (
+            Reason::StreamStart,
+            Box::new(|c: &mut Colorizer| {
+                assert!(c.h.push_event(gst::event::StreamStart::new("second")));
+                assert!(c.h.push_event(gst::event::Caps::new(&caps(W, H, 25))));
+                let seg = gst::FormattedSegment::<gst::ClockTime>::new();
+                assert!(c.h.push_event(gst::event::Segment::new(&seg)));
+            }),
+        ),
+        (
+            Reason::Caps,
+            Box::new(|c: &mut Colorizer| c.h.set_src_caps(caps(W, H, 30))),
+        ),
+        (
+            Reason::Gap,
+            Box::new(|c: &mut Colorizer| {
+                assert!(c
+                    .h
+                    .push_event(gst::event::Gap::builder(gst::ClockTime::from_seconds(9)).build()));
+            }),
+        ),
+    ];
+    for (reason, cause) in causes {
+        c.push(&art[0], 2);
+        cause(&mut c);
+        let _ = c.resets();
+        let out = c.push(&art[1], 3);
+        assert!(
+            max_diff(&out, &first_of_2) <= 1,
+            "{reason:?}: output after the reset is not a first frame"
+        );
+        let r = c.resets();
+        assert_eq!(r.len(), 1, "{reason:?}: {r:?}");
+        assert_eq!(r[0].reason, reason);
+    }
+    // DISCONT buffer.
+    c.push(&art[0], 4);
+    let _ = c.resets();
+    let mut b = gray_buffer(&art[1], W, H, 5);
+    b.get_mut().unwrap().set_flags(gst::BufferFlags::DISCONT);
+    assert!(max_diff(&c.push_buf(b), &first_of_2) <= 1);
+    let r = c.resets();
+    assert_eq!((r.len(), r[0].reason), (1, Reason::Discont));
+    // Frame number = PTS × framerate: 0.2 s at 30 fps (the caps cause switched to 30/1).
+    assert_eq!(r[0].frame, 6);
+}
+
+#[test]
+fn two_instances_in_two_pipelines_share_one_model_and_keep_their_own_chains() {
+    let dir = scratch_dir("shared-model");
+    let m = dir.join("shared.safetensors");
+    std::fs::copy(model(), &m).unwrap();
+    let a = line_art(CLIP_720P, &[10, 11, 12, 13], W, H);
+    let b = line_art(CLIP_1080P, &[300, 301, 302, 303], W, H);
+    let single = |frames: &[Vec<u8>]| {
+        let mut c = Colorizer::new(&m, W, H, &[]);
+        frames
+            .iter()
+            .enumerate()
+            .map(|(i, f)| c.push(f, i as u64))
+            .collect::<Vec<_>>()
+    };
+    let alone_a = single(&a);
+    let alone_b = single(&b);
+    let before = model::cache::load_count_of(&m);
+    // Two streaming threads, one per instance, interleaved frame by frame.
+    let (ta, tb) = (a.clone(), b.clone());
+    let (m1, m2) = (m.clone(), m.clone());
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let (b1, b2) = (barrier.clone(), barrier.clone());
+    let ja = std::thread::spawn(move || {
+        let mut c = Colorizer::new(&m1, W, H, &[]);
+        b1.wait();
+        ta.iter()
+            .enumerate()
+            .map(|(i, f)| c.push(f, i as u64))
+            .collect::<Vec<_>>()
+    });
+    let jb = std::thread::spawn(move || {
+        let mut c = Colorizer::new(&m2, W, H, &[]);
+        b2.wait();
+        tb.iter()
+            .enumerate()
+            .map(|(i, f)| c.push(f, i as u64))
+            .collect::<Vec<_>>()
+    });
+    let (ra, rb) = (ja.join().unwrap(), jb.join().unwrap());
+    assert_eq!(ra, alone_a);
+    assert_eq!(rb, alone_b);
+    assert!(
+        model::cache::load_count_of(&m) - before == 1,
+        "two live instances loaded the model twice"
+    );
+}
+
+#[test]
+fn an_artist_keyframe_is_the_output_and_the_next_previous_frame() {
+    let m = model();
+    let g = ModelFile::load(&m, Device::Cpu, Kind::Float)
+        .unwrap()
+        .generator;
+    let dir = scratch_dir("keyframes");
+    let art = line_art(CLIP_720P, &[30, 31, 32], W, H);
+    let key = decode_frames(
+        &sample(CLIP_720P),
+        &format!("video/x-raw,format=RGB,width={W},height={H}"),
+        &[31],
+    );
+    let (key_rgb, _, _) = plane_packed(&key[0], 0);
+    // OpenCV writes BGR.
+    let mut bgr = key_rgb.clone();
+    for p in bgr.chunks_exact_mut(3) {
+        p.swap(0, 2);
+    }
+    let mat = opencv::core::Mat::from_slice(&bgr)
+        .unwrap()
+        .reshape(3, H as i32)
+        .unwrap()
+        .try_clone()
+        .unwrap();
+    assert!(opencv::imgcodecs::imwrite(
+        dir.join("key_001.png").to_str().unwrap(),
+        &mat,
+        &opencv::core::Vector::new()
+    )
+    .unwrap());
+    let pattern = dir.join("key_%03d.png");
+    let mut c = Colorizer::new(
+        &m,
+        W,
+        H,
+        &[("keyframe-location", pattern.to_str().unwrap())],
+    );
+    c.push(&art[0], 0);
+    assert_eq!(c.push(&art[1], 1), key_rgb, "frame 1 is the keyframe");
+    let key_t = Tensor::from_slice(&key_rgb)
+        .view([H as i64, W as i64, 3])
+        .permute([2, 0, 1])
+        .unsqueeze(0)
+        .to_kind(Kind::Float)
+        / 255.0;
+    let want = to_rgb8(&direct(&g, &art[2], Some(&key_t), W, H));
+    assert!(
+        max_diff(&c.push(&art[2], 2), &want) <= 1,
+        "frame 2 is conditioned on the keyframe"
+    );
+}
+
+#[test]
+fn a_real_scene_cut_resets_the_chain() {
+    let (w, h) = (256u32, 144u32);
+    let mut art = line_art(CLIP_720P, &[40, 41, 42, 43], w, h);
+    art.extend(line_art(CLIP_1080P, &[400, 401, 402], w, h));
+    let mut c = Colorizer::new(&model(), w, h, &[]);
+    for (i, f) in art.iter().enumerate() {
+        c.push(f, i as u64);
+    }
+    let r = c.resets();
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].frame, 4);
+    match r[0].reason {
+        Reason::SceneCut(change) => assert!(change > 0.5, "{change}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn odd_sizes_and_one_pixel_frames_work_at_the_default_working_size() {
+    init();
+    let m = model();
+    for (w, h) in [(1u32, 1u32), (3, 5), (1921, 1081)] {
+        let art = line_art(CLIP_720P, &[50], w, h);
+        let el = gst::ElementFactory::make("tcvccolorize")
+            .property("model-file", m.to_str().unwrap())
+            .build()
+            .unwrap();
+        let mut hs = gst_check::Harness::with_element(&el, Some("sink"), Some("src"));
+        hs.set_src_caps(caps(w, h, 25));
+        hs.play();
+        let out = hs.push_and_pull(gray_buffer(&art[0], w, h, 0)).unwrap();
+        let oc = hs.sinkpad().unwrap().current_caps().unwrap();
+        let oi = gst_video::VideoInfo::from_caps(&oc).unwrap();
+        assert_eq!((oi.width(), oi.height()), (w, h));
+        assert!(out.size() >= (w * h * 3) as usize);
+    }
+}
+
+/// Starts `tcvccolorize` with `props` in a pipeline; returns the error text.
+fn start_error(props: &str) -> String {
+    init();
+    let p = gst::parse::launch(&format!("videotestsrc num-buffers=2 ! video/x-raw,format=GRAY8,width=32,height=32 ! tcvccolorize {props} ! fakesink")).unwrap();
+    let res = p.set_state(gst::State::Playing);
+    let bus = p.bus().unwrap();
+    let msg = bus.timed_pop_filtered(
+        gst::ClockTime::from_seconds(20),
+        &[gst::MessageType::Error, gst::MessageType::Eos],
+    );
+    p.set_state(gst::State::Null).unwrap();
+    match msg.as_ref().map(|m| m.view()) {
+        Some(gst::MessageView::Error(e)) => {
+            assert!(res.is_err(), "the state change itself must fail");
+            format!("{} {}", e.error(), e.debug().unwrap_or_default())
+        }
+        _ => panic!("'{props}' started without an error"),
+    }
+}
+
+#[test]
+fn bad_model_files_and_unavailable_devices_are_clear_errors_at_the_state_change() {
+    let dir = scratch_dir("bad-models");
+    let good = std::fs::read(model()).unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.display().to_string()
+    };
+    let patch = |from: &str, to: &str| {
+        assert_eq!(from.len(), to.len());
+        let mut b = good.clone();
+        let pos = b
+            .windows(from.len())
+            .position(|w| w == from.as_bytes())
+            .expect("in header");
+        b[pos..pos + to.len()].copy_from_slice(to.as_bytes());
+        b
+    };
+    let random: Vec<u8> = (0..5000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let cases = [
+        (
+            dir.join("missing.safetensors").display().to_string(),
+            "missing.safetensors",
+        ),
+        (write("empty.safetensors", &[]), "empty"),
+        (
+            write("truncated.safetensors", &good[..good.len() / 2]),
+            "truncated",
+        ),
+        (write("random.safetensors", &random), "safetensors"),
+        (
+            write(
+                "names.safetensors",
+                &patch("encoder.1.weight", "encoder.1.wEight"),
+            ),
+            "encoder.1.weight",
+        ),
+        (
+            write(
+                "shapes.safetensors",
+                &patch("\"channels\":\"8\"", "\"channels\":\"9\""),
+            ),
+            "shape",
+        ),
+    ];
+    for (path, expect) in cases {
+        let err = start_error(&format!("model-file=\"{path}\""));
+        assert!(
+            err.contains("model-file") && err.to_lowercase().contains(&expect.to_lowercase()),
+            "{path}: {err}"
+        );
+    }
+    let err = start_error("");
+    assert!(err.contains("model-file is not set"), "{err}");
+    if !tch::Cuda::is_available() {
+        let err = start_error(&format!("model-file=\"{}\" device=cuda", model().display()));
+        assert!(
+            err.contains("CUDA is not available") && err.contains("device=cpu"),
+            "{err}"
+        );
+        let err = start_error(&format!(
+            "model-file=\"{}\" precision=fp16",
+            model().display()
+        ));
+        assert!(err.contains("fp16 needs CUDA"), "{err}");
+    }
+}
+
+#[test]
+fn weights_from_the_reference_code_run_here_unchanged() {
+    let dir = scratch_dir("cross");
+    let chain = dir.join("chain");
+    std::fs::create_dir_all(&chain).unwrap();
+    let art = line_art(CLIP_720P, &[60, 61, 62], W, H);
+    for (i, a) in art.iter().enumerate() {
+        write_pgm(&chain.join(format!("f{i}.pgm")), a, W as usize, H as usize);
+    }
+    let m = make_model(&dir, 16, 2, 11, Some(&chain));
+    let reference: Vec<Vec<f32>> = (0..art.len())
+        .map(|i| {
+            std::fs::read(chain.join(format!("f{i}.ref.f32")))
+                .unwrap()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect()
+        })
+        .collect();
+    // The element's own code path (model::stream), in fp32: max |Δ| ≤ 1e-4.
+    let loaded = ModelFile::load(&m, Device::Cpu, Kind::Float).unwrap();
+    let mut s = StreamColorizer::new(
+        loaded.generator,
+        loaded.meta.input_mode,
+        W as i64,
+        H as i64,
+        1.0,
+    )
+    .unwrap();
+    let mut worst = 0.0f32;
+    for (a, r) in art.iter().zip(&reference) {
+        let x = Tensor::from_slice(a)
+            .view([1, 1, H as i64, W as i64])
+            .to_kind(Kind::Float)
+            / 255.0;
+        let p = s.step(&x).unwrap().prediction.contiguous();
+        let mut v = vec![0f32; p.numel()];
+        let n = v.len();
+        p.copy_data(&mut v, n);
+        worst = v
+            .iter()
+            .zip(r)
+            .map(|(x, y)| (x - y).abs())
+            .fold(worst, f32::max);
+    }
+    eprintln!("reference vs ours (fp32, 3 chained frames): max |d| = {worst:e}");
+    assert!(worst <= 1e-4, "max |d| {worst}");
+    // The element itself (8-bit output): within one code value of the reference.
+    let mut c = Colorizer::new(&m, W, H, &[("scene-threshold", "1.0")]);
+    for (i, (a, r)) in art.iter().zip(&reference).enumerate() {
+        let out = c.push(a, i as u64);
+        let hw = (W * H) as usize;
+        for (k, px) in out.chunks_exact(3).enumerate() {
+            for ch in 0..3 {
+                let want = r[ch * hw + k] * 255.0;
+                assert!(
+                    (px[ch] as f32 - want).abs() <= 0.5 + 1e-3,
+                    "frame {i} px {k} ch {ch}: {} vs {want}",
+                    px[ch]
+                );
+            }
+        }
+    }
+}
