@@ -110,7 +110,7 @@ def read_frames(path, frame_bytes, split, skip, count):
 
 def area_weighted(values, sizes):
     total = sum(w * h for w, h in sizes)
-    return float(sum(v * (w * h / total) for v, (w, h) in zip(values, sizes)))
+    return float(sum(v * (w * h) for v, (w, h) in zip(values, sizes)) / total)
 
 
 def finite_or_none(v):
@@ -199,6 +199,11 @@ def main(argv=None):
     frame_bytes, split, sizes = frame_layout(args.format, width, height)
     tests = read_frames(args.test, frame_bytes, split, args.skip, args.frames)
     refs = read_frames(args.ref, frame_bytes, split, args.skip, args.frames)
+    for path in (args.test, args.ref):
+        try:
+            open(path, "rb").close()
+        except OSError as e:
+            p.error(f"cannot read {path}: {e.strerror}")
     frames, prev = [], None
     for i, (x, r) in enumerate(zip(tests, refs)):
         out = {"index": args.skip + i}

@@ -1,0 +1,2 @@
+// Filled in by the metrics benchmark work.
+fn main() {}
