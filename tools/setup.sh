@@ -20,7 +20,7 @@ pkgs=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav
-  libopencv-dev clang libclang-dev ffmpeg python3-venv unzip pkg-config
+  libopencv-dev clang libclang-dev ffmpeg python3-venv unzip pkg-config fonts-dejavu-core
 )
 command -v npm >/dev/null || pkgs+=(npm)
 missing=()

@@ -141,30 +141,8 @@ impl StreamColorizer {
                 .map_err(ModelError::torch("keyframe"))?,
         );
         let small = resize(input, h, w)?;
-        self.prev_lines = Some(self.line_mask(&small)?);
+        self.prev_lines = Some(line_mask(self.input_mode, &small)?);
         Ok(())
-    }
-
-    /// Line pixels of a working-size input: dark pixels of line art, strong gradients of grey.
-    fn line_mask(&self, small: &Tensor) -> Result<Tensor> {
-        let m = match self.input_mode {
-            InputMode::Lineart => small.f_le(LINE_LEVEL),
-            InputMode::Greyscale => {
-                let dx = small
-                    .f_narrow(3, 1, small.size()[3] - 1)
-                    .and_then(|a| a.f_sub(&small.narrow(3, 0, small.size()[3] - 1)))
-                    .and_then(|d| d.f_abs())
-                    .and_then(|d| d.f_constant_pad_nd([0, 1, 0, 0]));
-                let dy = small
-                    .f_narrow(2, 1, small.size()[2] - 1)
-                    .and_then(|a| a.f_sub(&small.narrow(2, 0, small.size()[2] - 1)))
-                    .and_then(|d| d.f_abs())
-                    .and_then(|d| d.f_constant_pad_nd([0, 0, 0, 1]));
-                dx.and_then(|dx| Ok(dx.f_add(&dy?)?))
-                    .and_then(|g| g.f_ge(0.1))
-            }
-        };
-        m.map_err(ModelError::torch("finding line pixels"))
     }
 
     /// Fraction of line pixels (of both frames) with no line pixel within 1 px in the other
@@ -191,7 +169,7 @@ impl StreamColorizer {
     pub fn step(&mut self, input: &Tensor) -> Result<Step> {
         let (w, h) = self.work;
         let small = resize(input, h, w)?;
-        let lines = self.line_mask(&small)?;
+        let lines = line_mask(self.input_mode, &small)?;
         let mut reset = None;
         if let Some(prev_lines) = &self.prev_lines {
             if self.scene_threshold < 1.0 {
@@ -219,6 +197,30 @@ impl StreamColorizer {
             reset,
         })
     }
+}
+
+/// Line pixels (`Bool`) of a working-size input `1 × 1 × h × w`: pixels of line art at most 0.75
+/// bright, or grey pixels whose horizontal + vertical gradient is at least 0.1. Used by the
+/// scene-cut rule of [`StreamColorizer`] and by the trainer (no previous frame across a cut).
+pub fn line_mask(input_mode: InputMode, small: &Tensor) -> Result<Tensor> {
+    let m = match input_mode {
+        InputMode::Lineart => small.f_le(LINE_LEVEL),
+        InputMode::Greyscale => {
+            let dx = small
+                .f_narrow(3, 1, small.size()[3] - 1)
+                .and_then(|a| a.f_sub(&small.narrow(3, 0, small.size()[3] - 1)))
+                .and_then(|d| d.f_abs())
+                .and_then(|d| d.f_constant_pad_nd([0, 1, 0, 0]));
+            let dy = small
+                .f_narrow(2, 1, small.size()[2] - 1)
+                .and_then(|a| a.f_sub(&small.narrow(2, 0, small.size()[2] - 1)))
+                .and_then(|d| d.f_abs())
+                .and_then(|d| d.f_constant_pad_nd([0, 0, 0, 1]));
+            dx.and_then(|dx| Ok(dx.f_add(&dy?)?))
+                .and_then(|g| g.f_ge(0.1))
+        }
+    };
+    m.map_err(ModelError::torch("finding line pixels"))
 }
 
 /// The full-resolution RGB output (`1 × 3 × H × W`, `[0, 1]`) of a working-size prediction for
