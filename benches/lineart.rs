@@ -8,6 +8,7 @@
 mod common;
 
 use common::*;
+use gst::prelude::*;
 use opencv::core::{self, Mat, Scalar, Size};
 use opencv::prelude::*;
 use std::time::Instant;
@@ -34,60 +35,106 @@ fn main() {
             .unwrap();
     let mut blurred = src.clone();
     let mut edges = src.clone();
-    let mut bare = || {
+    let mut bare = |f: &[u8]| {
         let t = Instant::now();
-        for f in &packed {
-            src.data_bytes_mut().unwrap().copy_from_slice(f);
-            opencv::imgproc::gaussian_blur(
-                &src,
-                &mut blurred,
-                Size::new(9, 9),
-                1.0,
-                1.0,
-                core::BORDER_REFLECT_101,
-            )
-            .unwrap();
-            opencv::imgproc::canny(&blurred, &mut edges, 25.5, 51.0, 3, true).unwrap();
-        }
-        t.elapsed().as_secs_f64() / packed.len() as f64
+        src.data_bytes_mut().unwrap().copy_from_slice(f);
+        opencv::imgproc::gaussian_blur(
+            &src,
+            &mut blurred,
+            Size::new(9, 9),
+            1.0,
+            1.0,
+            core::BORDER_REFLECT_101,
+        )
+        .unwrap();
+        opencv::imgproc::canny(&blurred, &mut edges, 25.5, 51.0, 3, true).unwrap();
+        t.elapsed().as_secs_f64()
     };
 
     // The element through a Harness (buffers pushed and pulled, as in a pipeline).
-    let element_run = |samples: &[gst::Sample]| {
+    let harness = |samples: &[gst::Sample], mode: &str| {
         let mut hns = gst_check::Harness::new("tcvclineart");
+        hns.element().unwrap().set_property_from_str("mode", mode);
         hns.set_src_caps(samples[0].caps().unwrap().to_owned());
         hns.play();
-        let bufs: Vec<gst::Buffer> = samples.iter().map(|s| s.buffer().unwrap().copy()).collect();
-        // Warm-up (first frame allocates the working buffers).
-        hns.push_and_pull(bufs[0].clone()).unwrap();
+        // Warm-up (the first frame allocates the working buffers).
+        hns.push_and_pull(samples[0].buffer().unwrap().copy())
+            .unwrap();
+        hns
+    };
+    let timed = |hns: &mut gst_check::Harness, b: &gst::Buffer| {
         let t = Instant::now();
-        for b in &bufs {
-            hns.push_and_pull(b.clone()).unwrap();
-        }
-        t.elapsed().as_secs_f64() / bufs.len() as f64
+        hns.push_and_pull(b.clone()).unwrap();
+        t.elapsed().as_secs_f64()
+    };
+    let grey_bufs: Vec<gst::Buffer> = grey.iter().map(|s| s.buffer().unwrap().copy()).collect();
+    let rgb_bufs: Vec<gst::Buffer> = rgb.iter().map(|s| s.buffer().unwrap().copy()).collect();
+    let mut h_grey = harness(&grey, "lineart");
+    let mut h_rgb = harness(&rgb, "lineart");
+    let mut h_pass = harness(&grey, "greyscale");
+
+    // The element's processing without GStreamer (shared edges module), to split the costs.
+    let mut ex = gsttcvc::edges::Extractor::new();
+    ex.resize(w, h).unwrap();
+    let mut out = vec![0u8; w * h];
+    let params = gsttcvc::edges::Params::default();
+    let mut module = |f: &[u8]| {
+        let t = Instant::now();
+        gsttcvc::edges::copy_plane(f, w, ex.grey_mut(), w, w, h);
+        let lines = ex.detect(&params).unwrap();
+        gsttcvc::edges::write_lines(lines, true, &mut out, w, w, h);
+        t.elapsed().as_secs_f64()
     };
 
-    bare();
-    let (mut a, mut e, mut r) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        a.push(bare());
-        e.push(element_run(&grey));
-        r.push(element_run(&rgb));
+    // Each frame is measured by every contender back to back, so that the machine's load
+    // (other processes on 2 cores) hits the anchor and the element alike; the ratio is the
+    // median of the per-frame ratios.
+    let (mut a, mut m, mut e, mut r, mut gs) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut rm, mut re, mut rr) = (vec![], vec![], vec![]);
+    for round in 0..ROUNDS {
+        for (i, f) in packed.iter().enumerate() {
+            let ta = bare(f);
+            let tm = module(f);
+            let te = timed(&mut h_grey, &grey_bufs[i]);
+            let tr = timed(&mut h_rgb, &rgb_bufs[i % rgb_bufs.len()]);
+            let tg = timed(&mut h_pass, &grey_bufs[i]);
+            if round > 0 {
+                rm.push(tm / ta);
+                re.push(te / ta);
+                rr.push(tr / ta);
+                a.push(ta);
+                m.push(tm);
+                e.push(te);
+                r.push(tr);
+                gs.push(tg);
+            }
+        }
     }
-    let (a, e, r) = (median(a), median(e), median(r));
-    println!("tcvclineart benchmark, 1920x1080, {FRAMES} frames x {ROUNDS} rounds (median)");
     println!(
-        "  anchor: bare OpenCV GaussianBlur+Canny   {:7.2} ms/frame",
-        a * 1e3
+        "tcvclineart benchmark, 1920x1080, {FRAMES} frames x {} rounds (medians; ratio = median of per-frame ratios)",
+        ROUNDS - 1
     );
     println!(
-        "  tcvclineart, GRAY8 input                 {:7.2} ms/frame  ratio {:.3}",
-        e * 1e3,
-        e / a
+        "  anchor: bare OpenCV GaussianBlur+Canny          {:7.2} ms/frame",
+        median(a) * 1e3
     );
     println!(
-        "  tcvclineart, RGBx input (grey conversion) {:6.2} ms/frame  ratio {:.3}",
-        r * 1e3,
-        r / a
+        "  edges module alone (copy, blur, Canny, lines)   {:7.2} ms/frame  ratio {:.3}",
+        median(m) * 1e3,
+        median(rm)
+    );
+    println!(
+        "  tcvclineart, GRAY8 input                        {:7.2} ms/frame  ratio {:.3}",
+        median(e) * 1e3,
+        median(re)
+    );
+    println!(
+        "  tcvclineart, RGBx input (incl. grey conversion) {:7.2} ms/frame  ratio {:.3}",
+        median(r) * 1e3,
+        median(rr)
+    );
+    println!(
+        "  tcvclineart mode=greyscale (GStreamer + copies) {:7.2} ms/frame",
+        median(gs) * 1e3
     );
 }

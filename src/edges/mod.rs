@@ -220,17 +220,49 @@ pub fn rgb_to_grey(
     width: usize,
     height: usize,
 ) {
-    let [wr, wg, wb] = RGB2GRAY_WEIGHTS_1E4;
-    let [or, og, ob] = offsets;
+    // One monomorphised loop per layout so that the compiler sees constant offsets and
+    // vectorises; any other layout takes the generic loop.
+    let row: fn(&[u8], &mut [u8], usize, [usize; 3]) = match (pixel_stride, offsets) {
+        (3, [0, 1, 2]) => grey_row::<3, 0, 1, 2>,
+        (3, [2, 1, 0]) => grey_row::<3, 2, 1, 0>,
+        (4, [0, 1, 2]) => grey_row::<4, 0, 1, 2>,
+        (4, [2, 1, 0]) => grey_row::<4, 2, 1, 0>,
+        (4, [1, 2, 3]) => grey_row::<4, 1, 2, 3>,
+        (4, [3, 2, 1]) => grey_row::<4, 3, 2, 1>,
+        _ => grey_row_any,
+    };
     for (s, d) in src
         .chunks(src_stride)
         .zip(dst.chunks_mut(dst_stride))
         .take(height)
     {
-        for (px, out) in s.chunks_exact(pixel_stride).zip(d[..width].iter_mut()) {
-            let v = wr * px[or] as u32 + wg * px[og] as u32 + wb * px[ob] as u32 + 5000;
-            *out = (v / 10_000) as u8;
-        }
+        row(s, &mut d[..width], pixel_stride, offsets);
+    }
+}
+
+/// `(2125 R + 7154 G + 721 B + 5000) / 10000`, the division as an exact multiply-shift
+/// (`v · ⌈2⁴⁰/10⁴⌉ >> 40` is exact for every `v < 4.9·10⁸`; here `v < 2.6·10⁶`).
+#[inline(always)]
+fn grey_of(r: u8, g: u8, b: u8) -> u8 {
+    let [wr, wg, wb] = RGB2GRAY_WEIGHTS_1E4;
+    let v = wr * r as u32 + wg * g as u32 + wb * b as u32 + 5000;
+    ((v as u64 * 109_951_163) >> 40) as u8
+}
+
+fn grey_row<const PS: usize, const R: usize, const G: usize, const B: usize>(
+    s: &[u8],
+    d: &mut [u8],
+    _ps: usize,
+    _o: [usize; 3],
+) {
+    for (px, out) in s.chunks_exact(PS).zip(d.iter_mut()) {
+        *out = grey_of(px[R], px[G], px[B]);
+    }
+}
+
+fn grey_row_any(s: &[u8], d: &mut [u8], ps: usize, [or, og, ob]: [usize; 3]) {
+    for (px, out) in s.chunks_exact(ps).zip(d.iter_mut()) {
+        *out = grey_of(px[or], px[og], px[ob]);
     }
 }
 
@@ -297,6 +329,26 @@ mod tests {
         let mut dst = [0u8; 3];
         rgb_to_grey(&src, 9, 3, [0, 1, 2], &mut dst, 3, 3, 1);
         assert_eq!(dst, [255, 0, 147]);
+    }
+
+    #[test]
+    fn the_multiply_shift_equals_the_integer_division_for_every_input() {
+        // Every reachable numerator: all (R, G, B) give v in [5000, 2_555_000].
+        for v in 0u32..=2_560_000 {
+            assert_eq!(((v as u64 * 109_951_163) >> 40) as u32, v / 10_000, "{v}");
+        }
+        let mut dst = [0u8; 2];
+        rgb_to_grey(
+            &[9, 200, 30, 0, 40, 50, 60, 0],
+            8,
+            4,
+            [3, 2, 1],
+            &mut dst,
+            2,
+            2,
+            1,
+        );
+        assert_eq!(dst, [grey_of(0, 30, 200), grey_of(0, 60, 50)]);
     }
 
     #[test]
