@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 //! Benchmark (not a timed test) of the generator and of `tcvccolorize`, same machine, same run:
 //! - generator time per 256² frame on the CPU, fp32 and bf16, against the reference PyTorch
-//!   forward (tools/reference_generator.py --bench: `torch.inference_mode`, fp32) — same
-//!   architecture and size; weights are random in both (speed does not depend on them);
+//!   forward (tools/reference_generator.py --serve: `torch.inference_mode`, fp32) with the same
+//!   weights (written by the reference code, converted), each repetition run back to back;
 //! - achieved GFLOP/s against a libtorch 4096² matmul (fp32 and bf16);
 //! - end-to-end fps of `filesrc ! decodebin ! tcvclineart ! tcvccolorize ! x264enc` on the 720p
 //!   sample for the paper size (64/8) and a 32/6 model.
@@ -13,9 +13,7 @@ mod common;
 
 use common::*;
 use gst::prelude::*;
-use gsttcvc::model::{
-    Generator, GeneratorConfig, InputMode, ModelFile, ModelMeta, StorageDtype, TrainSize,
-};
+use gsttcvc::model::ModelFile;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -40,48 +38,92 @@ fn generator_flops(c: i64, r: i64, h: i64, w: i64) -> f64 {
     let mut f =
         conv(4, c, 7, h, w) + conv(c, 2 * c, 4, h / 2, w / 2) + conv(2 * c, 4 * c, 4, h / 4, w / 4);
     f += r as f64 * 2.0 * conv(4 * c, 4 * c, 3, h / 4, w / 4);
-    f += conv(4 * c, 2 * c, 4, h / 2, w / 2) + conv(2 * c, c, 4, h, w) + conv(c, 3, 7, h, w);
+    // Transposed convolutions: one k×k multiply-add per input pixel and channel pair.
+    f +=
+        conv(4 * c, 2 * c, 4, h / 4, w / 4) + conv(2 * c, c, 4, h / 2, w / 2) + conv(c, 3, 7, h, w);
     f
 }
 
-fn make_model(dir: &Path, c: i64, r: i64) -> PathBuf {
-    tch::manual_seed(1);
-    let vs = tch::nn::VarStore::new(Device::Cpu);
-    let g = Generator::new(
-        &vs.root(),
-        GeneratorConfig {
-            channels: c,
-            res_blocks: r,
-        },
-    )
-    .unwrap();
-    let p = dir.join(format!("bench-{c}-{r}.safetensors"));
-    let meta = ModelMeta {
-        input_mode: InputMode::Lineart,
-        train_size: TrainSize {
-            width: 256,
-            height: 256,
-        },
-        provenance: "random weights for benchmarking".into(),
+/// Random weights written by the reference PyTorch code (`--seed 0`) and converted to our model
+/// file, so that both sides run the same weights.
+fn make_model(dir: &Path, c: i64, r: i64) -> (PathBuf, PathBuf) {
+    let pth = dir.join(format!("bench-{c}-{r}.pth"));
+    let out = dir.join(format!("bench-{c}-{r}.safetensors"));
+    let run = |args: Vec<String>| {
+        let o = Command::new(python()).args(&args).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     };
-    ModelFile::save(&p, &g, &meta, StorageDtype::F32).unwrap();
-    p
+    let tools = root().join("tools");
+    run(vec![
+        tools.join("reference_generator.py").display().to_string(),
+        pth.display().to_string(),
+        format!("--channels={c}"),
+        format!("--res-blocks={r}"),
+        "--seed=0".into(),
+    ]);
+    run(vec![
+        tools.join("convert_reference.py").display().to_string(),
+        pth.display().to_string(),
+        out.display().to_string(),
+        "--input-mode=lineart".into(),
+    ]);
+    (pth, out)
 }
 
-fn time_forward(model: &Path, kind: Kind, reps: usize) -> f64 {
+/// The reference forward in a persistent PyTorch process, one timed forward per request, so
+/// that its runs interleave with ours and share the machine's load.
+struct Reference {
+    child: std::process::Child,
+    out: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Reference {
+    fn start(c: i64, r: i64, dir: &Path) -> Self {
+        use std::io::BufRead;
+        let mut child = Command::new(python())
+            .arg(root().join("tools/reference_generator.py"))
+            .arg(dir.join(format!("bench-{c}-{r}-serve.pth")))
+            .args([
+                "--channels",
+                &c.to_string(),
+                "--res-blocks",
+                &r.to_string(),
+                "--seed",
+                "0",
+            ])
+            .args(["--height", "256", "--width", "256", "--serve"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready");
+        Reference { child, out }
+    }
+
+    /// Seconds of one forward.
+    fn forward(&mut self) -> f64 {
+        use std::io::{BufRead, Write};
+        writeln!(self.child.stdin.as_mut().unwrap(), "fwd").unwrap();
+        let mut line = String::new();
+        self.out.read_line(&mut line).unwrap();
+        line.trim().parse::<f64>().unwrap() / 1e3
+    }
+}
+
+/// One timed forward of ours at 256² (input fixed, weights from `model`).
+fn forward_timer(model: &Path, kind: Kind) -> impl FnMut() -> f64 {
     let g = ModelFile::load(model, Device::Cpu, kind).unwrap().generator;
     let x = Tensor::rand([1, 1, 256, 256], (Kind::Float, Device::Cpu));
     let p = Tensor::rand([1, 3, 256, 256], (Kind::Float, Device::Cpu));
-    g.infer(&x, &p).unwrap();
-    median(
-        (0..reps)
-            .map(|_| {
-                let t = Instant::now();
-                g.infer(&x, &p).unwrap();
-                t.elapsed().as_secs_f64()
-            })
-            .collect(),
-    )
+    let _ = g.infer(&x, &p).unwrap();
+    move || {
+        let t = Instant::now();
+        let _ = g.infer(&x, &p).unwrap();
+        t.elapsed().as_secs_f64()
+    }
 }
 
 fn matmul_gflops(kind: Kind) -> f64 {
@@ -99,29 +141,6 @@ fn matmul_gflops(kind: Kind) -> f64 {
             .collect(),
     );
     2.0 * (n * n * n) as f64 / t / 1e9
-}
-
-fn reference_ms(dir: &Path, reps: usize) -> f64 {
-    let out = Command::new(python())
-        .arg(root().join("tools/reference_generator.py"))
-        .arg(dir.join("bench-ref.pth"))
-        .args([
-            "--height",
-            "256",
-            "--width",
-            "256",
-            "--bench",
-            &reps.to_string(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["median_ms"].as_f64().unwrap()
 }
 
 fn pipeline_fps(model: &Path, precision: &str, frames: usize) -> f64 {
@@ -155,19 +174,31 @@ fn main() {
     let frames = env_usize("TCVC_BENCH_FRAMES", 12);
     let dir = root().join("target/bench-models");
     std::fs::create_dir_all(&dir).unwrap();
-    let paper = make_model(&dir, 64, 8);
-    let small = make_model(&dir, 32, 6);
+    let (_, paper) = make_model(&dir, 64, 8);
+    let (_, small) = make_model(&dir, 32, 6);
     println!(
         "tcvccolorize benchmark ({} libtorch threads)",
         tch::get_num_threads()
     );
 
-    let reference = reference_ms(&dir, reps) / 1e3;
-    let fp32 = time_forward(&paper, Kind::Float, reps);
-    let bf16 = time_forward(&paper, Kind::BFloat16, reps);
+    // Reference, ours fp32, ours bf16 back to back for each repetition; ratios are medians of
+    // the per-repetition ratios (robust to the machine's changing load).
+    let mut reference = Reference::start(64, 8, &dir);
+    let mut fp32 = forward_timer(&paper, Kind::Float);
+    let mut bf16 = forward_timer(&paper, Kind::BFloat16);
+    let (mut tr, mut t32, mut t16, mut r32, mut r16) = (vec![], vec![], vec![], vec![], vec![]);
+    for _ in 0..reps {
+        let (a, b, c) = (reference.forward(), fp32(), bf16());
+        tr.push(a);
+        t32.push(b);
+        t16.push(c);
+        r32.push(a / b);
+        r16.push(a / c);
+    }
+    let (reference, fp32, bf16) = (median(tr), median(t32), median(t16));
     let flops = generator_flops(64, 8, 256, 256);
     println!(
-        "generator 64/8 at 256x256, {:.1} GFLOP/frame, median of {reps}:",
+        "generator 64/8 at 256x256 (same weights), {:.1} GFLOP/frame, median of {reps}:",
         flops / 1e9
     );
     println!(
@@ -179,14 +210,14 @@ fn main() {
         "  ours fp32                        {:8.1} ms  {:.3} fps  {:.2}x  {:.0} GFLOP/s",
         fp32 * 1e3,
         1.0 / fp32,
-        reference / fp32,
+        median(r32),
         flops / fp32 / 1e9
     );
     println!(
         "  ours bf16                        {:8.1} ms  {:.3} fps  {:.2}x  {:.0} GFLOP/s",
         bf16 * 1e3,
         1.0 / bf16,
-        reference / bf16,
+        median(r16),
         flops / bf16 / 1e9
     );
     let (mm32, mm16) = (matmul_gflops(Kind::Float), matmul_gflops(Kind::BFloat16));
@@ -196,12 +227,15 @@ fn main() {
         flops / fp32 / 1e9 / mm32,
         flops / bf16 / 1e9 / mm16
     );
-    let small_fp32 = time_forward(&small, Kind::Float, reps);
-    let small_bf16 = time_forward(&small, Kind::BFloat16, reps);
+    let mut s32 = forward_timer(&small, Kind::Float);
+    let mut s16 = forward_timer(&small, Kind::BFloat16);
+    let small_fp32 = median((0..reps).map(|_| s32()).collect());
+    let small_bf16 = median((0..reps).map(|_| s16()).collect());
     println!(
-        "generator 32/6 at 256x256: fp32 {:.1} ms, bf16 {:.1} ms",
+        "generator 32/6 at 256x256: fp32 {:.1} ms, bf16 {:.1} ms ({:.1} GFLOP/frame)",
         small_fp32 * 1e3,
-        small_bf16 * 1e3
+        small_bf16 * 1e3,
+        generator_flops(32, 6, 256, 256) / 1e9
     );
 
     println!("end to end, 720p sample, decodebin ! tcvclineart ! tcvccolorize ! x264enc, {frames} frames:");

@@ -23,6 +23,7 @@ Usage:
         [--input-out DIR --height 64 --width 64]
         [--bench N]  # time N forwards of the given size (inference_mode)
         [--chain DIR]  # colorize DIR/*.pgm in order as the paper's inference does
+        [--serve]      # benchmark peer: one timed forward per line read on stdin
 
 With ``--chain DIR`` the network colorizes the 8-bit line-art frames ``DIR/*.pgm`` (sorted by
 name) autoregressively: frame 0 with a blank (zeros) previous frame, frame k with the output of
@@ -149,6 +150,8 @@ def main(argv=None):
     p.add_argument("--width", type=int, default=64)
     p.add_argument("--bench", type=int, default=0, metavar="N",
                    help="time N fp32 CPU forwards (torch.inference_mode) of H x W")
+    p.add_argument("--serve", action="store_true",
+                   help="for each line on stdin, time one fp32 forward of H x W and print ms")
     p.add_argument("--chain", metavar="DIR",
                    help="colorize DIR/*.pgm autoregressively, write DIR/NAME.ref.f32")
     args = p.parse_args(argv)
@@ -193,6 +196,18 @@ def main(argv=None):
                     prev = torch.zeros(1, 3, *x.shape[2:])
                 prev = net(torch.cat([x, prev], 1))
                 write_f32(os.path.join(args.chain, name[:-4] + ".ref.f32"), prev)
+
+    if args.serve:
+        lineart, prev = deterministic_input(args.seed, args.height, args.width)
+        x = torch.cat([lineart, prev], 1)
+        with torch.inference_mode():
+            net(x)  # warm-up
+            print("ready", flush=True)
+            for _ in sys.stdin:
+                t0 = time.perf_counter()
+                net(x)
+                print(f"{1000 * (time.perf_counter() - t0):.3f}", flush=True)
+        return 0
 
     if args.bench > 0:
         lineart, prev = deterministic_input(args.seed, args.height, args.width)

@@ -147,8 +147,9 @@ pub struct LoadedModel {
 pub struct ModelFile;
 
 impl ModelFile {
-    /// Writes `generator` and `meta` to `path` (atomically: a sibling
-    /// temporary file is renamed over `path`).
+    /// Writes `generator` and `meta` to `path` atomically: a sibling temporary
+    /// file is written, fsynced and renamed over `path`, then the folder is
+    /// fsynced.
     pub fn save(
         path: impl AsRef<Path>,
         generator: &Generator,
@@ -169,11 +170,28 @@ impl ModelFile {
             path: path.to_path_buf(),
             detail: e.to_string(),
         };
-        std::fs::write(&tmp, &bytes).map_err(write_err)?;
+        // Temp file, fsync, rename, fsync the folder: a crash leaves the old file or the new
+        // one, never a torn file.
+        let written = (|| {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(write_err(e));
+        }
         std::fs::rename(&tmp, path).map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
             write_err(e)
-        })
+        })?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
     }
 
     /// Serialises `generator` and `meta` to safetensors bytes.
