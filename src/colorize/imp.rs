@@ -2,7 +2,9 @@
 use super::messages::{Reason, Reset};
 use crate::device::DeviceSpec;
 use crate::model::cache::{self, CachedModel};
-use crate::model::stream::{compose, OutputMode, StreamColorizer, DEFAULT_SCENE_THRESHOLD};
+use crate::model::stream::{
+    compose, plane_to_tensor, tensor_to_rgb8, OutputMode, StreamColorizer, DEFAULT_SCENE_THRESHOLD,
+};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -591,11 +593,8 @@ impl VideoFilterImpl for Colorize {
             w,
             h,
         );
-        let input = (Tensor::from_slice(&stream.grey)
-            .view([1, 1, h as i64, w as i64])
-            .to_device(device)
-            .to_kind(Kind::Float))
-            / 255.0;
+        let input = plane_to_tensor(&stream.grey, w, h, device)
+            .map_err(|e| fail("Colorization failed", &e))?;
 
         let keyframe = settings
             .keyframe_location
@@ -629,16 +628,7 @@ impl VideoFilterImpl for Colorize {
         };
 
         // 1x3xHxW [0,1] -> HxWx3 u8 on the CPU -> output rows.
-        let bytes = (rgb * 255.0)
-            .round()
-            .clamp(0.0, 255.0)
-            .to_kind(Kind::Uint8)
-            .squeeze_dim(0)
-            .permute([1, 2, 0])
-            .contiguous()
-            .to_device(tch::Device::Cpu);
-        stream.rgb.resize(w * h * 3, 0);
-        bytes.copy_data_u8(&mut stream.rgb, w * h * 3);
+        tensor_to_rgb8(&rgb, &mut stream.rgb).map_err(|e| fail("Colorization failed", &e))?;
         let format = outframe.format();
         let out_stride = outframe.plane_stride()[0] as usize;
         let dst = outframe

@@ -223,6 +223,42 @@ pub fn line_mask(input_mode: InputMode, small: &Tensor) -> Result<Tensor> {
     m.map_err(ModelError::torch("finding line pixels"))
 }
 
+/// The generator-side view of an 8-bit plane (packed rows, `width * height` bytes): a
+/// `1 × 1 × H × W` float tensor in `[0, 1]` on `device`. The element and `tcvc-eval` both use it.
+pub fn plane_to_tensor(
+    plane: &[u8],
+    width: usize,
+    height: usize,
+    device: Device,
+) -> Result<Tensor> {
+    Tensor::f_from_slice(&plane[..width * height])
+        .and_then(|t| t.f_view([1, 1, height as i64, width as i64]))
+        .and_then(|t| t.f_to_device(device))
+        .and_then(|t| t.f_to_kind(Kind::Float))
+        .and_then(|t| t.f_div_scalar(255.0))
+        .map_err(ModelError::torch("preparing the input"))
+}
+
+/// Packed 8-bit RGB rows (`H · W · 3` bytes, into `out`, resized) of a `1 × 3 × H × W` tensor in
+/// `[0, 1]`: scaled by 255, rounded, clamped.
+pub fn tensor_to_rgb8(rgb: &Tensor, out: &mut Vec<u8>) -> Result<()> {
+    let bytes = rgb
+        .f_mul_scalar(255.0)
+        .and_then(|t| t.f_round())
+        .and_then(|t| t.f_clamp(0.0, 255.0))
+        .and_then(|t| t.f_to_kind(Kind::Uint8))
+        .and_then(|t| t.f_squeeze_dim(0))
+        .and_then(|t| t.f_permute([1, 2, 0]))
+        .and_then(|t| t.f_contiguous())
+        .and_then(|t| t.f_to_device(Device::Cpu))
+        .map_err(ModelError::torch("reading the output"))?;
+    let n = bytes.numel();
+    out.resize(n, 0);
+    bytes
+        .f_copy_data_u8(out, n)
+        .map_err(ModelError::torch("reading the output"))
+}
+
 /// The full-resolution RGB output (`1 × 3 × H × W`, `[0, 1]`) of a working-size prediction for
 /// the full-resolution `input` (`1 × 1 × H × W`).
 pub fn compose(prediction: &Tensor, input: &Tensor, mode: OutputMode) -> Result<Tensor> {

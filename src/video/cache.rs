@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: MIT
+//! The on-disk clip cache of [`load_clip_cached`].
+//!
+//! One entry per (source, size, frame limit): `NAME-KEY.rgb` holds the frames back to back
+//! (packed RGB) and `NAME-KEY.json` a small header. `KEY` is a hash of the canonical source
+//! path, the source's fingerprint (a file's modification time and size; for a folder, the names,
+//! modification times and sizes of its images), the size and the frame limit. The header repeats
+//! all of them plus the frame count, byte count and a checksum of the frames, and is checked
+//! before use: an entry that does not match, is truncated or corrupt is ignored and rewritten.
+//! Both files are written atomically (temporary file in the same folder, then rename), the
+//! header last.
+use super::{check_input, image_files, load_clip, Clip, VideoError};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+/// `format` of the header.
+const FORMAT: &str = "tcvc-clip-cache";
+/// `version` of the header; bump when the layout or the decoding changes.
+const VERSION: u32 = 1;
+
+/// The JSON header of a cache entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Header {
+    format: String,
+    version: u32,
+    source: String,
+    fingerprint: String,
+    width: u32,
+    height: u32,
+    max_frames: Option<usize>,
+    name: String,
+    fps: Option<f64>,
+    frames: usize,
+    bytes: u64,
+    checksum: String,
+}
+
+/// 64-bit FNV-1a over bytes (stable across Rust versions, unlike `DefaultHasher`).
+fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// A fast checksum of frame data: 8 bytes at a time, multiply-rotate mixing.
+fn checksum(frames: &[Vec<u8>]) -> u64 {
+    let mut h: u64 = FNV_OFFSET;
+    for f in frames {
+        let chunks = f.chunks_exact(8);
+        let rest = chunks.remainder();
+        for c in chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            h = (h ^ u64::from_le_bytes(w))
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                .rotate_left(29);
+        }
+        h = fnv1a(h, rest);
+        h = fnv1a(h, &(f.len() as u64).to_le_bytes());
+    }
+    h
+}
+
+fn mtime_ns(md: &std::fs::Metadata) -> u128 {
+    md.modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos())
+}
+
+/// What identifies the content of a source: modification time and size of a file, or of every
+/// image of a folder (with its name).
+fn fingerprint(canonical: &Path, is_dir: bool) -> Result<String, VideoError> {
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| VideoError::Io { path: p, source }
+    };
+    if is_dir {
+        let mut h = FNV_OFFSET;
+        for f in image_files(canonical)? {
+            let md = std::fs::metadata(&f).map_err(io(&f))?;
+            if let Some(name) = f.file_name() {
+                h = fnv1a(h, name.as_encoded_bytes());
+            }
+            h = fnv1a(h, &[0]);
+            h = fnv1a(h, &mtime_ns(&md).to_le_bytes());
+            h = fnv1a(h, &md.len().to_le_bytes());
+        }
+        Ok(format!("dir:{h:016x}"))
+    } else {
+        let md = std::fs::metadata(canonical).map_err(io(canonical))?;
+        Ok(format!("file:{}:{}", mtime_ns(&md), md.len()))
+    }
+}
+
+/// The file names (without extension) of the entry for `header`'s key fields.
+fn entry_stem(name: &str, key: &Header) -> String {
+    let mut h = FNV_OFFSET;
+    for part in [
+        key.source.as_str(),
+        key.fingerprint.as_str(),
+        &key.width.to_string(),
+        &key.height.to_string(),
+        &format!("{:?}", key.max_frames),
+        &VERSION.to_string(),
+    ] {
+        h = fnv1a(h, part.as_bytes());
+        h = fnv1a(h, &[0]);
+    }
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(48)
+        .collect();
+    format!("{safe}-{h:016x}")
+}
+
+/// Writes `bytes` to `path` atomically (temporary sibling, then rename).
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("no file name"))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(file_name);
+    tmp_name.push(format!(".tmp{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// Reads an entry; `None` when it is missing, stale or corrupt.
+fn read_entry(json: &Path, raw: &Path, key: &Header) -> Option<(Header, Vec<Vec<u8>>)> {
+    let text = std::fs::read_to_string(json).ok()?;
+    let h: Header = serde_json::from_str(&text).ok()?;
+    let same_key = h.format == FORMAT
+        && h.version == VERSION
+        && h.source == key.source
+        && h.fingerprint == key.fingerprint
+        && h.width == key.width
+        && h.height == key.height
+        && h.max_frames == key.max_frames;
+    let frame_len = key.width as usize * key.height as usize * 3;
+    if !same_key
+        || h.frames == 0
+        || h.frames.checked_mul(frame_len).map(|b| b as u64) != Some(h.bytes)
+    {
+        return None;
+    }
+    let data = std::fs::read(raw).ok()?;
+    if data.len() as u64 != h.bytes {
+        return None;
+    }
+    let frames: Vec<Vec<u8>> = data.chunks_exact(frame_len).map(<[u8]>::to_vec).collect();
+    if format!("{:016x}", checksum(&frames)) != h.checksum {
+        return None;
+    }
+    Some((h, frames))
+}
+
+/// The same as [`load_clip`] with an on-disk cache under `cache_dir` (raw RGB file + small JSON
+/// header, keyed by canonical path, file mtime+size, W, H, max_frames); a corrupt or stale cache
+/// entry is ignored and rewritten (atomic write: temp file + rename).
+///
+/// `cache_dir` is created when missing. With `None` this is [`load_clip`]. A cache that cannot be
+/// written (read-only folder, full disk) does not fail the load: the clip is returned and a
+/// warning goes to stderr.
+pub fn load_clip_cached(
+    path: &Path,
+    width: u32,
+    height: u32,
+    max_frames: Option<usize>,
+    cache_dir: Option<&Path>,
+) -> Result<Clip, VideoError> {
+    let Some(dir) = cache_dir else {
+        return load_clip(path, width, height, max_frames);
+    };
+    let is_dir = check_input(path, width, height, max_frames)?;
+    let canonical = path.canonicalize().map_err(|source| VideoError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let name = super::clip_name(path, is_dir);
+    let mut header = Header {
+        format: FORMAT.into(),
+        version: VERSION,
+        source: canonical.to_string_lossy().into_owned(),
+        fingerprint: fingerprint(&canonical, is_dir)?,
+        width,
+        height,
+        max_frames,
+        name: name.clone(),
+        fps: None,
+        frames: 0,
+        bytes: 0,
+        checksum: String::new(),
+    };
+    let stem = entry_stem(&name, &header);
+    let json: PathBuf = dir.join(format!("{stem}.json"));
+    let raw: PathBuf = dir.join(format!("{stem}.rgb"));
+    if let Some((h, frames)) = read_entry(&json, &raw, &header) {
+        return Ok(Clip {
+            name,
+            path: path.to_path_buf(),
+            width,
+            height,
+            fps: h.fps,
+            frames,
+        });
+    }
+    let clip = load_clip(path, width, height, max_frames)?;
+    header.fps = clip.fps;
+    header.frames = clip.len();
+    header.bytes = (clip.len() * clip.frame_bytes()) as u64;
+    header.checksum = format!("{:016x}", checksum(&clip.frames));
+    let written = (|| -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        write_atomic(&raw, &clip.frames.concat())?;
+        let text = serde_json::to_string_pretty(&header).map_err(std::io::Error::other)?;
+        write_atomic(&json, text.as_bytes())
+    })();
+    if let Err(e) = written {
+        eprintln!(
+            "warning: cannot write the clip cache {} for {}: {e}; continuing without it",
+            dir.display(),
+            path.display()
+        );
+    }
+    Ok(clip)
+}

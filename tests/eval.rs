@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: MIT
+//! `tcvc-eval` end to end: the table, the JSON and CSV outputs, agreement of the per-frame PSNR
+//! with an independent computation (the video module, StreamColorizer and compose run here), the
+//! held-out tail, several videos, and the errors (exit code 2, clear messages).
+mod common;
+
+use common::*;
+use gsttcvc::metrics::{self, Plane};
+use gsttcvc::model::stream::{compose, OutputMode, StreamColorizer, DEFAULT_SCENE_THRESHOLD};
+use gsttcvc::model::{InputMode, ModelFile};
+use opencv::prelude::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use tch::{Device, Kind, Tensor};
+
+const FRAMES: usize = 6;
+
+/// Runs the commands at once (the tools spend most of their time importing torch) and checks
+/// that each succeeded.
+fn run_all(cmds: Vec<Command>) {
+    let children: Vec<_> = cmds
+        .into_iter()
+        .map(|mut c| {
+            c.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            c.spawn().expect("the venv's python runs")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Small line-art models (channels 8, one residual block, random weights of `seeds`) made as a
+/// user's weights are: a reference-code checkpoint from tools/reference_generator.py converted by
+/// tools/convert_reference.py (as in tests/colorize.rs).
+fn make_models(dir: &Path, seeds: [u32; 2]) -> [PathBuf; 2] {
+    let pth = seeds.map(|s| dir.join(format!("ref-{s}.pth")));
+    let out = seeds.map(|s| dir.join(format!("tiny{s}-lineart.safetensors")));
+    run_all(
+        seeds
+            .iter()
+            .zip(&pth)
+            .map(|(seed, pth)| {
+                let mut c = Command::new(python());
+                c.arg(root().join("tools/reference_generator.py"))
+                    .arg(pth)
+                    .args(["--channels", "8", "--res-blocks", "1"])
+                    .args(["--seed", &seed.to_string()]);
+                c
+            })
+            .collect(),
+    );
+    run_all(
+        pth.iter()
+            .zip(&out)
+            .map(|(pth, out)| {
+                let mut c = Command::new(python());
+                c.arg(root().join("tools/convert_reference.py"))
+                    .arg(pth)
+                    .arg(out)
+                    .args(["--input-mode", "lineart", "--train-size", "64x48"]);
+                c
+            })
+            .collect(),
+    );
+    out
+}
+
+/// Two small line-art models shared by the tests of this process.
+fn models() -> &'static [PathBuf; 2] {
+    static M: OnceLock<[PathBuf; 2]> = OnceLock::new();
+    M.get_or_init(|| make_models(&scratch_dir("eval-models"), [3, 5]))
+}
+
+fn eval(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tcvc-eval"))
+        .args(args)
+        .output()
+        .expect("tcvc-eval runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// PSNR of each frame computed here: the same frames decoded by the video module, line art by
+/// `edges::line_art` on the grey of `common::grey_of_rgb`, the chain and compose as the element.
+fn independent_psnr(model: &Path) -> Vec<f64> {
+    let clip = gsttcvc::video::load_clip(&sample(CLIP_720P), 64, 48, Some(FRAMES)).unwrap();
+    assert_eq!(clip.len(), FRAMES);
+    let loaded = ModelFile::load(model, Device::Cpu, Kind::Float).unwrap();
+    assert_eq!(loaded.meta.input_mode, InputMode::Lineart);
+    let mut chain = StreamColorizer::new(
+        loaded.generator,
+        InputMode::Lineart,
+        64,
+        48,
+        DEFAULT_SCENE_THRESHOLD,
+    )
+    .unwrap();
+    clip.frames
+        .iter()
+        .map(|rgb| {
+            let grey = grey_of_rgb(rgb);
+            let art = gsttcvc::edges::line_art(&grey, 64, 48, &gsttcvc::edges::Params::default())
+                .unwrap();
+            let input = Tensor::from_slice(&art)
+                .view([1, 1, 48, 64])
+                .to_kind(Kind::Float)
+                / 255.0;
+            let step = chain.step(&input).unwrap();
+            let out = compose(&step.prediction, &input, OutputMode::Ink).unwrap();
+            let bytes = (out * 255.0)
+                .round()
+                .clamp(0.0, 255.0)
+                .to_kind(Kind::Uint8)
+                .squeeze_dim(0)
+                .permute([1, 2, 0])
+                .contiguous();
+            let mut x = vec![0u8; 64 * 48 * 3];
+            bytes.copy_data_u8(&mut x, 64 * 48 * 3);
+            let xp = Plane::packed(&x, 64, 48, 64 * 3, 3, [0, 1, 2]).unwrap();
+            let rp = Plane::packed(rgb, 64, 48, 64 * 3, 3, [0, 1, 2]).unwrap();
+            metrics::psnr(&xp, &rp).unwrap().psnr_avg
+        })
+        .collect()
+}
+
+#[test]
+fn two_models_give_the_table_json_and_csv_and_match_an_independent_psnr() {
+    let [a, b] = models();
+    let d = scratch_dir("eval-run");
+    let (json, csv) = (d.join("out.json"), d.join("out.csv"));
+    let clip = sample(CLIP_720P);
+    let out = eval(&[
+        "--model".as_ref(),
+        a.as_os_str(),
+        "--model".as_ref(),
+        b.as_os_str(),
+        "--frames".as_ref(),
+        "6".as_ref(),
+        "--size".as_ref(),
+        "64x48".as_ref(),
+        "--working".as_ref(),
+        "64x48".as_ref(),
+        "--device".as_ref(),
+        "cpu".as_ref(),
+        "--json".as_ref(),
+        json.as_os_str(),
+        "--csv".as_ref(),
+        csv.as_os_str(),
+        clip.as_os_str(),
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+
+    // The Markdown table: a header with both model columns, 4 metric rows.
+    let table: Vec<&str> = stdout.lines().take_while(|l| l.starts_with('|')).collect();
+    assert_eq!(table.len(), 6, "{stdout}");
+    assert!(
+        table[0].contains("tiny3-lineart (lineart)")
+            && table[0].contains("tiny5-lineart (lineart)"),
+        "{stdout}"
+    );
+    for (row, name) in table[2..]
+        .iter()
+        .zip(["PSNR", "SSIM", "temporal error", "static flicker"])
+    {
+        assert!(row.contains(name), "{row}");
+        let cells: Vec<&str> = row.trim_matches('|').split('|').collect();
+        assert_eq!(cells.len(), 3, "{row}");
+        for c in &cells[1..] {
+            let v: f64 = c.trim().parse().unwrap_or_else(|_| panic!("{row}"));
+            assert!(v.is_finite(), "{row}");
+        }
+    }
+    // One video: no per-video table.
+    assert!(!stdout.contains("| video |"), "{stdout}");
+
+    // JSON: every frame, PSNR as computed independently here.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let models_json = report["models"].as_array().unwrap();
+    assert_eq!(models_json.len(), 2);
+    for (m, path) in models_json.iter().zip([a, b]) {
+        assert_eq!(m["input_mode"], "lineart");
+        assert_eq!(m["output_mode"], "ink");
+        let frames = m["videos"][0]["per_frame"].as_array().unwrap();
+        assert_eq!(frames.len(), FRAMES);
+        let want = independent_psnr(path);
+        for (k, (f, w)) in frames.iter().zip(&want).enumerate() {
+            assert_eq!(f["frame"], k);
+            let got = f["psnr"].as_f64().unwrap();
+            assert!((got - w).abs() < 1e-6, "frame {k}: {got} vs {w}");
+            let ssim = f["ssim"].as_f64().unwrap();
+            assert!((-1.0..=1.0).contains(&ssim));
+            assert_eq!(f["temporal_error"].is_null(), k == 0);
+        }
+        let mean = want.iter().sum::<f64>() / want.len() as f64;
+        let summary = m["summary"]["psnr"].as_f64().unwrap();
+        assert!((summary - mean).abs() < 1e-9, "{summary} vs {mean}");
+        assert_eq!(m["summary"]["frames"], FRAMES);
+    }
+
+    // CSV: a header and one row per model × frame.
+    let csv_text = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<&str> = csv_text.lines().collect();
+    assert!(
+        rows[0].starts_with("model,input_mode,video,frame"),
+        "{}",
+        rows[0]
+    );
+    assert_eq!(rows.len(), 1 + 2 * FRAMES, "{csv_text}");
+    assert!(
+        rows[1..].iter().all(|r| r.split(',').count() == 10),
+        "{csv_text}"
+    );
+}
+
+#[test]
+fn the_tail_of_several_videos_is_evaluated_and_reported_per_video() {
+    let [a, _] = models();
+    let clip = sample(CLIP_720P);
+    // A short image sequence as the second video.
+    let seq = scratch_dir("eval-seq");
+    let frames = gsttcvc::video::load_clip(&clip, 64, 48, Some(4)).unwrap();
+    for (i, f) in frames.frames.iter().enumerate() {
+        let bgr: Vec<u8> = f.chunks_exact(3).flat_map(|p| [p[2], p[1], p[0]]).collect();
+        let flat = opencv::core::Mat::from_slice(&bgr).unwrap();
+        let m = flat.reshape(3, 48).unwrap().try_clone().unwrap();
+        let v = opencv::core::Vector::<i32>::new();
+        let p = seq.join(format!("{i:04}.png"));
+        assert!(opencv::imgcodecs::imwrite(p.to_str().unwrap(), &m, &v).unwrap());
+    }
+    let json = scratch_dir("eval-tail").join("tail.json");
+    let out = eval(&[
+        "--model".as_ref(),
+        a.as_os_str(),
+        "--skip-fraction".as_ref(),
+        "0.5".as_ref(),
+        "--frames".as_ref(),
+        "3".as_ref(),
+        "--json".as_ref(),
+        json.as_os_str(),
+        clip.as_os_str(),
+        seq.as_os_str(),
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("| video | model |"), "{stdout}");
+    assert!(stdout.contains("| bigbuckbunny_720p |"), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let videos = report["models"][0]["videos"].as_array().unwrap();
+    // 132 frames, the last half: 66..132, the first 3 of them.
+    assert_eq!(videos[0]["decoded_frames"], 132);
+    let first: Vec<u64> = videos[0]["per_frame"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["source_frame"].as_u64().unwrap())
+        .collect();
+    assert_eq!(first, [66, 67, 68]);
+    // 4 images, the last half: 2, 3.
+    let second: Vec<u64> = videos[1]["per_frame"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["source_frame"].as_u64().unwrap())
+        .collect();
+    assert_eq!(second, [2, 3]);
+    assert_eq!(report["models"][0]["summary"]["frames"], 5);
+}
+
+#[test]
+fn a_bad_model_file_exits_2_with_a_clear_message() {
+    let d = scratch_dir("eval-bad-model");
+    let bad = d.join("broken.safetensors");
+    std::fs::write(&bad, b"\x80\x02this is a pickle, not safetensors").unwrap();
+    let out = eval(&[
+        "--model".as_ref(),
+        bad.as_os_str(),
+        sample(CLIP_720P).as_os_str(),
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("broken.safetensors") && err.contains("not a valid safetensors file"),
+        "{err}"
+    );
+    let missing = d.join("missing.safetensors");
+    let out = eval(&[
+        "--model".as_ref(),
+        missing.as_os_str(),
+        sample(CLIP_720P).as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("missing.safetensors"));
+}
+
+#[test]
+fn a_non_video_input_exits_2_with_a_clear_message() {
+    let [a, _] = models();
+    let d = scratch_dir("eval-bad-video");
+    let fake = d.join("holiday.mp4");
+    std::fs::write(&fake, "just some text, renamed\n".repeat(40)).unwrap();
+    let out = eval(&["--model".as_ref(), a.as_os_str(), fake.as_os_str()]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("holiday.mp4") && err.contains("is not a video GStreamer can decode"),
+        "{err}"
+    );
+    let out = eval(&[
+        "--model".as_ref(),
+        a.as_os_str(),
+        d.join("nowhere.mp4").as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("nowhere.mp4 does not exist"));
+    // A line-art model cannot run greyscale input.
+    let out = eval(&[
+        "--model".as_ref(),
+        a.as_os_str(),
+        "--input".as_ref(),
+        "greyscale".as_ref(),
+        sample(CLIP_720P).as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("only run its own input mode"));
+}
