@@ -12,12 +12,13 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 use gst_video::VideoFormat;
+use once_cell::sync::Lazy;
 use opencv::prelude::*;
 use std::path::Path;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 use tch::{Kind, Tensor};
 
-static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
         "tcvccolorize",
         gst::DebugColorFlags::empty(),
@@ -232,7 +233,7 @@ impl ObjectSubclass for Colorize {
 
 impl ObjectImpl for Colorize {
     fn properties() -> &'static [glib::ParamSpec] {
-        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+        static PROPERTIES: Lazy<Vec<glib::ParamSpec>> = Lazy::new(|| {
             vec![
                 glib::ParamSpecString::builder("model-file")
                     .nick("Model file")
@@ -347,7 +348,7 @@ impl GstObjectImpl for Colorize {}
 
 impl ElementImpl for Colorize {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
-        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+        static META: Lazy<gst::subclass::ElementMetadata> = Lazy::new(|| {
             gst::subclass::ElementMetadata::new(
                 "TCVC colorize",
                 "Filter/Effect/Video",
@@ -360,7 +361,7 @@ impl ElementImpl for Colorize {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static T: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+        static T: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
             let sink = gst_video::VideoCapsBuilder::new()
                 .format(VideoFormat::Gray8)
                 .width_range(1..=MAX_SIDE)

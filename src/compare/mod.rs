@@ -607,8 +607,8 @@ macro_rules! compare_element {
     ($imp:ident, $metric:ty, $cat:ident) => {
         impl gst::subclass::prelude::ObjectImpl for $imp {
             fn properties() -> &'static [gst::glib::ParamSpec] {
-                static PROPERTIES: std::sync::LazyLock<Vec<gst::glib::ParamSpec>> =
-                    std::sync::LazyLock::new($crate::compare::Core::<$metric>::properties);
+                static PROPERTIES: once_cell::sync::Lazy<Vec<gst::glib::ParamSpec>> =
+                    once_cell::sync::Lazy::new($crate::compare::Core::<$metric>::properties);
                 PROPERTIES.as_ref()
             }
             fn set_property(
@@ -633,8 +633,8 @@ macro_rules! compare_element {
 
         impl gst::subclass::prelude::ElementImpl for $imp {
             fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
-                static META: std::sync::LazyLock<gst::subclass::ElementMetadata> =
-                    std::sync::LazyLock::new(|| {
+                static META: once_cell::sync::Lazy<gst::subclass::ElementMetadata> =
+                    once_cell::sync::Lazy::new(|| {
                         gst::subclass::ElementMetadata::new(
                             <$metric as $crate::compare::Metric>::LONG_NAME,
                             "Filter/Analyzer/Video",
@@ -645,8 +645,8 @@ macro_rules! compare_element {
                 Some(&*META)
             }
             fn pad_templates() -> &'static [gst::PadTemplate] {
-                static T: std::sync::LazyLock<Vec<gst::PadTemplate>> =
-                    std::sync::LazyLock::new($crate::compare::pad_templates);
+                static T: once_cell::sync::Lazy<Vec<gst::PadTemplate>> =
+                    once_cell::sync::Lazy::new($crate::compare::pad_templates);
                 T.as_ref()
             }
         }

@@ -6,9 +6,9 @@ use crate::metrics::{MetricsError, TemporalTracker, DEFAULT_STATIC_THRESHOLD};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
-use std::sync::LazyLock;
+use once_cell::sync::Lazy;
 
-static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
         "tcvcflicker",
         gst::DebugColorFlags::empty(),

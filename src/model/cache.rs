@@ -4,7 +4,6 @@
 use super::{ModelError, ModelFile, ModelMeta, SharedGenerator};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::SystemTime;
 use tch::{Device, Kind};
@@ -23,7 +22,6 @@ pub struct CachedModel {
 type Key = (PathBuf, Option<SystemTime>, u64, String, String);
 
 static CACHE: LazyLock<Mutex<HashMap<Key, Weak<CachedModel>>>> = LazyLock::new(Mutex::default);
-static LOADS: AtomicUsize = AtomicUsize::new(0);
 static LOADS_PER_FILE: LazyLock<Mutex<HashMap<PathBuf, usize>>> = LazyLock::new(Mutex::default);
 
 /// Loads `path` for `device` / `kind`, or returns the model already loaded for them (same file,
@@ -55,7 +53,6 @@ pub fn load_shared(
         return Ok(m);
     }
     let loaded = ModelFile::load(&canonical, device, kind)?;
-    LOADS.fetch_add(1, Ordering::SeqCst);
     *LOADS_PER_FILE
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -68,11 +65,6 @@ pub fn load_shared(
     });
     cache.insert(key, Arc::downgrade(&m));
     Ok(m)
-}
-
-/// How many times a model file was actually loaded in this process (cache misses).
-pub fn load_count() -> usize {
-    LOADS.load(Ordering::SeqCst)
 }
 
 /// How many times `path` was actually loaded in this process.

@@ -5,9 +5,9 @@ use crate::compare::{FrameRef, Measurement, Metric};
 use crate::metrics::{self, MetricsError};
 use gst::glib;
 use gst::subclass::prelude::*;
-use std::sync::LazyLock;
+use once_cell::sync::Lazy;
 
-static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new("tcvcpsnr", gst::DebugColorFlags::empty(), Some("TCVC PSNR"))
 });
 

@@ -6,9 +6,9 @@ use crate::metrics::{self, MetricsError, SsimWindow};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
-use std::sync::LazyLock;
+use once_cell::sync::Lazy;
 
-static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new("tcvcssim", gst::DebugColorFlags::empty(), Some("TCVC SSIM"))
 });
 
