@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod model;
 mod psnr;
 mod ssim;
+pub mod train;
 pub mod video;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {

@@ -112,9 +112,17 @@ impl SpectralNormConv2d {
             self.weight_u.shallow_clone().f_copy_(&u).map_err(ctx())?;
             self.weight_v.shallow_clone().f_copy_(&v).map_err(ctx())?;
         }
+        // As torch.nn.utils.spectral_norm: in training, sigma uses copies of the freshly updated
+        // u and v, so that a later update (a second forward before backward) does not modify a
+        // tensor the autograd graph still needs.
+        let (u, v) = if train {
+            (self.weight_u.copy(), self.weight_v.copy())
+        } else {
+            (self.weight_u.shallow_clone(), self.weight_v.shallow_clone())
+        };
         let sigma = w_mat
-            .f_mv(&self.weight_v)
-            .and_then(|wv| self.weight_u.f_dot(&wv))
+            .f_mv(&v)
+            .and_then(|wv| u.f_dot(&wv))
             .map_err(ctx())?;
         self.weight_orig.f_div(&sigma).map_err(ctx())
     }

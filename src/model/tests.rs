@@ -1097,3 +1097,20 @@ fn bench_forward_256() {
         max_abs_diff(&outs[0], &outs[1])
     );
 }
+
+#[test]
+fn two_training_forwards_of_the_discriminator_before_one_backward() {
+    // Real and fake halves of the D loss in one graph, as torch's spectral_norm allows.
+    let vs = nn::VarStore::new(Device::Cpu);
+    let d = Discriminator::new(&vs.root(), 7).unwrap();
+    let x = Tensor::rand([1, 7, 64, 64], (Kind::Float, Device::Cpu));
+    let a = d.forward_t(&x, true).unwrap();
+    let b = d.forward_t(&x, true).unwrap();
+    (a.sum(Kind::Float) + b.sum(Kind::Float)).backward();
+    let grads = vs
+        .trainable_variables()
+        .iter()
+        .filter(|v| v.grad().defined())
+        .count();
+    assert!(grads > 0);
+}

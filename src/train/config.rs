@@ -1,0 +1,405 @@
+// SPDX-License-Identifier: MIT
+//! Command line of `tcvc-train` and the run configuration recorded in checkpoints.
+use super::error::{Result, TrainError};
+use crate::device::DeviceSpec;
+use crate::model::InputMode;
+use clap::{Parser, ValueEnum};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Which network pair to train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    /// The paper's model: TCVC generator on [line art, previous frame] + spectral-norm PatchGAN
+    /// on [line art, previous, image]; loss adv + 10·L1 + content + 1000·style.
+    Tcvc,
+    /// The paper's baseline: pix2pix U-Net on the line art only + PatchGAN on [line art, image];
+    /// loss adv + 100·L1.
+    Pix2pix,
+}
+
+impl Arch {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Arch::Tcvc => "tcvc",
+            Arch::Pix2pix => "pix2pix",
+        }
+    }
+}
+
+/// What channel 0 of the generator input holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputArg {
+    /// Canny line art of each frame (`gsttcvc::edges`, as the `tcvclineart` element).
+    Lineart,
+    /// The grey frame.
+    Greyscale,
+}
+
+impl From<InputArg> for InputMode {
+    fn from(a: InputArg) -> Self {
+        match a {
+            InputArg::Lineart => InputMode::Lineart,
+            InputArg::Greyscale => InputMode::Greyscale,
+        }
+    }
+}
+
+/// The `--perceptual` choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PerceptualArg {
+    /// A frozen VGG19 with deterministic random weights (`Vgg19::random(seed)`).
+    Random,
+}
+
+/// A training size `W` (square) or `WxH`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Size {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+}
+
+impl std::fmt::Display for Size {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}", self.width, self.height)
+    }
+}
+
+fn parse_size(s: &str) -> std::result::Result<Size, String> {
+    let bad = || format!("'{s}' is not a size: use W (square, e.g. 256) or WxH (e.g. 256x144)");
+    let (w, h) = match s.split_once(['x', 'X']) {
+        Some((w, h)) => (w, h),
+        None => (s, s),
+    };
+    let width: u32 = w.trim().parse().map_err(|_| bad())?;
+    let height: u32 = h.trim().parse().map_err(|_| bad())?;
+    if width < 16 || height < 16 || width > 4096 || height > 4096 {
+        return Err(format!(
+            "size {width}x{height} is out of range: each side must be 16..=4096 pixels"
+        ));
+    }
+    Ok(Size { width, height })
+}
+
+fn parse_fraction(s: &str) -> std::result::Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number: give a fraction such as 0.1"))?;
+    if v > 0.0 && v < 1.0 {
+        Ok(v)
+    } else {
+        Err(format!(
+            "{v} is not inside (0, 1): give the fraction of each clip to hold out, e.g. 0.1"
+        ))
+    }
+}
+
+fn parse_device(s: &str) -> std::result::Result<DeviceSpec, String> {
+    s.parse()
+}
+
+fn parse_positive_f64(s: &str) -> std::result::Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("'{s}' is not a positive number")),
+    }
+}
+
+/// `tcvc-train`: trains the TCVC colorization model (or the pix2pix baseline) on videos.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "tcvc-train",
+    version,
+    about = "Train the TCVC line-art video colorization model (Thasarathan et al. 2019) on your videos",
+    long_about = "Train the TCVC line-art video colorization model (Thasarathan, Nazeri & Ebrahimi \
+2019) on video files or image-sequence folders, with checkpoints, resume, validation, loss plots \
+and an export that the tcvccolorize element loads. See docs/training.md.\n\nExit codes: 0 done, \
+1 failure while training, 2 bad input found before training, 130 interrupted by Ctrl-C (a \
+checkpoint was saved; --resume continues)."
+)]
+pub struct Args {
+    /// Training clip: a video file or a folder of images (*.png, *.jpg, *.bmp, sorted by
+    /// name). Repeat for several clips.
+    #[arg(long = "train", value_name = "PATH", required = true)]
+    pub train: Vec<PathBuf>,
+    /// Validation clip (video file or image folder). Repeatable.
+    #[arg(long = "val", value_name = "PATH", conflicts_with = "val_split")]
+    pub val: Vec<PathBuf>,
+    /// Hold out the last fraction F (0 < F < 1) of each training clip for validation, as the
+    /// paper does.
+    #[arg(long, value_name = "F", value_parser = parse_fraction)]
+    pub val_split: Option<f64>,
+    /// Generator input: line art (Canny, as tcvclineart) or greyscale.
+    #[arg(long, value_enum, default_value = "lineart")]
+    pub input: InputArg,
+    /// Network pair: the paper's TCVC model or the pix2pix U-Net baseline.
+    #[arg(long, value_enum, default_value = "tcvc")]
+    pub arch: Arch,
+    /// Generator base width (TCVC `C`, pix2pix `ngf`); default 64.
+    #[arg(long, value_name = "C")]
+    pub channels: Option<i64>,
+    /// Residual blocks of the TCVC generator; default 8.
+    #[arg(long, value_name = "R")]
+    pub res_blocks: Option<i64>,
+    /// Training size: W (square) or WxH. Frames are resized to it (no crop).
+    #[arg(long, value_parser = parse_size, default_value = "256")]
+    pub size: Size,
+    /// Samples per step (the reference train.py uses 16).
+    #[arg(long, value_name = "B", default_value_t = 16)]
+    pub batch_size: usize,
+    /// Train until this many steps in total (counting the steps of a resumed run).
+    #[arg(long, value_name = "N", conflicts_with = "epochs")]
+    pub steps: Option<u64>,
+    /// Train for this many passes over the training frames (converted to steps).
+    #[arg(long, value_name = "N")]
+    pub epochs: Option<u64>,
+    /// Seed of weight init, sampling order, previous-frame coin and dropout.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Compute device: auto, cpu, cuda or cuda:N.
+    #[arg(long, value_parser = parse_device, default_value = "auto")]
+    pub device: DeviceSpec,
+    /// libtorch CPU threads (0 = libtorch's default, all cores).
+    #[arg(long, default_value_t = 0)]
+    pub threads: i32,
+    /// Generator learning rate (Adam, betas (0, 0.999)).
+    #[arg(long, value_parser = parse_positive_f64, default_value = "1e-4")]
+    pub lr_g: f64,
+    /// Discriminator learning rate.
+    #[arg(long, value_parser = parse_positive_f64, default_value = "1e-5")]
+    pub lr_d: f64,
+    /// VGG19 weights (safetensors, torchvision names features.N.weight/bias; make it with
+    /// tools/convert_torchvision_vgg19.py) for the content and style losses.
+    #[arg(long, value_name = "FILE", conflicts_with = "perceptual")]
+    pub vgg19: Option<PathBuf>,
+    /// `random`: content and style losses through a frozen random VGG19 (no download needed).
+    /// Without --vgg19 or --perceptual the content and style terms are off.
+    #[arg(long, value_enum)]
+    pub perceptual: Option<PerceptualArg>,
+    /// Folder of checkpoints, losses.csv, plots, sample grids and run.json.
+    #[arg(long, value_name = "DIR", default_value = "tcvc-run")]
+    pub checkpoint_dir: PathBuf,
+    /// Write a checkpoint every N steps (and always at the end and on Ctrl-C).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub checkpoint_every: u64,
+    /// Keep the newest K checkpoints.
+    #[arg(long, value_name = "K", default_value_t = 3)]
+    pub keep: usize,
+    /// Continue from the newest valid checkpoint of --checkpoint-dir (a new run when there is
+    /// none).
+    #[arg(long)]
+    pub resume: bool,
+    /// Start the generator from a model file (an earlier --export or a converted reference
+    /// checkpoint) to fine-tune it; the discriminator and optimizers start fresh.
+    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
+    pub init_from: Option<PathBuf>,
+    /// Write the trained generator here at the end, in the model-file format tcvccolorize
+    /// loads.
+    #[arg(long, value_name = "FILE")]
+    pub export: Option<PathBuf>,
+    /// Validate every N steps (0: only at the end).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub val_every: u64,
+    /// Validate on at most N frames of each validation clip (0: all).
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub val_frames: usize,
+    /// Rows of the validation sample grid.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub grid_rows: usize,
+    /// Cache of decoded frames (default: DIR/frame-cache).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Decode at most N frames of each clip.
+    #[arg(long, value_name = "N")]
+    pub max_frames: Option<usize>,
+    /// When stderr is not a terminal, print a progress line every N steps.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub log_every: u64,
+    /// Do not draw the PNG plots (no font needed).
+    #[arg(long)]
+    pub no_plots: bool,
+    /// Benchmark: time N training steps (after 2 warm-up steps), print samples/s and exit
+    /// without writing checkpoints, CSV or plots.
+    #[arg(long, value_name = "N")]
+    pub bench_steps: Option<u64>,
+}
+
+/// The perceptual (content + style) setting of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "kind")]
+pub enum Perceptual {
+    /// Content and style losses off.
+    Off,
+    /// Frozen random VGG19 from the run seed.
+    Random,
+    /// VGG19 weights from a file.
+    File {
+        /// The weights file as given.
+        path: PathBuf,
+    },
+}
+
+/// The run's configuration as recorded in every checkpoint and in `DIR/run.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// Network pair.
+    pub arch: Arch,
+    /// `lineart` or `greyscale`.
+    pub input_mode: String,
+    /// Generator base width.
+    pub channels: i64,
+    /// TCVC residual blocks (0 for pix2pix).
+    pub res_blocks: i64,
+    /// Training size.
+    pub size: Size,
+    /// Samples per step.
+    pub batch_size: usize,
+    /// Run seed.
+    pub seed: u64,
+    /// Generator learning rate.
+    pub lr_g: f64,
+    /// Discriminator learning rate.
+    pub lr_d: f64,
+    /// Content/style setting.
+    pub perceptual: Perceptual,
+    /// Training clips as given.
+    pub train: Vec<PathBuf>,
+    /// Validation clips as given.
+    pub val: Vec<PathBuf>,
+    /// `--val-split`.
+    pub val_split: Option<f64>,
+    /// `--max-frames`.
+    pub max_frames: Option<usize>,
+    /// Generator weights the run started from (`--init-from`).
+    pub init_from: Option<PathBuf>,
+}
+
+impl RunConfig {
+    /// The configuration of `args` (validated: channels, res blocks, batch size, flag
+    /// combinations).
+    pub fn from_args(args: &Args) -> Result<Self> {
+        let channels = args.channels.unwrap_or(64);
+        if !(1..=1024).contains(&channels) {
+            return Err(TrainError::usage(format!(
+                "--channels {channels} is out of range: use 1..=1024 (the paper: 64)"
+            )));
+        }
+        let res_blocks = args.res_blocks.unwrap_or(8);
+        if !(0..=64).contains(&res_blocks) {
+            return Err(TrainError::usage(format!(
+                "--res-blocks {res_blocks} is out of range: use 0..=64 (the paper: 8)"
+            )));
+        }
+        if args.batch_size == 0 {
+            return Err(TrainError::usage("--batch-size must be at least 1"));
+        }
+        if args.checkpoint_every == 0 {
+            return Err(TrainError::usage(
+                "--checkpoint-every must be at least 1 (checkpoints are also written at the end)",
+            ));
+        }
+        if args.arch == Arch::Pix2pix && (args.vgg19.is_some() || args.perceptual.is_some()) {
+            return Err(TrainError::usage(
+                "--arch pix2pix trains with adv + 100·L1 only (as pix2pix): drop --vgg19 / \
+                 --perceptual",
+            ));
+        }
+        if args.arch == Arch::Pix2pix && args.init_from.is_some() {
+            return Err(TrainError::usage(
+                "--init-from loads a TCVC model file; it cannot start a pix2pix U-Net",
+            ));
+        }
+        if args.steps == Some(0) || args.epochs == Some(0) {
+            return Err(TrainError::usage("--steps / --epochs must be at least 1"));
+        }
+        if args.steps.is_none() && args.epochs.is_none() && args.bench_steps.is_none() {
+            return Err(TrainError::usage(
+                "say how long to train: --steps N (total optimisation steps) or --epochs N",
+            ));
+        }
+        if args.arch == Arch::Pix2pix {
+            super::pix2pix::downs_for(args.size.width, args.size.height)?;
+        }
+        let perceptual = match (&args.vgg19, args.perceptual) {
+            (Some(p), _) => Perceptual::File { path: p.clone() },
+            (None, Some(PerceptualArg::Random)) => Perceptual::Random,
+            (None, None) => Perceptual::Off,
+        };
+        Ok(RunConfig {
+            arch: args.arch,
+            input_mode: InputMode::from(args.input).as_str().to_string(),
+            channels,
+            res_blocks: if args.arch == Arch::Tcvc {
+                res_blocks
+            } else {
+                0
+            },
+            size: args.size,
+            batch_size: args.batch_size,
+            seed: args.seed,
+            lr_g: args.lr_g,
+            lr_d: args.lr_d,
+            perceptual,
+            train: args.train.clone(),
+            val: args.val.clone(),
+            val_split: args.val_split,
+            max_frames: args.max_frames,
+            init_from: args.init_from.clone(),
+        })
+    }
+
+    /// The input mode.
+    pub fn input(&self) -> InputMode {
+        if self.input_mode == "greyscale" {
+            InputMode::Greyscale
+        } else {
+            InputMode::Lineart
+        }
+    }
+
+    /// The first setting that makes a checkpoint written with `self` unusable for a run asking
+    /// for `other` (architecture, sizes, seed, batch, perceptual networks), as a message.
+    pub fn incompatibility(&self, other: &RunConfig) -> Option<String> {
+        let pairs = [
+            (
+                "--arch",
+                self.arch.as_str().to_string(),
+                other.arch.as_str().to_string(),
+            ),
+            ("--input", self.input_mode.clone(), other.input_mode.clone()),
+            (
+                "--channels",
+                self.channels.to_string(),
+                other.channels.to_string(),
+            ),
+            (
+                "--res-blocks",
+                self.res_blocks.to_string(),
+                other.res_blocks.to_string(),
+            ),
+            ("--size", self.size.to_string(), other.size.to_string()),
+            (
+                "--batch-size",
+                self.batch_size.to_string(),
+                other.batch_size.to_string(),
+            ),
+            ("--seed", self.seed.to_string(), other.seed.to_string()),
+            (
+                "--vgg19/--perceptual",
+                format!("{:?}", self.perceptual),
+                format!("{:?}", other.perceptual),
+            ),
+        ];
+        pairs
+            .into_iter()
+            .find(|(_, a, b)| a != b)
+            .map(|(flag, a, b)| {
+                format!("the checkpoint was trained with {flag} {a}, this run asks for {b}")
+            })
+    }
+}

@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: MIT
+//! `DIR/losses.csv`: one row per training step (`kind = train`) and one per validation
+//! (`kind = val`), appended and flushed as they happen, and kept in memory for the plots.
+//!
+//! Columns: `kind, step, epoch, elapsed_s`, the weighted generator terms `g_total, g_adv, g_l1,
+//! g_content, g_style` (content/style empty when off), the discriminator terms `d_total, d_real,
+//! d_fake`, and the validation figures `val_psnr` (dB, mean over frames), `val_ssim` (Gaussian
+//! SSIM, mean), `val_temporal_error` (8-bit units, mean), `val_frames`. Fields that do not apply
+//! to a row are empty. On `--resume` the rows after the checkpoint's step are dropped first, so
+//! the file has exactly one row per step whatever happened before.
+use super::checkpoint::write_atomic;
+use super::error::{Result, TrainError};
+use super::nets::StepLosses;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The CSV header.
+pub const HEADER: &str = "kind,step,epoch,elapsed_s,g_total,g_adv,g_l1,g_content,g_style,\
+d_total,d_real,d_fake,val_psnr,val_ssim,val_temporal_error,val_frames";
+
+/// A training row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrainRow {
+    /// 1-based step.
+    pub step: u64,
+    /// Epoch the step belongs to (0-based).
+    pub epoch: u64,
+    /// Training seconds since the run started (over resumes).
+    pub elapsed_s: f64,
+    /// The losses.
+    pub losses: StepLosses,
+}
+
+/// A validation row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ValRow {
+    /// Step after which validation ran.
+    pub step: u64,
+    /// Mean PSNR in dB.
+    pub psnr: f64,
+    /// Mean SSIM (Gaussian window).
+    pub ssim: f64,
+    /// Mean temporal error (8-bit units); `None` with no frame pair.
+    pub temporal_error: Option<f64>,
+    /// Frames validated.
+    pub frames: usize,
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+impl TrainRow {
+    fn to_line(self) -> String {
+        let l = self.losses;
+        format!(
+            "train,{},{},{:.3},{},{},{},{},{},{},{},{},,,,",
+            self.step,
+            self.epoch,
+            self.elapsed_s,
+            l.g_total,
+            l.g_adv,
+            l.g_l1,
+            opt(l.g_content),
+            opt(l.g_style),
+            l.d_total,
+            l.d_real,
+            l.d_fake
+        )
+    }
+}
+
+impl ValRow {
+    fn to_line(self) -> String {
+        format!(
+            "val,{},,,,,,,,,,,{},{},{},{}",
+            self.step,
+            self.psnr,
+            self.ssim,
+            opt(self.temporal_error),
+            self.frames
+        )
+    }
+}
+
+/// One parsed line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Row {
+    /// A training row.
+    Train(TrainRow),
+    /// A validation row.
+    Val(ValRow),
+}
+
+fn parse_line(line: &str) -> Option<Row> {
+    let f: Vec<&str> = line.split(',').collect();
+    if f.len() != 16 {
+        return None;
+    }
+    let num = |i: usize| f[i].trim().parse::<f64>().ok();
+    let step: u64 = f[1].parse().ok()?;
+    match f[0] {
+        "train" => Some(Row::Train(TrainRow {
+            step,
+            epoch: f[2].parse().ok()?,
+            elapsed_s: num(3)?,
+            losses: StepLosses {
+                g_total: num(4)?,
+                g_adv: num(5)?,
+                g_l1: num(6)?,
+                g_content: num(7),
+                g_style: num(8),
+                d_total: num(9)?,
+                d_real: num(10)?,
+                d_fake: num(11)?,
+            },
+        })),
+        "val" => Some(Row::Val(ValRow {
+            step,
+            psnr: num(12)?,
+            ssim: num(13)?,
+            temporal_error: num(14),
+            frames: f[15].parse().ok()?,
+        })),
+        _ => None,
+    }
+}
+
+/// Reads the rows of a `losses.csv` (unparsable lines are skipped).
+pub fn read(path: &Path) -> std::io::Result<Vec<Row>> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(text.lines().skip(1).filter_map(parse_line).collect())
+}
+
+/// The open log.
+#[derive(Debug)]
+pub struct LossLog {
+    path: PathBuf,
+    file: File,
+    /// Training rows so far (over resumes).
+    pub train: Vec<TrainRow>,
+    /// Validation rows so far.
+    pub val: Vec<ValRow>,
+}
+
+impl LossLog {
+    /// Opens `dir/losses.csv`: a new file, or (`resume_step = Some(s)`) the existing one
+    /// without its rows after step `s`.
+    pub fn open(dir: &Path, resume_step: Option<u64>) -> Result<Self> {
+        let path = dir.join("losses.csv");
+        let err = |e: std::io::Error| {
+            TrainError::Runtime(format!("cannot write {}: {e}", path.display()))
+        };
+        let mut train = Vec::new();
+        let mut val = Vec::new();
+        let mut text = format!("{HEADER}\n");
+        if let Some(s) = resume_step {
+            for row in read(&path).unwrap_or_default() {
+                match row {
+                    Row::Train(r) if r.step <= s => {
+                        text.push_str(&r.to_line());
+                        text.push('\n');
+                        train.push(r);
+                    }
+                    Row::Val(r) if r.step <= s => {
+                        text.push_str(&r.to_line());
+                        text.push('\n');
+                        val.push(r);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        write_atomic(&path, text.as_bytes()).map_err(err)?;
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(err)?;
+        Ok(LossLog {
+            path,
+            file,
+            train,
+            val,
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn append(&mut self, line: String) -> Result<()> {
+        writeln!(self.file, "{line}")
+            .and_then(|_| self.file.flush())
+            .map_err(|e| TrainError::Runtime(format!("cannot write {}: {e}", self.path.display())))
+    }
+
+    /// Appends a training row.
+    pub fn push_train(&mut self, row: TrainRow) -> Result<()> {
+        self.train.push(row);
+        self.append(row.to_line())
+    }
+
+    /// Appends a validation row.
+    pub fn push_val(&mut self, row: ValRow) -> Result<()> {
+        self.val.push(row);
+        self.append(row.to_line())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_round_trip_through_text() {
+        let t = TrainRow {
+            step: 7,
+            epoch: 1,
+            elapsed_s: 2.5,
+            losses: StepLosses {
+                g_total: 1.0 / 3.0,
+                g_adv: 0.69,
+                g_l1: 2.0,
+                g_content: None,
+                g_style: Some(1e-7),
+                d_total: 0.5,
+                d_real: 0.25,
+                d_fake: 0.75,
+            },
+        };
+        assert_eq!(parse_line(&t.to_line()), Some(Row::Train(t)));
+        let v = ValRow {
+            step: 8,
+            psnr: 21.5,
+            ssim: 0.7,
+            temporal_error: None,
+            frames: 3,
+        };
+        assert_eq!(parse_line(&v.to_line()), Some(Row::Val(v)));
+        assert_eq!(HEADER.split(',').count(), 16);
+    }
+}

@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: MIT
+//! The generator / discriminator pair of a run, its optimizers, and one training step.
+//!
+//! One step (as the reference `train.py`, without its "D every 12 iterations" hack):
+//!
+//! 1. `fake = G(cond)` with `cond = [line art, previous]` (TCVC) or `[line art]` (pix2pix);
+//! 2. discriminator: `L_D = (BCE(D([cond, fake.detach()]), 0) + BCE(D([cond, real]), 1)) / 2`
+//!    ([`crate::model::loss::discriminator_loss`]), Adam step on D;
+//! 3. generator: `L_G` of [`crate::model::loss::generator_loss`] on `D([cond, fake])` (the
+//!    updated D; its parameters do not require grad during this pass, as pix2pix's
+//!    `set_requires_grad(netD, False)`), Adam step on G.
+//!
+//! Every D forward runs the spectral-norm power iteration (training mode), as torch does.
+//! libtorch's generator is reseeded from `(seed, step)` at the start of each step, so the only
+//! torch-side randomness (pix2pix dropout) is a function of the step and a resumed run repeats
+//! it without saving libtorch's RNG state.
+use super::adam::{Adam, AdamConfig};
+use super::config::{Arch, RunConfig};
+use super::error::{Result, TrainError};
+use super::pix2pix::{downs_for, UnetGenerator, PIX2PIX_DISCRIMINATOR_CHANNELS};
+use super::rng::mix;
+use super::sampler::Batch;
+use crate::model::loss::{adversarial_loss, discriminator_loss, generator_loss};
+use crate::model::{
+    Discriminator, Generator, GeneratorConfig, LossWeights, Vgg19, DISCRIMINATOR_INPUT_CHANNELS,
+};
+use std::collections::HashMap;
+use tch::{nn, Device, Kind, Tensor};
+
+/// The generator of either architecture.
+#[derive(Debug)]
+pub enum GeneratorNet {
+    /// The TCVC generator (`crate::model::Generator`).
+    Tcvc(Box<Generator>),
+    /// The pix2pix U-Net.
+    Pix2pix(Box<UnetGenerator>),
+}
+
+impl GeneratorNet {
+    /// Training forward: `input` `B × 1 × H × W`, `prev` `B × 3 × H × W` (ignored by pix2pix).
+    pub fn forward_train(&self, input: &Tensor, prev: &Tensor) -> Result<Tensor> {
+        match self {
+            GeneratorNet::Tcvc(g) => Ok(g.forward(input, prev)?),
+            GeneratorNet::Pix2pix(u) => u.forward_t(input, true),
+        }
+    }
+}
+
+/// Losses of one step (weighted terms, as in the generator objective).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StepLosses {
+    /// Generator objective.
+    pub g_total: f64,
+    /// Weighted adversarial term.
+    pub g_adv: f64,
+    /// Weighted L1 term (10·L1 for TCVC, 100·L1 for pix2pix).
+    pub g_l1: f64,
+    /// Weighted content term (absent without a VGG).
+    pub g_content: Option<f64>,
+    /// Weighted style term (absent without a VGG).
+    pub g_style: Option<f64>,
+    /// Discriminator objective.
+    pub d_total: f64,
+    /// `BCE(D(real), 1)`.
+    pub d_real: f64,
+    /// `BCE(D(fake), 0)`.
+    pub d_fake: f64,
+}
+
+/// Both networks, the perceptual VGG and both optimizers.
+#[derive(Debug)]
+pub struct Nets {
+    /// Which pair.
+    pub arch: Arch,
+    /// Where they live.
+    pub device: Device,
+    /// Generator variables.
+    pub vs_g: nn::VarStore,
+    /// Discriminator variables (with the spectral-norm vectors, not trainable).
+    pub vs_d: nn::VarStore,
+    /// The generator.
+    pub g: GeneratorNet,
+    /// The discriminator.
+    pub d: Discriminator,
+    /// Frozen VGG19 for content and style (`None`: those terms are off).
+    pub vgg: Option<Vgg19>,
+    /// Loss weights.
+    pub weights: LossWeights,
+    /// Generator optimizer.
+    pub adam_g: Adam,
+    /// Discriminator optimizer.
+    pub adam_d: Adam,
+    seed: u64,
+}
+
+fn trainable(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
+    vs.variables()
+        .into_iter()
+        .filter(|(_, t)| t.requires_grad())
+        .collect()
+}
+
+impl Nets {
+    /// Fresh networks for `config` on `device` (weights from `tch::manual_seed(seed)`).
+    pub fn new(config: &RunConfig, device: Device, vgg: Option<Vgg19>) -> Result<Self> {
+        tch::manual_seed(config.seed as i64);
+        let vs_g = nn::VarStore::new(device);
+        let vs_d = nn::VarStore::new(device);
+        let (g, d, weights) = match config.arch {
+            Arch::Tcvc => {
+                let g = Generator::new(
+                    &vs_g.root(),
+                    GeneratorConfig {
+                        channels: config.channels,
+                        res_blocks: config.res_blocks,
+                    },
+                )?;
+                let d = Discriminator::new(&vs_d.root(), DISCRIMINATOR_INPUT_CHANNELS)?;
+                (GeneratorNet::Tcvc(Box::new(g)), d, LossWeights::default())
+            }
+            Arch::Pix2pix => {
+                let downs = downs_for(config.size.width, config.size.height)?;
+                let g = UnetGenerator::new(&vs_g.root(), downs, config.channels)?;
+                let d = Discriminator::new(&vs_d.root(), PIX2PIX_DISCRIMINATOR_CHANNELS)?;
+                let w = LossWeights {
+                    adversarial: 1.0,
+                    l1: 100.0,
+                    content: 0.0,
+                    style: 0.0,
+                    ..LossWeights::default()
+                };
+                (GeneratorNet::Pix2pix(Box::new(g)), d, w)
+            }
+        };
+        let adam_g = Adam::new(trainable(&vs_g), AdamConfig::paper(config.lr_g))?;
+        let adam_d = Adam::new(trainable(&vs_d), AdamConfig::paper(config.lr_d))?;
+        Ok(Nets {
+            arch: config.arch,
+            device,
+            vs_g,
+            vs_d,
+            g,
+            d,
+            vgg,
+            weights,
+            adam_g,
+            adam_d,
+            seed: config.seed,
+        })
+    }
+
+    /// Number of trainable scalars of (generator, discriminator).
+    pub fn parameter_counts(&self) -> (i64, i64) {
+        let count = |vs: &nn::VarStore| {
+            trainable(vs)
+                .iter()
+                .map(|(_, t)| t.numel() as i64)
+                .sum::<i64>()
+        };
+        (count(&self.vs_g), count(&self.vs_d))
+    }
+
+    /// The discriminator's condition: `[line art, previous]` (TCVC) or `[line art]`.
+    fn condition(&self, b: &Batch) -> Result<Tensor> {
+        Ok(match self.arch {
+            Arch::Tcvc => Tensor::f_cat(&[&b.input, &b.prev], 1)?,
+            Arch::Pix2pix => b.input.shallow_clone(),
+        })
+    }
+
+    /// One optimisation step (see the module docs); `step` is the 1-based step number.
+    pub fn train_step(&mut self, b: &Batch, step: u64) -> Result<StepLosses> {
+        tch::manual_seed((mix(self.seed, step) >> 1) as i64);
+        let fake = self.g.forward_train(&b.input, &b.prev)?;
+        let cond = self.condition(b)?;
+
+        // Discriminator. Each half is differentiated right after its forward: the next
+        // forward's power iteration updates the spectral-norm vectors in place, which the first
+        // graph saved (torch clones them in training mode; `crate::model` does not). The sum is
+        // the gradient of `discriminator_loss`, whose value is recorded.
+        let fake_d = Tensor::f_cat(&[&cond, &fake.f_detach()?], 1)?;
+        let d_fake = self.d.forward_t(&fake_d, true)?;
+        let l_fake = adversarial_loss(&d_fake, false)?;
+        let mut grads = self.adam_d.gradients(&l_fake.f_mul_scalar(0.5)?)?;
+        let real_d = Tensor::f_cat(&[&cond, &b.target], 1)?;
+        let d_real = self.d.forward_t(&real_d, true)?;
+        let l_real = adversarial_loss(&d_real, true)?;
+        let grads_real = self.adam_d.gradients(&l_real.f_mul_scalar(0.5)?)?;
+        for (g, r) in grads.iter_mut().zip(grads_real) {
+            if !g.defined() {
+                *g = r;
+            } else if r.defined() {
+                let _ = g.f_add_(&r)?;
+            }
+        }
+        self.adam_d.step(&grads)?;
+        drop(grads);
+        let d_loss = {
+            let _g = tch::no_grad_guard();
+            discriminator_loss(&d_real.f_detach()?, &d_fake.f_detach()?)?
+        };
+        let (d_real_v, d_fake_v) = (l_real.f_double_value(&[])?, l_fake.f_double_value(&[])?);
+
+        // Generator, through the updated discriminator.
+        self.adam_d.set_requires_grad(false);
+        let result = (|| -> Result<(StepLosses, Vec<Tensor>)> {
+            let logits = self
+                .d
+                .forward_t(&Tensor::f_cat(&[&cond, &fake], 1)?, true)?;
+            let gl = generator_loss(&logits, &fake, &b.target, self.vgg.as_ref(), &self.weights)?;
+            let grads = self.adam_g.gradients(&gl.total)?;
+            let v = |t: &Tensor| t.f_double_value(&[]);
+            let losses = StepLosses {
+                g_total: v(&gl.total)?,
+                g_adv: v(&gl.adversarial)?,
+                g_l1: v(&gl.l1)?,
+                g_content: gl.content.as_ref().map(v).transpose()?,
+                g_style: gl.style.as_ref().map(v).transpose()?,
+                d_total: v(&d_loss)?,
+                d_real: d_real_v,
+                d_fake: d_fake_v,
+            };
+            Ok((losses, grads))
+        })();
+        self.adam_d.set_requires_grad(true);
+        let (losses, grads) = result?;
+        self.adam_g.step(&grads)?;
+        if !losses.g_total.is_finite() || !losses.d_total.is_finite() {
+            return Err(TrainError::Runtime(format!(
+                "the loss diverged at step {step} (G {}, D {}): lower --lr-g / --lr-d and \
+                 --resume from the last checkpoint",
+                losses.g_total, losses.d_total
+            )));
+        }
+        Ok(losses)
+    }
+
+    /// All tensors a checkpoint needs: `g.*`, `d.*` (with spectral-norm vectors), both
+    /// optimizers' moments.
+    pub fn checkpoint_tensors(&self) -> Vec<(String, Tensor)> {
+        let mut v = Vec::new();
+        for (prefix, vs) in [("g.", &self.vs_g), ("d.", &self.vs_d)] {
+            let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+            vars.sort_by(|a, b| a.0.cmp(&b.0));
+            v.extend(vars.into_iter().map(|(n, t)| (format!("{prefix}{n}"), t)));
+        }
+        v.extend(self.adam_g.state_tensors("adam_g."));
+        v.extend(self.adam_d.state_tensors("adam_d."));
+        v
+    }
+
+    /// Restores networks and optimizer moments from checkpoint tensors.
+    pub fn load_tensors(
+        &mut self,
+        tensors: &HashMap<String, Tensor>,
+        state: &super::checkpoint::CheckpointState,
+    ) -> Result<()> {
+        super::checkpoint::copy_into(&self.vs_g.variables(), tensors, "g.")?;
+        super::checkpoint::copy_into(&self.vs_d.variables(), tensors, "d.")?;
+        self.adam_g
+            .load_state(tensors, "adam_g.", &state.adam_g_steps)?;
+        self.adam_d
+            .load_state(tensors, "adam_d.", &state.adam_d_steps)?;
+        Ok(())
+    }
+
+    /// The TCVC generator, if this is a TCVC run.
+    pub fn tcvc_generator(&self) -> Option<&Generator> {
+        match &self.g {
+            GeneratorNet::Tcvc(g) => Some(g.as_ref()),
+            GeneratorNet::Pix2pix(_) => None,
+        }
+    }
+
+    /// Colorizes one frame without a previous frame chain (pix2pix) or with `prev` (TCVC), in
+    /// inference mode; `input` `1 × 1 × H × W`. Used by validation of pix2pix.
+    pub fn infer_single(&self, input: &Tensor, prev: &Tensor) -> Result<Tensor> {
+        let _guard = tch::no_grad_guard();
+        let y = match &self.g {
+            GeneratorNet::Tcvc(g) => g.infer(input, prev)?,
+            GeneratorNet::Pix2pix(u) => u.forward_t(&input.f_to_device(self.device)?, false)?,
+        };
+        Ok(y.f_to_kind(Kind::Float)?)
+    }
+}

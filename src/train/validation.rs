@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: MIT
+//! Validation during training: the validation clips are colorized autoregressively, exactly as
+//! at inference: TCVC through [`StreamColorizer`] (each generated frame fed back as the next
+//! frame's previous frame, chain reset at scene cuts with the element's threshold), pix2pix frame
+//! by frame. Predictions are compared with the ground truth by [`crate::metrics`] on 8-bit RGB:
+//! PSNR (FFmpeg definition, all planes), SSIM (Gaussian window, scikit-image definition) and
+//! temporal error (`|(Xₜ − Xₜ₋₁) − (Rₜ − Rₜ₋₁)|`, reset at cuts and between clips).
+//!
+//! A PNG grid (rows: line art | previous frame given to the generator | prediction | ground
+//! truth) of a few evenly spaced validation frames is written with OpenCV.
+use super::data::PreparedClip;
+use super::error::{Result, TrainError};
+use super::nets::Nets;
+use crate::metrics::{self, Plane, SsimWindow, TemporalTracker};
+use crate::model::stream::DEFAULT_SCENE_THRESHOLD;
+use crate::model::{InputMode, StreamColorizer};
+use opencv::prelude::*;
+use std::path::Path;
+use tch::{Kind, Tensor};
+
+/// Highest PSNR counted for one frame (a perfect frame would be +∞).
+pub const PSNR_CAP: f64 = 100.0;
+
+/// Figures of one validation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ValFigures {
+    /// Mean PSNR in dB.
+    pub psnr: f64,
+    /// Mean SSIM.
+    pub ssim: f64,
+    /// Mean temporal error (8-bit units); `None` without a frame pair.
+    pub temporal_error: Option<f64>,
+    /// Frames colorized.
+    pub frames: usize,
+}
+
+/// `1 × 3 × H × W` in `[0, 1]` → packed 8-bit RGB.
+pub fn to_rgb8(t: &Tensor) -> Result<Vec<u8>> {
+    let b = t
+        .f_detach()?
+        .f_to_device(tch::Device::Cpu)?
+        .f_mul_scalar(255.0)?
+        .f_round()?
+        .f_clamp(0.0, 255.0)?
+        .f_to_kind(Kind::Uint8)?
+        .f_squeeze_dim(0)?
+        .f_permute([1, 2, 0])?
+        .f_contiguous()?;
+    let n = b.numel();
+    let mut v = vec![0u8; n];
+    b.f_copy_data_u8(&mut v, n)?;
+    Ok(v)
+}
+
+fn rgb_planes(data: &[u8], w: usize, h: usize) -> Result<[Plane<'_>; 3]> {
+    Plane::packed(data, w, h, w * 3, 3, [0, 1, 2]).map_err(TrainError::runtime("RGB planes"))
+}
+
+/// One row of the sample grid.
+struct GridRow {
+    input: Vec<u8>,
+    prev: Vec<u8>,
+    pred: Vec<u8>,
+    truth: Vec<u8>,
+}
+
+/// Colorizes the validation clips (at most `max_frames` frames of each, 0 = all) and measures
+/// them; with `grid = Some((path, rows))` also writes the sample grid.
+pub fn validate(
+    nets: &Nets,
+    clips: &[PreparedClip],
+    mode: InputMode,
+    width: usize,
+    height: usize,
+    max_frames: usize,
+    grid: Option<(&Path, usize)>,
+) -> Result<ValFigures> {
+    let _guard = tch::no_grad_guard();
+    let device = nets.device;
+    let counts: Vec<usize> = clips
+        .iter()
+        .map(|c| {
+            if max_frames == 0 {
+                c.len()
+            } else {
+                c.len().min(max_frames)
+            }
+        })
+        .collect();
+    let total: usize = counts.iter().sum();
+    let wanted: Vec<usize> = match grid {
+        Some((_, rows)) if rows > 0 && total > 0 => {
+            let rows = rows.min(total);
+            (0..rows)
+                .map(|i| (2 * i + 1) * total / (2 * rows))
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    let zeros = Tensor::f_zeros([1, 3, height as i64, width as i64], (Kind::Float, device))?;
+    let (mut psnr_sum, mut ssim_sum, mut te_sum, mut te_n) = (0.0, 0.0, 0.0, 0usize);
+    let mut rows = Vec::new();
+    let mut k = 0usize;
+    for (clip, &n) in clips.iter().zip(&counts) {
+        let mut chain = match nets.tcvc_generator() {
+            Some(g) => Some(StreamColorizer::new(
+                g.shallow_clone(),
+                mode,
+                width as i64,
+                height as i64,
+                DEFAULT_SCENE_THRESHOLD,
+            )?),
+            None => None,
+        };
+        let mut tracker = TemporalTracker::default();
+        let mut last: Option<Tensor> = None;
+        for t in 0..n {
+            let input = Tensor::f_from_slice(&clip.inputs[t])?
+                .f_view([1, 1, height as i64, width as i64])?
+                .f_to_device(device)?
+                .f_to_kind(Kind::Float)?
+                .f_div_scalar(255.0)?;
+            let (pred, prev) = match chain.as_mut() {
+                Some(c) => {
+                    let step = c.step(&input)?;
+                    let prev = match (&step.reset, &last) {
+                        (None, Some(p)) => p.shallow_clone(),
+                        _ => zeros.shallow_clone(),
+                    };
+                    if step.reset.is_some() {
+                        tracker.reset();
+                    }
+                    (step.prediction, prev)
+                }
+                None => (nets.infer_single(&input, &zeros)?, zeros.shallow_clone()),
+            };
+            let pred8 = to_rgb8(&pred)?;
+            let truth = &clip.frames[t];
+            let (x, r) = (
+                rgb_planes(&pred8, width, height)?,
+                rgb_planes(truth, width, height)?,
+            );
+            let p = metrics::psnr(&x, &r).map_err(TrainError::runtime("PSNR"))?;
+            psnr_sum += p.psnr_avg.min(PSNR_CAP);
+            ssim_sum += metrics::ssim(&x, &r, SsimWindow::Gaussian)
+                .map_err(TrainError::runtime("SSIM"))?
+                .all;
+            if let Some(ts) = tracker
+                .push(&x, &r)
+                .map_err(TrainError::runtime("temporal"))?
+            {
+                te_sum += ts.temporal_error;
+                te_n += 1;
+            }
+            if wanted.contains(&k) {
+                rows.push(GridRow {
+                    input: clip.inputs[t].clone(),
+                    prev: to_rgb8(&prev)?,
+                    pred: pred8,
+                    truth: truth.clone(),
+                });
+            }
+            last = Some(pred);
+            k += 1;
+        }
+    }
+    if let Some((path, _)) = grid {
+        if !rows.is_empty() {
+            write_grid(path, &rows, width, height)?;
+        }
+    }
+    let nf = total.max(1) as f64;
+    Ok(ValFigures {
+        psnr: psnr_sum / nf,
+        ssim: ssim_sum / nf,
+        temporal_error: (te_n > 0).then(|| te_sum / te_n as f64),
+        frames: total,
+    })
+}
+
+/// Writes the grid (one row per sample: input | previous | prediction | truth) as PNG; frames
+/// smaller than 128 pixels are enlarged (pixel replication) so that the grid stays legible.
+fn write_grid(path: &Path, rows: &[GridRow], w: usize, h: usize) -> Result<()> {
+    let err = TrainError::runtime(format!("writing the sample grid {}", path.display()));
+    let k = (128 / w.min(h)).max(1);
+    let (cw, ch) = (w * k, h * k);
+    let (gw, gh) = (4 * cw, rows.len() * ch);
+    let mut m = Mat::new_rows_cols_with_default(
+        gh as i32,
+        gw as i32,
+        opencv::core::CV_8UC3,
+        opencv::core::Scalar::all(0.0),
+    )
+    .map_err(TrainError::runtime("allocating the sample grid"))?;
+    let bytes = m
+        .data_bytes_mut()
+        .map_err(TrainError::runtime("allocating the sample grid"))?;
+    for (ri, row) in rows.iter().enumerate() {
+        for gy in 0..ch {
+            for gx in 0..cw {
+                let i = (gy / k) * w + gx / k;
+                let g = row.input[i];
+                let cells = [
+                    [g, g, g],
+                    [row.prev[3 * i], row.prev[3 * i + 1], row.prev[3 * i + 2]],
+                    [row.pred[3 * i], row.pred[3 * i + 1], row.pred[3 * i + 2]],
+                    [row.truth[3 * i], row.truth[3 * i + 1], row.truth[3 * i + 2]],
+                ];
+                for (c, rgb) in cells.iter().enumerate() {
+                    let o = ((ri * ch + gy) * gw + c * cw + gx) * 3;
+                    // OpenCV stores BGR.
+                    bytes[o] = rgb[2];
+                    bytes[o + 1] = rgb[1];
+                    bytes[o + 2] = rgb[0];
+                }
+            }
+        }
+    }
+    let name = path
+        .to_str()
+        .ok_or_else(|| TrainError::Runtime(format!("{} is not valid UTF-8", path.display())))?;
+    let ok =
+        opencv::imgcodecs::imwrite(name, &m, &opencv::core::Vector::<i32>::new()).map_err(err)?;
+    if !ok {
+        return Err(TrainError::Runtime(format!(
+            "OpenCV could not write the sample grid {}",
+            path.display()
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,674 @@
+// SPDX-License-Identifier: MIT
+//! `tcvc-train` end to end on real frames of the 720p sample clip: the L1 loss falls, the export
+//! runs in `tcvccolorize`, a run killed with SIGKILL resumes to the same losses as an
+//! uninterrupted one, Ctrl-C saves a checkpoint and exits 130, the pix2pix baseline and the
+//! perceptual losses train, and every input problem is a clear error (exit code 2) before
+//! training.
+mod common;
+
+use common::*;
+use gst::prelude::*;
+use gsttcvc::model::{ModelFile, StreamColorizer};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+use tch::{Device, Kind, Tensor};
+
+const SIZE: u32 = 64;
+
+fn tcvc_train() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tcvc-train"))
+}
+
+/// The flags every run here shares: 16 real frames (the last quarter held out for validation),
+/// 64×64, a small generator, batch 2, CPU, one libtorch thread (runs are compared bit for bit).
+fn base_args(dir: &Path) -> Vec<String> {
+    let clip = sample(CLIP_720P);
+    [
+        "--train",
+        clip.to_str().unwrap(),
+        "--max-frames",
+        "16",
+        "--val-split",
+        "0.25",
+        "--size",
+        "64",
+        "--channels",
+        "16",
+        "--res-blocks",
+        "2",
+        "--batch-size",
+        "2",
+        "--seed",
+        "7",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--log-every",
+        "10",
+        "--checkpoint-dir",
+        dir.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn run(args: &[String]) -> Output {
+    let out = tcvc_train().args(args).output().expect("tcvc-train starts");
+    eprintln!(
+        "tcvc-train {}\n--- stderr ---\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// One row of losses.csv: its kind, step and numeric fields by column name.
+struct Row {
+    kind: String,
+    step: u64,
+    values: HashMap<String, f64>,
+}
+
+fn read_csv(path: &Path) -> Vec<Row> {
+    let text = std::fs::read_to_string(path).expect("losses.csv");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            assert_eq!(f.len(), header.len(), "{l}");
+            let values = header
+                .iter()
+                .zip(&f)
+                .filter_map(|(h, v)| v.parse::<f64>().ok().map(|x| (h.to_string(), x)))
+                .collect();
+            Row {
+                kind: f[0].to_string(),
+                step: f[1].parse().unwrap(),
+                values,
+            }
+        })
+        .collect()
+}
+
+fn train_rows(path: &Path) -> Vec<Row> {
+    read_csv(path)
+        .into_iter()
+        .filter(|r| r.kind == "train")
+        .collect()
+}
+
+/// The reference run: 40 steps, validation every 20, export. Also run A of the resume test.
+struct Reference {
+    dir: PathBuf,
+    model: PathBuf,
+    seconds: f64,
+}
+
+fn reference() -> &'static Reference {
+    static R: OnceLock<Reference> = OnceLock::new();
+    R.get_or_init(|| {
+        let dir = scratch_dir("train-reference");
+        let model = dir.join("model.safetensors");
+        let mut args = base_args(&dir);
+        args.extend(
+            [
+                "--steps",
+                "40",
+                "--val-every",
+                "20",
+                "--checkpoint-every",
+                "20",
+                "--export",
+                model.to_str().unwrap(),
+            ]
+            .map(String::from),
+        );
+        let t = Instant::now();
+        let out = run(&args);
+        let seconds = t.elapsed().as_secs_f64();
+        assert!(
+            out.status.success(),
+            "reference run failed: {:?}",
+            out.status
+        );
+        Reference {
+            dir,
+            model,
+            seconds,
+        }
+    })
+}
+
+#[test]
+fn l1_falls_and_the_run_writes_csv_plots_grids_checkpoints_and_metadata() {
+    let r = reference();
+    eprintln!("reference run: 40 steps in {:.1} s", r.seconds);
+    let rows = train_rows(&r.dir.join("losses.csv"));
+    assert_eq!(
+        rows.iter().map(|r| r.step).collect::<Vec<_>>(),
+        (1..=40).collect::<Vec<_>>()
+    );
+    let l1 = |rs: &[Row]| rs.iter().map(|r| r.values["g_l1"]).sum::<f64>() / rs.len() as f64;
+    let (first, last) = (l1(&rows[..5]), l1(&rows[35..]));
+    assert!(
+        last < 0.8 * first,
+        "L1 did not fall: first 5 steps {first:.4}, last 5 {last:.4}"
+    );
+    for r in &rows {
+        for k in ["g_total", "g_adv", "d_total", "d_real", "d_fake"] {
+            assert!(r.values[k].is_finite(), "{k} at step {}", r.step);
+        }
+        assert!(!r.values.contains_key("g_content"), "content is off");
+    }
+    let val: Vec<Row> = read_csv(&r.dir.join("losses.csv"))
+        .into_iter()
+        .filter(|r| r.kind == "val")
+        .collect();
+    assert_eq!(val.iter().map(|r| r.step).collect::<Vec<_>>(), [20, 40]);
+    for v in &val {
+        assert!((5.0..60.0).contains(&v.values["val_psnr"]), "PSNR");
+        assert!((-1.0..=1.0).contains(&v.values["val_ssim"]), "SSIM");
+        assert!(v.values["val_temporal_error"] >= 0.0);
+        assert_eq!(v.values["val_frames"], 4.0);
+    }
+    for f in [
+        "losses.png",
+        "validation.png",
+        "samples/step-000000020.png",
+        "samples/step-000000040.png",
+        "run.json",
+        "ckpt-000000020.safetensors",
+        "ckpt-000000040.safetensors",
+    ] {
+        let p = r.dir.join(f);
+        assert!(p.is_file() && p.metadata().unwrap().len() > 0, "{f}");
+    }
+    let grid = opencv::imgcodecs::imread(
+        r.dir.join("samples/step-000000040.png").to_str().unwrap(),
+        opencv::imgcodecs::IMREAD_COLOR,
+    )
+    .unwrap();
+    use opencv::prelude::*;
+    assert_eq!(grid.cols() % 4, 0, "4 columns");
+    assert_eq!(grid.rows() % (grid.cols() / 4), 0, "square cells");
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(r.dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(info["config"]["arch"], "tcvc");
+    assert!(info["perceptual"].as_str().unwrap().contains("OFF"));
+    assert_eq!(info["train_frames"], 12);
+}
+
+/// Real line art: frames of the 720p clip at `SIZE`² through tcvclineart.
+fn line_art(indices: &[usize]) -> Vec<Vec<u8>> {
+    let frames = decode_frames(
+        &sample(CLIP_720P),
+        &format!("video/x-raw,format=RGB,width={SIZE},height={SIZE}"),
+        indices,
+    );
+    let inputs: Vec<_> = frames
+        .iter()
+        .map(|s| (s.buffer_owned().unwrap(), info(s)))
+        .collect();
+    run_lineart(&[], &inputs)
+}
+
+#[test]
+fn the_exported_model_loads_and_runs_in_tcvccolorize() {
+    let r = reference();
+    let (config, meta) = ModelFile::inspect(&r.model).expect("a valid model file");
+    assert_eq!((config.channels, config.res_blocks), (16, 2));
+    assert_eq!(meta.input_mode.as_str(), "lineart");
+    assert_eq!(meta.train_size.to_string(), "64x64");
+    assert!(
+        meta.provenance.contains("\"steps\":40"),
+        "{}",
+        meta.provenance
+    );
+    assert!(meta.provenance.contains("bigbuckbunny_720p.mp4"));
+
+    let art = line_art(&[12, 13, 14]);
+    init();
+    let el = gst::ElementFactory::make("tcvccolorize")
+        .property("model-file", r.model.to_str().unwrap())
+        .property("working-width", SIZE)
+        .property("working-height", SIZE)
+        .property("device", "cpu")
+        .build()
+        .unwrap();
+    el.set_property_from_str("output-mode", "color");
+    el.set_property_from_str("scene-threshold", "1.0");
+    let mut h = gst_check::Harness::with_element(&el, Some("sink"), Some("src"));
+    h.set_src_caps_str(&format!(
+        "video/x-raw,format=GRAY8,width={SIZE},height={SIZE},framerate=25/1"
+    ));
+    h.set_sink_caps_str("video/x-raw,format=RGB");
+    h.play();
+    // The same chain directly through the model module.
+    let g = ModelFile::load(&r.model, Device::Cpu, Kind::Float)
+        .unwrap()
+        .generator;
+    let mut chain = StreamColorizer::new(
+        g,
+        gsttcvc::model::InputMode::Lineart,
+        SIZE as i64,
+        SIZE as i64,
+        1.0,
+    )
+    .unwrap();
+    for (i, a) in art.iter().enumerate() {
+        let (mut buf, _) =
+            buffer_from_packed(gst_video::VideoFormat::Gray8, SIZE, SIZE, a, SIZE as usize);
+        buf.get_mut()
+            .unwrap()
+            .set_pts(gst::ClockTime::from_mseconds(40 * i as u64));
+        let out = h.push_and_pull(buf).expect("a colorized frame");
+        let caps = h.sinkpad().unwrap().current_caps().unwrap();
+        let s = gst::Sample::builder().buffer(&out).caps(&caps).build();
+        let (rgb, w, hh) = plane_packed(&s, 0);
+        assert_eq!((w, hh), (3 * SIZE as usize, SIZE as usize));
+        let x = Tensor::from_slice(a)
+            .view([1, 1, SIZE as i64, SIZE as i64])
+            .to_kind(Kind::Float)
+            / 255.0;
+        let want = chain.step(&x).unwrap().prediction;
+        let want: Vec<u8> = Vec::<f32>::try_from(
+            (want * 255.0)
+                .round()
+                .clamp(0.0, 255.0)
+                .squeeze_dim(0)
+                .permute([1, 2, 0])
+                .contiguous()
+                .view([-1]),
+        )
+        .unwrap()
+        .into_iter()
+        .map(|v| v as u8)
+        .collect();
+        let max = rgb.iter().zip(&want).map(|(a, b)| a.abs_diff(*b)).max();
+        assert!(
+            max <= Some(1),
+            "frame {i}: element vs model differ by {max:?}"
+        );
+        let spread = rgb.iter().max().unwrap() - rgb.iter().min().unwrap();
+        assert!(spread > 20, "frame {i} is flat");
+    }
+}
+
+/// Waits for `path` to exist while `child` runs; false if the child ended first or on timeout.
+fn wait_for(path: &Path, child: &mut std::process::Child, timeout: Duration) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < timeout {
+        if path.exists() {
+            return true;
+        }
+        if let Ok(Some(_)) = child.try_wait() {
+            return path.exists();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
+#[test]
+fn a_run_killed_with_sigkill_resumes_to_the_losses_of_an_uninterrupted_run() {
+    let a = reference();
+    let dir = scratch_dir("train-killed");
+    let mut args = base_args(&dir);
+    args.extend(["--checkpoint-every", "5", "--val-every", "0", "--no-plots"].map(String::from));
+    let mut b = args.clone();
+    b.extend(["--steps", "1000"].map(String::from));
+    let mut child = tcvc_train()
+        .args(&b)
+        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ckpt10 = dir.join("ckpt-000000010.safetensors");
+    let appeared = wait_for(&ckpt10, &mut child, Duration::from_secs(120));
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert!(appeared, "no step-10 checkpoint ({status:?})");
+    assert!(!status.success(), "the run was killed");
+    let killed_at = train_rows(&dir.join("losses.csv")).len();
+    eprintln!("killed after {killed_at} logged steps");
+
+    let mut resume = args.clone();
+    resume.extend(["--steps", "20", "--resume"].map(String::from));
+    let out = run(&resume);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let from: u64 = err
+        .split("resuming from ")
+        .nth(1)
+        .and_then(|s| s.split("(step ").nth(1))
+        .and_then(|s| s.split(')').next())
+        .and_then(|s| s.parse().ok())
+        .expect("the run says where it resumed");
+    assert!((10..20).contains(&from), "resumed from step {from}");
+
+    let want = train_rows(&a.dir.join("losses.csv"));
+    let got = train_rows(&dir.join("losses.csv"));
+    assert_eq!(
+        got.iter().map(|r| r.step).collect::<Vec<_>>(),
+        (1..=20).collect::<Vec<_>>(),
+        "one row per step after the resume"
+    );
+    for (g, w) in got[10..20].iter().zip(&want[10..20]) {
+        for k in ["g_total", "g_adv", "g_l1", "d_total", "d_real", "d_fake"] {
+            let (x, y) = (g.values[k], w.values[k]);
+            assert!(
+                (x - y).abs() <= 1e-5 * y.abs().max(1e-12),
+                "step {} {k}: resumed {x} vs uninterrupted {y}",
+                g.step
+            );
+        }
+    }
+    // --keep 3 (default): only the newest three checkpoints remain.
+    let mut ckpts: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("ckpt-"))
+        .collect();
+    ckpts.sort();
+    assert_eq!(ckpts.len(), 3, "{ckpts:?}");
+    assert_eq!(ckpts[2], "ckpt-000000020.safetensors");
+}
+
+#[test]
+fn ctrl_c_saves_a_checkpoint_and_exits_130() {
+    let dir = scratch_dir("train-ctrl-c");
+    let mut args = base_args(&dir);
+    args.extend(
+        [
+            "--steps",
+            "100000",
+            "--checkpoint-every",
+            "100000",
+            "--val-every",
+            "0",
+            "--no-plots",
+        ]
+        .map(String::from),
+    );
+    let mut child = tcvc_train()
+        .args(&args)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let csv = dir.join("losses.csv");
+    let t = Instant::now();
+    while !(csv.exists() && train_rows(&csv).len() >= 3) {
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "no training progress"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "ended early");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let st = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    let last = train_rows(&csv).last().unwrap().step;
+    assert!(
+        dir.join(format!("ckpt-{last:09}.safetensors")).is_file(),
+        "a checkpoint of the last step {last}"
+    );
+}
+
+#[test]
+fn pix2pix_baseline_and_perceptual_losses_train() {
+    // pix2pix: U-Net (6 downsamplings at 64²), adv + 100·L1, no previous frame.
+    let dir = scratch_dir("train-pix2pix");
+    let model = dir.join("unet.safetensors");
+    let mut args = base_args(&dir);
+    args.extend(
+        [
+            "--arch",
+            "pix2pix",
+            "--steps",
+            "6",
+            "--no-plots",
+            "--export",
+            model.to_str().unwrap(),
+        ]
+        .map(String::from),
+    );
+    let out = run(&args);
+    assert!(out.status.success());
+    let rows = train_rows(&dir.join("losses.csv"));
+    assert_eq!(rows.len(), 6);
+    // 100·L1 of a [0, 1] image: far above the 10·L1 of TCVC.
+    assert!(rows[0].values["g_l1"] > 5.0, "{}", rows[0].values["g_l1"]);
+    let bytes = std::fs::read(&model).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let meta = header.metadata().clone().unwrap();
+    assert_eq!(meta["format"], "tcvc-pix2pix-unet");
+    assert_eq!(meta["downs"], "6");
+
+    // TCVC with content + style through a frozen random VGG19, on greyscale input.
+    let dir = scratch_dir("train-perceptual");
+    let mut args = base_args(&dir);
+    args.extend(
+        [
+            "--perceptual",
+            "random",
+            "--input",
+            "greyscale",
+            "--steps",
+            "3",
+            "--no-plots",
+        ]
+        .map(String::from),
+    );
+    let out = run(&args);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("RANDOM VGG19").count(), 1, "said once");
+    for r in train_rows(&dir.join("losses.csv")) {
+        assert!(r.values["g_content"] > 0.0 && r.values["g_style"] > 0.0);
+        let sum =
+            r.values["g_adv"] + r.values["g_l1"] + r.values["g_content"] + r.values["g_style"];
+        assert!((sum - r.values["g_total"]).abs() < 1e-4 * sum);
+    }
+}
+
+#[test]
+fn fine_tuning_starts_from_an_export_and_torchvision_vgg19_weights_convert() {
+    // --init-from: the generator starts from the reference run's export, so its first L1 is
+    // far below a fresh generator's.
+    let r = reference();
+    let fresh = train_rows(&r.dir.join("losses.csv"))[0].values["g_l1"];
+    let dir = scratch_dir("train-finetune");
+    let mut args = base_args(&dir);
+    args.extend(
+        [
+            "--init-from",
+            r.model.to_str().unwrap(),
+            "--steps",
+            "2",
+            "--lr-g",
+            "1e-6",
+            "--no-plots",
+        ]
+        .map(String::from),
+    );
+    // The file decides the architecture: drop --channels / --res-blocks.
+    for flag in ["--channels", "--res-blocks"] {
+        let i = args.iter().position(|a| a == flag).unwrap();
+        args.drain(i..i + 2);
+    }
+    let out = run(&args);
+    assert!(out.status.success());
+    let tuned = train_rows(&dir.join("losses.csv"))[0].values["g_l1"];
+    assert!(
+        tuned < 0.6 * fresh,
+        "fine-tuning L1 {tuned} vs fresh {fresh}"
+    );
+
+    // tools/convert_torchvision_vgg19.py on a torchvision-layout state_dict (random weights:
+    // no download here), then training with --vgg19.
+    let dir = scratch_dir("train-vgg19");
+    let pth = dir.join("vgg19-random.pth");
+    let st = Command::new(python())
+        .arg("-c")
+        .arg(
+            "import sys, torch\n\
+             idx=[0,2,5,7,10,12,14,16,19,21,23,25,28,30,32,34]\n\
+             ch=[3,64,64,128,128,256,256,256,256,512,512,512,512,512,512,512,512]\n\
+             sd={}\n\
+             for k,i in enumerate(idx):\n\
+             \x20sd[f'features.{i}.weight']=torch.randn(ch[k+1],ch[k],3,3)*0.05\n\
+             \x20sd[f'features.{i}.bias']=torch.zeros(ch[k+1])\n\
+             sd['classifier.0.weight']=torch.zeros(4,4)\n\
+             torch.save(sd, sys.argv[1])\n",
+        )
+        .arg(&pth)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let vgg = dir.join("vgg19.safetensors");
+    let out = Command::new(python())
+        .arg(root().join("tools/convert_torchvision_vgg19.py"))
+        .arg(&pth)
+        .arg(&vgg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut args = base_args(&dir.join("run"));
+    args.extend(
+        [
+            "--vgg19",
+            vgg.to_str().unwrap(),
+            "--steps",
+            "2",
+            "--no-plots",
+        ]
+        .map(String::from),
+    );
+    let out = run(&args);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("through VGG19 weights"), "{err}");
+    let rows = train_rows(&dir.join("run/losses.csv"));
+    assert!(rows.iter().all(|r| r.values["g_style"] > 0.0));
+}
+
+/// Runs tcvc-train expecting exit code 2 before any training; returns stderr.
+fn usage_error(args: &[String]) -> String {
+    let t = Instant::now();
+    let out = run(args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        !err.contains("training steps"),
+        "failed after training started"
+    );
+    assert!(t.elapsed() < Duration::from_secs(60));
+    err
+}
+
+fn with(dir: &Path, extra: &[&str]) -> Vec<String> {
+    let mut a = base_args(dir);
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a.extend(["--steps", "5"].map(String::from));
+    a
+}
+
+/// Replaces the `--train` value of `args`.
+fn with_train(mut args: Vec<String>, path: &Path) -> Vec<String> {
+    let i = args.iter().position(|a| a == "--train").unwrap();
+    args[i + 1] = path.to_str().unwrap().to_string();
+    args
+}
+
+#[test]
+fn input_problems_are_clear_errors_before_training() {
+    let dir = scratch_dir("train-errors");
+    let ck = dir.join("run");
+
+    // A missing video.
+    let missing = dir.join("no-such-episode.mp4");
+    let err = usage_error(&with_train(with(&ck, &[]), &missing));
+    assert!(
+        err.contains("no-such-episode.mp4") && err.contains("does not exist"),
+        "{err}"
+    );
+
+    // A file that is not a video.
+    let text = dir.join("notes.txt");
+    std::fs::write(&text, "not a video\n".repeat(100)).unwrap();
+    let err = usage_error(&with_train(with(&ck, &[]), &text));
+    assert!(
+        err.contains("notes.txt") && err.contains("not a video"),
+        "{err}"
+    );
+
+    // An empty image folder.
+    let empty = dir.join("empty-frames");
+    std::fs::create_dir_all(&empty).unwrap();
+    let err = usage_error(&with_train(with(&ck, &[]), &empty));
+    assert!(
+        err.contains("empty-frames") && err.contains("no images"),
+        "{err}"
+    );
+
+    // A --vgg19 file with wrong names.
+    let vgg = dir.join("vgg19-wrong.safetensors");
+    let data = vec![0u8; 4 * 4];
+    let view =
+        safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![4], &data).unwrap();
+    let bytes = safetensors::serialize(vec![("conv1.weight", view)], None).unwrap();
+    std::fs::write(&vgg, bytes).unwrap();
+    let err = usage_error(&with(&ck, &["--vgg19", vgg.to_str().unwrap()]));
+    assert!(
+        err.contains("vgg19-wrong.safetensors") && err.contains("features.0.weight"),
+        "{err}"
+    );
+
+    // An unwritable checkpoint folder (a regular file is in the way: root ignores permissions).
+    let blocker = dir.join("blocker");
+    std::fs::write(&blocker, b"x").unwrap();
+    let bad = blocker.join("checkpoints");
+    let err = usage_error(&with(&bad, &[]));
+    assert!(
+        err.contains("blocker/checkpoints") && err.contains("not writable"),
+        "{err}"
+    );
+
+    // --val-split outside (0, 1).
+    let mut a = with(&ck, &[]);
+    let i = a.iter().position(|x| x == "--val-split").unwrap();
+    a[i + 1] = "1.5".into();
+    let err = usage_error(&a);
+    assert!(
+        err.contains("--val-split") && err.contains("(0, 1)"),
+        "{err}"
+    );
+
+    // Too few frames.
+    let mut a = with(&ck, &[]);
+    let i = a.iter().position(|x| x == "--max-frames").unwrap();
+    a[i + 1] = "2".into();
+    let err = usage_error(&a);
+    assert!(
+        err.contains("too few training frames") && err.contains("--max-frames"),
+        "{err}"
+    );
+
+    // Nothing was trained: no checkpoint anywhere.
+    assert!(!ck.join("losses.csv").exists());
+}
