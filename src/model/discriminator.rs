@@ -120,10 +120,7 @@ impl SpectralNormConv2d {
         } else {
             (self.weight_u.shallow_clone(), self.weight_v.shallow_clone())
         };
-        let sigma = w_mat
-            .f_mv(&v)
-            .and_then(|wv| u.f_dot(&wv))
-            .map_err(ctx())?;
+        let sigma = w_mat.f_mv(&v).and_then(|wv| u.f_dot(&wv)).map_err(ctx())?;
         self.weight_orig.f_div(&sigma).map_err(ctx())
     }
 
