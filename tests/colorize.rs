@@ -210,7 +210,8 @@ fn frames_chain_through_the_generator_and_every_reset_cause_blanks_the_previous_
     );
     assert!(c.resets().is_empty());
 
-    let causes: Vec<(Reason, Box<dyn Fn(&mut Colorizer)>)> = vec![
+    type Cause = Box<dyn Fn(&mut Colorizer)>;
+    let causes: Vec<(Reason, Cause)> = vec![
         (
             Reason::Flush,
             Box::new(|c: &mut Colorizer| {

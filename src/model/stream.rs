@@ -216,8 +216,7 @@ pub fn line_mask(input_mode: InputMode, small: &Tensor) -> Result<Tensor> {
                 .and_then(|a| a.f_sub(&small.narrow(2, 0, small.size()[2] - 1)))
                 .and_then(|d| d.f_abs())
                 .and_then(|d| d.f_constant_pad_nd([0, 0, 0, 1]));
-            dx.and_then(|dx| Ok(dx.f_add(&dy?)?))
-                .and_then(|g| g.f_ge(0.1))
+            dx.and_then(|dx| dx.f_add(&dy?)).and_then(|g| g.f_ge(0.1))
         }
     };
     m.map_err(ModelError::torch("finding line pixels"))
