@@ -18,6 +18,7 @@ pub mod compare;
 pub mod device;
 pub mod edges;
 mod flicker;
+mod formatcaps;
 mod lineart;
 pub mod metrics;
 pub mod model;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 use super::messages::{Reason, Reset};
 use crate::device::DeviceSpec;
+use crate::formatcaps::{self, MAX_SIDE};
 use crate::model::cache::{self, CachedModel};
 use crate::model::stream::{
     compose, plane_to_tensor, tensor_to_rgb8, OutputMode, StreamColorizer, DEFAULT_SCENE_THRESHOLD,
@@ -26,7 +27,6 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     )
 });
 
-const MAX_SIDE: i32 = 16384;
 const SRC_FORMATS: &[VideoFormat] = &[
     VideoFormat::Rgb,
     VideoFormat::Rgbx,
@@ -361,34 +361,8 @@ impl ElementImpl for Colorize {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static T: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
-            let sink = gst_video::VideoCapsBuilder::new()
-                .format(VideoFormat::Gray8)
-                .width_range(1..=MAX_SIDE)
-                .height_range(1..=MAX_SIDE)
-                .build();
-            let src = gst_video::VideoCapsBuilder::new()
-                .format_list(SRC_FORMATS.iter().copied())
-                .width_range(1..=MAX_SIDE)
-                .height_range(1..=MAX_SIDE)
-                .build();
-            vec![
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &src,
-                )
-                .unwrap(),
-                gst::PadTemplate::new(
-                    "sink",
-                    gst::PadDirection::Sink,
-                    gst::PadPresence::Always,
-                    &sink,
-                )
-                .unwrap(),
-            ]
-        });
+        static T: Lazy<Vec<gst::PadTemplate>> =
+            Lazy::new(|| formatcaps::pad_templates(&[VideoFormat::Gray8], SRC_FORMATS));
         T.as_ref()
     }
 }
@@ -471,26 +445,13 @@ impl BaseTransformImpl for Colorize {
         caps: &gst::Caps,
         filter: Option<&gst::Caps>,
     ) -> Option<gst::Caps> {
-        let mut other = gst::Caps::new_empty();
-        {
-            let other = other.get_mut().unwrap();
-            for (s, features) in caps.iter_with_features() {
-                let mut s = s.to_owned();
-                s.remove_fields(["format", "colorimetry", "chroma-site"]);
-                match direction {
-                    gst::PadDirection::Sink => s.set(
-                        "format",
-                        gst::List::new(SRC_FORMATS.iter().map(|f| f.to_str())),
-                    ),
-                    _ => s.set("format", VideoFormat::Gray8.to_str()),
-                }
-                other.append_structure_full(s, Some(features.to_owned()));
-            }
-        }
-        Some(match filter {
-            Some(f) => f.intersect_with_mode(&other, gst::CapsIntersectMode::First),
-            None => other,
-        })
+        Some(formatcaps::transform_caps(
+            direction,
+            caps,
+            filter,
+            &[VideoFormat::Gray8],
+            SRC_FORMATS,
+        ))
     }
 
     fn sink_event(&self, event: gst::Event) -> bool {

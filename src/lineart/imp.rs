@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 use crate::edges::{self, Extractor, Params};
+use crate::formatcaps;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -16,9 +17,6 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
         Some("TCVC line-art extraction"),
     )
 });
-
-/// Largest accepted frame side.
-const MAX_SIDE: i32 = 16384;
 
 /// Sink formats: the RGB family is converted with scikit-image's `rgb2gray` weights, the YUV
 /// family uses its Y plane as is.
@@ -196,34 +194,8 @@ impl ElementImpl for LineArt {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static PAD_TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
-            let sink_caps = gst_video::VideoCapsBuilder::new()
-                .format_list(SINK_FORMATS.iter().copied())
-                .width_range(1..=MAX_SIDE)
-                .height_range(1..=MAX_SIDE)
-                .build();
-            let src_caps = gst_video::VideoCapsBuilder::new()
-                .format(gst_video::VideoFormat::Gray8)
-                .width_range(1..=MAX_SIDE)
-                .height_range(1..=MAX_SIDE)
-                .build();
-            vec![
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &src_caps,
-                )
-                .unwrap(),
-                gst::PadTemplate::new(
-                    "sink",
-                    gst::PadDirection::Sink,
-                    gst::PadPresence::Always,
-                    &sink_caps,
-                )
-                .unwrap(),
-            ]
-        });
+        static PAD_TEMPLATES: Lazy<Vec<gst::PadTemplate>> =
+            Lazy::new(|| formatcaps::pad_templates(SINK_FORMATS, &[gst_video::VideoFormat::Gray8]));
         PAD_TEMPLATES.as_ref()
     }
 }
@@ -246,33 +218,19 @@ impl BaseTransformImpl for LineArt {
         filter: Option<&gst::Caps>,
     ) -> Option<gst::Caps> {
         // Same size and rate on both sides; GRAY8 out, any supported format in.
-        let mut other = gst::Caps::new_empty();
-        {
-            let other = other.get_mut().unwrap();
-            for (s, features) in caps.iter_with_features() {
-                let mut s = s.to_owned();
-                s.remove_fields(["format", "colorimetry", "chroma-site"]);
-                match direction {
-                    gst::PadDirection::Sink => {
-                        s.set("format", gst_video::VideoFormat::Gray8.to_str())
-                    }
-                    _ => s.set(
-                        "format",
-                        gst::List::new(SINK_FORMATS.iter().map(|f| f.to_str())),
-                    ),
-                }
-                other.append_structure_full(s, Some(features.to_owned()));
-            }
-        }
+        let other = formatcaps::transform_caps(
+            direction,
+            caps,
+            filter,
+            SINK_FORMATS,
+            &[gst_video::VideoFormat::Gray8],
+        );
         gst::debug!(
             CAT,
             imp = self,
             "transformed {caps} ({direction:?}) into {other}"
         );
-        Some(match filter {
-            Some(filter) => filter.intersect_with_mode(&other, gst::CapsIntersectMode::First),
-            None => other,
-        })
+        Some(other)
     }
 
     fn accept_caps(&self, direction: gst::PadDirection, caps: &gst::Caps) -> bool {
