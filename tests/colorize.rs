@@ -68,20 +68,6 @@ fn model() -> PathBuf {
         .clone()
 }
 
-/// Real line art: frames of the 720p clip at `w`×`h` through tcvclineart (GRAY8, packed).
-fn line_art(clip: &str, indices: &[usize], w: u32, h: u32) -> Vec<Vec<u8>> {
-    let frames = decode_frames(
-        &sample(clip),
-        &format!("video/x-raw,format=RGB,width={w},height={h}"),
-        indices,
-    );
-    let inputs: Vec<_> = frames
-        .iter()
-        .map(|s| (s.buffer_owned().unwrap(), info(s)))
-        .collect();
-    run_lineart(&[], &inputs)
-}
-
 fn gray_buffer(data: &[u8], w: u32, h: u32, i: u64) -> gst::Buffer {
     let (mut b, _) = buffer_from_packed(gst_video::VideoFormat::Gray8, w, h, data, w as usize);
     let m = b.get_mut().unwrap();
@@ -190,7 +176,7 @@ fn frames_chain_through_the_generator_and_every_reset_cause_blanks_the_previous_
     let g = ModelFile::load(&m, Device::Cpu, Kind::Float)
         .unwrap()
         .generator;
-    let art = line_art(CLIP_720P, &[20, 21, 22], W, H);
+    let art = line_art_frames(CLIP_720P, &[20, 21, 22], W, H);
     let d1 = direct(&g, &art[0], None, W, H);
     let d2 = direct(&g, &art[1], Some(&d1), W, H);
     let first_of_2 = to_rgb8(&direct(&g, &art[1], None, W, H));
@@ -273,8 +259,8 @@ fn two_instances_in_two_pipelines_share_one_model_and_keep_their_own_chains() {
     let dir = scratch_dir("shared-model");
     let m = dir.join("shared.safetensors");
     std::fs::copy(model(), &m).unwrap();
-    let a = line_art(CLIP_720P, &[10, 11, 12, 13], W, H);
-    let b = line_art(CLIP_1080P, &[300, 301, 302, 303], W, H);
+    let a = line_art_frames(CLIP_720P, &[10, 11, 12, 13], W, H);
+    let b = line_art_frames(CLIP_1080P, &[300, 301, 302, 303], W, H);
     let single = |frames: &[Vec<u8>]| {
         let mut c = Colorizer::new(&m, W, H, &[]);
         frames
@@ -323,7 +309,7 @@ fn an_artist_keyframe_is_the_output_and_the_next_previous_frame() {
         .unwrap()
         .generator;
     let dir = scratch_dir("keyframes");
-    let art = line_art(CLIP_720P, &[30, 31, 32], W, H);
+    let art = line_art_frames(CLIP_720P, &[30, 31, 32], W, H);
     let key = decode_frames(
         &sample(CLIP_720P),
         &format!("video/x-raw,format=RGB,width={W},height={H}"),
@@ -372,8 +358,8 @@ fn an_artist_keyframe_is_the_output_and_the_next_previous_frame() {
 #[test]
 fn a_real_scene_cut_resets_the_chain() {
     let (w, h) = (256u32, 144u32);
-    let mut art = line_art(CLIP_720P, &[40, 41, 42, 43], w, h);
-    art.extend(line_art(CLIP_1080P, &[400, 401, 402], w, h));
+    let mut art = line_art_frames(CLIP_720P, &[40, 41, 42, 43], w, h);
+    art.extend(line_art_frames(CLIP_1080P, &[400, 401, 402], w, h));
     let mut c = Colorizer::new(&model(), w, h, &[]);
     for (i, f) in art.iter().enumerate() {
         c.push(f, i as u64);
@@ -392,7 +378,7 @@ fn odd_sizes_and_one_pixel_frames_work_at_the_default_working_size() {
     init();
     let m = model();
     for (w, h) in [(1u32, 1u32), (3, 5), (1921, 1081)] {
-        let art = line_art(CLIP_720P, &[50], w, h);
+        let art = line_art_frames(CLIP_720P, &[50], w, h);
         let el = gst::ElementFactory::make("tcvccolorize")
             .property("model-file", m.to_str().unwrap())
             .build()
@@ -504,7 +490,7 @@ fn weights_from_the_reference_code_run_here_unchanged() {
     let dir = scratch_dir("cross");
     let chain = dir.join("chain");
     std::fs::create_dir_all(&chain).unwrap();
-    let art = line_art(CLIP_720P, &[60, 61, 62], W, H);
+    let art = line_art_frames(CLIP_720P, &[60, 61, 62], W, H);
     for (i, a) in art.iter().enumerate() {
         write_pgm(&chain.join(format!("f{i}.pgm")), a, W as usize, H as usize);
     }

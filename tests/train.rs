@@ -206,16 +206,7 @@ fn l1_falls_and_the_run_writes_csv_plots_grids_checkpoints_and_metadata() {
 
 /// Real line art: frames of the 720p clip at `SIZE`² through tcvclineart.
 fn line_art(indices: &[usize]) -> Vec<Vec<u8>> {
-    let frames = decode_frames(
-        &sample(CLIP_720P),
-        &format!("video/x-raw,format=RGB,width={SIZE},height={SIZE}"),
-        indices,
-    );
-    let inputs: Vec<_> = frames
-        .iter()
-        .map(|s| (s.buffer_owned().unwrap(), info(s)))
-        .collect();
-    run_lineart(&[], &inputs)
+    line_art_frames(CLIP_720P, indices, SIZE, SIZE)
 }
 
 #[test]

@@ -213,3 +213,18 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// Real line art: frames `indices` of `clip` scaled to `width` × `height`, through
+/// `tcvclineart` (GRAY8, packed rows).
+pub fn line_art_frames(clip: &str, indices: &[usize], width: u32, height: u32) -> Vec<Vec<u8>> {
+    let frames = decode_frames(
+        &sample(clip),
+        &format!("video/x-raw,format=RGB,width={width},height={height}"),
+        indices,
+    );
+    let inputs: Vec<_> = frames
+        .iter()
+        .map(|s| (s.buffer_owned().unwrap(), info(s)))
+        .collect();
+    run_lineart(&[], &inputs)
+}
