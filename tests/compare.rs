@@ -72,7 +72,14 @@ fn run_all(test: &[gst::Sample], reference: &[gst::Sample], name: &str) -> (Msgs
     .unwrap()
     .downcast::<gst::Pipeline>()
     .unwrap();
-    for (name, frames) in [("a", test), ("b", reference)] {
+    feed(&pipeline, &[("a", test), ("b", reference)]);
+    let msgs = run_collecting(pipeline.upcast_ref());
+    (msgs, dir)
+}
+
+/// Queues `frames` (40 ms apart) and EOS into each named appsrc of `pipeline`.
+fn feed(pipeline: &gst::Pipeline, sources: &[(&str, &[gst::Sample])]) {
+    for (name, frames) in sources {
         let src = pipeline
             .by_name(name)
             .unwrap()
@@ -85,8 +92,6 @@ fn run_all(test: &[gst::Sample], reference: &[gst::Sample], name: &str) -> (Msgs
         }
         src.end_of_stream().unwrap();
     }
-    let msgs = run_collecting(pipeline.upcast_ref());
-    (msgs, dir)
 }
 
 /// Element messages with the name of the element that posted them.
@@ -380,19 +385,7 @@ fn run_pair(element: &str, a: &[gst::Sample], b: &[gst::Sample]) -> Result<(Msgs
     .unwrap()
     .downcast::<gst::Pipeline>()
     .unwrap();
-    for (name, frames) in [("a", a), ("b", b)] {
-        let src = pipeline
-            .by_name(name)
-            .unwrap()
-            .downcast::<gst_app::AppSrc>()
-            .unwrap();
-        src.set_caps(frames[0].caps_owned().as_ref());
-        for (i, s) in frames.iter().enumerate() {
-            src.push_buffer(timed(s.buffer_owned().as_ref().unwrap(), i))
-                .unwrap();
-        }
-        src.end_of_stream().unwrap();
-    }
+    feed(&pipeline, &[("a", a), ("b", b)]);
     let out = pipeline
         .by_name("out")
         .unwrap()
