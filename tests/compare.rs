@@ -551,3 +551,48 @@ fn a_flush_on_both_pads_resets_the_temporal_chain() {
     // Frames 2, 3 of the first chain, then 5, 6: frame 4 starts a new chain.
     assert_eq!(ns, vec![2, 3, 5, 6]);
 }
+
+#[test]
+fn a_gap_on_one_pad_is_skipped_not_an_error() {
+    // A GAP event (which GstAggregator turns into an empty GAP buffer) stands for the reference
+    // frame at 120 ms: that frame under test is unpaired, the others are compared.
+    init();
+    let f = frames("video/x-raw,format=RGB,width=160,height=90", 6);
+    for element in ["tcvcssim", "tcvcpsnr", "tcvcflicker"] {
+        let pipeline = gst::parse::launch(&format!(
+            "appsrc name=a format=time ! {element} name=m ! fakesink sync=false \
+             appsrc name=b format=time ! m.reference"
+        ))
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        let b = pipeline.by_name("b").unwrap();
+        b.static_pad("src")
+            .unwrap()
+            .add_probe(gst::PadProbeType::BUFFER, |pad, info| {
+                let pts = info.buffer().and_then(|b| b.pts());
+                if pts == Some(gst::ClockTime::from_mseconds(120)) {
+                    let gap = gst::event::Gap::builder(gst::ClockTime::from_mseconds(120))
+                        .duration(gst::ClockTime::from_mseconds(40))
+                        .build();
+                    assert!(pad.push_event(gap));
+                    return gst::PadProbeReturn::Drop;
+                }
+                gst::PadProbeReturn::Ok
+            });
+        feed(&pipeline, &[("a", &f), ("b", &f)]);
+        let msgs = run_collecting(pipeline.upcast_ref());
+        let sum = msgs
+            .iter()
+            .find(|(_, s)| s.name().ends_with("-summary"))
+            .map(|(_, s)| Summary::try_from(s.as_ref()).unwrap())
+            .expect("a summary at EOS");
+        assert_eq!(
+            (sum.unpaired_sink, sum.unpaired_reference),
+            (1, 0),
+            "{element}"
+        );
+        let paired = if element == "tcvcflicker" { 4 } else { 5 };
+        assert_eq!(sum.frames, paired, "{element}");
+    }
+}

@@ -418,6 +418,22 @@ impl<M: Metric> Core<M> {
         obj: &gst_base::Aggregator,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         loop {
+            // GstAggregator turns a GAP event into an empty buffer flagged GAP: no frame there,
+            // nothing to compare or pass on.
+            let mut dropped_gap = false;
+            for pad in [&self.sink, &self.reference] {
+                if pad
+                    .peek_buffer()
+                    .is_some_and(|b| b.flags().contains(gst::BufferFlags::GAP) && b.size() == 0)
+                {
+                    gst::log!(self.cat, obj = obj, "skipping a gap on {}", pad.name());
+                    pad.drop_buffer();
+                    dropped_gap = true;
+                }
+            }
+            if dropped_gap {
+                continue;
+            }
             let a = self.sink.peek_buffer();
             let b = self.reference.peek_buffer();
             match (a, b) {
