@@ -209,6 +209,55 @@ fn line_art(indices: &[usize]) -> Vec<Vec<u8>> {
     line_art_frames(CLIP_720P, indices, SIZE, SIZE)
 }
 
+/// Packed RGB of a `[0, 1]` `1 × 3 × H × W` tensor, rounded as the element rounds.
+fn to_rgb8(t: &Tensor) -> Vec<u8> {
+    Vec::<f32>::try_from(
+        (t * 255.0)
+            .round()
+            .clamp(0.0, 255.0)
+            .squeeze_dim(0)
+            .permute([1, 2, 0])
+            .contiguous()
+            .view([-1]),
+    )
+    .unwrap()
+    .into_iter()
+    .map(|v| v as u8)
+    .collect()
+}
+
+/// Runs `SIZE`² line-art frames through `tcvccolorize model-file=model output-mode=color`.
+fn colorize_frames(model: &Path, art: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    init();
+    let el = gst::ElementFactory::make("tcvccolorize")
+        .property("model-file", model.to_str().unwrap())
+        .property("device", "cpu")
+        .build()
+        .unwrap();
+    el.set_property_from_str("output-mode", "color");
+    el.set_property_from_str("scene-threshold", "1.0");
+    let mut h = gst_check::Harness::with_element(&el, Some("sink"), Some("src"));
+    h.set_src_caps_str(&format!(
+        "video/x-raw,format=GRAY8,width={SIZE},height={SIZE},framerate=25/1"
+    ));
+    h.set_sink_caps_str("video/x-raw,format=RGB");
+    h.play();
+    art.iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let (mut buf, _) =
+                buffer_from_packed(gst_video::VideoFormat::Gray8, SIZE, SIZE, a, SIZE as usize);
+            buf.get_mut()
+                .unwrap()
+                .set_pts(gst::ClockTime::from_mseconds(40 * i as u64));
+            let out = h.push_and_pull(buf).expect("a colorized frame");
+            let caps = h.sinkpad().unwrap().current_caps().unwrap();
+            let s = gst::Sample::builder().buffer(&out).caps(&caps).build();
+            plane_packed(&s, 0).0
+        })
+        .collect()
+}
+
 #[test]
 fn the_exported_model_loads_and_runs_in_tcvccolorize() {
     let r = reference();
@@ -224,22 +273,7 @@ fn the_exported_model_loads_and_runs_in_tcvccolorize() {
     assert!(meta.provenance.contains("bigbuckbunny_720p.mp4"));
 
     let art = line_art(&[12, 13, 14]);
-    init();
-    let el = gst::ElementFactory::make("tcvccolorize")
-        .property("model-file", r.model.to_str().unwrap())
-        .property("working-width", SIZE)
-        .property("working-height", SIZE)
-        .property("device", "cpu")
-        .build()
-        .unwrap();
-    el.set_property_from_str("output-mode", "color");
-    el.set_property_from_str("scene-threshold", "1.0");
-    let mut h = gst_check::Harness::with_element(&el, Some("sink"), Some("src"));
-    h.set_src_caps_str(&format!(
-        "video/x-raw,format=GRAY8,width={SIZE},height={SIZE},framerate=25/1"
-    ));
-    h.set_sink_caps_str("video/x-raw,format=RGB");
-    h.play();
+    let rgb = colorize_frames(&r.model, &art);
     // The same chain directly through the model module.
     let g = ModelFile::load(&r.model, Device::Cpu, Kind::Float)
         .unwrap()
@@ -252,41 +286,19 @@ fn the_exported_model_loads_and_runs_in_tcvccolorize() {
         1.0,
     )
     .unwrap();
-    for (i, a) in art.iter().enumerate() {
-        let (mut buf, _) =
-            buffer_from_packed(gst_video::VideoFormat::Gray8, SIZE, SIZE, a, SIZE as usize);
-        buf.get_mut()
-            .unwrap()
-            .set_pts(gst::ClockTime::from_mseconds(40 * i as u64));
-        let out = h.push_and_pull(buf).expect("a colorized frame");
-        let caps = h.sinkpad().unwrap().current_caps().unwrap();
-        let s = gst::Sample::builder().buffer(&out).caps(&caps).build();
-        let (rgb, w, hh) = plane_packed(&s, 0);
-        assert_eq!((w, hh), (3 * SIZE as usize, SIZE as usize));
+    for (i, (a, got)) in art.iter().zip(&rgb).enumerate() {
+        assert_eq!(got.len(), 3 * (SIZE * SIZE) as usize);
         let x = Tensor::from_slice(a)
             .view([1, 1, SIZE as i64, SIZE as i64])
             .to_kind(Kind::Float)
             / 255.0;
-        let want = chain.step(&x).unwrap().prediction;
-        let want: Vec<u8> = Vec::<f32>::try_from(
-            (want * 255.0)
-                .round()
-                .clamp(0.0, 255.0)
-                .squeeze_dim(0)
-                .permute([1, 2, 0])
-                .contiguous()
-                .view([-1]),
-        )
-        .unwrap()
-        .into_iter()
-        .map(|v| v as u8)
-        .collect();
-        let max = rgb.iter().zip(&want).map(|(a, b)| a.abs_diff(*b)).max();
+        let want = to_rgb8(&chain.step(&x).unwrap().prediction);
+        let max = got.iter().zip(&want).map(|(a, b)| a.abs_diff(*b)).max();
         assert!(
             max <= Some(1),
             "frame {i}: element vs model differ by {max:?}"
         );
-        let spread = rgb.iter().max().unwrap() - rgb.iter().min().unwrap();
+        let spread = got.iter().max().unwrap() - got.iter().min().unwrap();
         assert!(spread > 20, "frame {i} is flat");
     }
 }
@@ -445,6 +457,61 @@ fn pix2pix_baseline_and_perceptual_losses_train() {
     let meta = header.metadata().clone().unwrap();
     assert_eq!(meta["format"], "tcvc-pix2pix-unet");
     assert_eq!(meta["downs"], "6");
+    // The export runs in tcvccolorize (frame by frame) exactly as the model module runs it.
+    let net = ModelFile::load_any(&model, Device::Cpu, Kind::Float)
+        .unwrap()
+        .net;
+    assert!(!net.uses_previous());
+    let art = line_art(&[12, 13]);
+    let rgb = colorize_frames(&model, &art);
+    for (a, got) in art.iter().zip(&rgb) {
+        let x = Tensor::from_slice(a)
+            .view([1, 1, SIZE as i64, SIZE as i64])
+            .to_kind(Kind::Float)
+            / 255.0;
+        let want = to_rgb8(&net.infer(&x, &x.zeros_like()).unwrap());
+        let max = got.iter().zip(&want).map(|(a, b)| a.abs_diff(*b)).max();
+        assert!(max <= Some(1), "element vs U-Net differ by {max:?}");
+    }
+
+    // The always-blank ablation: its export says so, and the element then ignores the chain
+    // (the same line art twice gives the same colours twice).
+    let dir = scratch_dir("train-ablation");
+    let ablation = dir.join("ablation.safetensors");
+    let mut args = base_args(&dir);
+    args.extend(
+        [
+            "--prev-prob",
+            "0",
+            "--steps",
+            "2",
+            "--no-plots",
+            "--export",
+            ablation.to_str().unwrap(),
+            "--export-dtype",
+            "f16",
+        ]
+        .map(String::from),
+    );
+    assert!(run(&args).status.success());
+    let (_, meta) = ModelFile::inspect(&ablation).unwrap();
+    assert_eq!(meta.previous_frame.as_str(), "blank");
+    assert!(
+        meta.provenance.contains("\"prev_prob\":0.0"),
+        "{}",
+        meta.provenance
+    );
+    let bytes = std::fs::read(&ablation).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(
+        st.tensor("encoder.1.weight").unwrap().dtype(),
+        safetensors::Dtype::F16
+    );
+    let same = colorize_frames(&ablation, &[art[0].clone(), art[0].clone()]);
+    assert_eq!(same[0], same[1]);
+    let mut args = base_args(&dir);
+    args.extend(["--arch", "pix2pix", "--prev-prob", "0.3", "--steps", "1"].map(String::from));
+    assert!(usage_error(&args).contains("--prev-prob is for --arch tcvc"));
 
     // TCVC with content + style through a frozen random VGG19, on greyscale input.
     let dir = scratch_dir("train-perceptual");

@@ -11,8 +11,7 @@ use gsttcvc::edges::{self, Extractor, Params};
 use gsttcvc::metrics::{self, Plane, SsimWindow, TemporalTracker, DEFAULT_STATIC_THRESHOLD};
 use gsttcvc::model::cache::{self, CachedModel};
 use gsttcvc::model::stream::{
-    compose, plane_to_tensor, tensor_to_rgb8, OutputMode, ResetReason, StreamColorizer,
-    DEFAULT_SCENE_THRESHOLD,
+    compose, plane_to_tensor, tensor_to_rgb8, OutputMode, ResetReason, DEFAULT_SCENE_THRESHOLD,
 };
 use gsttcvc::model::{InputMode, ModelError};
 use gsttcvc::video::{self, Clip, VideoError};
@@ -108,7 +107,8 @@ fn parse_fraction(s: &str) -> Result<f64, String> {
 #[derive(Debug, Parser)]
 #[command(name = "tcvc-eval", version, after_help = "See docs/eval.md.")]
 struct Args {
-    /// A TCVC model file (.safetensors); repeat for several models (one column each).
+    /// A model file (.safetensors: TCVC or the pix2pix baseline), or `default` for the built-in
+    /// default model; repeat for several models (one column each).
     #[arg(long = "model", value_name = "FILE", required = true)]
     models: Vec<PathBuf>,
     /// Test videos: video files GStreamer can decode, or folders of images (*.png, *.jpg,
@@ -324,14 +324,14 @@ fn run_clip(
 ) -> Result<Vec<FrameFigures>, Failure> {
     let (w, h) = (job.size.width as usize, job.size.height as usize);
     let input_mode = job.model.meta.input_mode;
-    let mut colorizer = StreamColorizer::new(
-        job.model.shared.instance(),
-        input_mode,
-        i64::from(job.working.width),
-        i64::from(job.working.height),
-        args.scene_threshold,
-    )
-    .map_err(|e| Failure::input(format!("--working {}: {e}", job.working)))?;
+    let mut colorizer = job
+        .model
+        .colorizer(
+            i64::from(job.working.width),
+            i64::from(job.working.height),
+            args.scene_threshold,
+        )
+        .map_err(|e| Failure::input(format!("--working {}: {e}", job.working)))?;
     let mut extractor = Extractor::new();
     extractor
         .resize(w, h)
@@ -392,8 +392,12 @@ fn run_clip(
 fn load_jobs(args: &Args, device: tch::Device, kind: Kind) -> Result<Vec<Job>, Failure> {
     let mut jobs = Vec::new();
     for path in &args.models {
-        let model = cache::load_shared(path, device, kind)
-            .map_err(|e| Failure::input(format!("cannot use model {}: {e}", path.display())))?;
+        let model = if path.as_os_str() == "default" && !path.exists() {
+            cache::load_default(device, kind)
+        } else {
+            cache::load_shared(path, device, kind)
+        }
+        .map_err(|e| Failure::input(format!("cannot use model {}: {e}", path.display())))?;
         let mode = model.meta.input_mode;
         match (args.input, mode) {
             (Some(InputChoice::Lineart), InputMode::Greyscale)

@@ -74,7 +74,8 @@ pub enum Output {
     Color = 3,
 }
 
-const DEFAULT_WORKING: u32 = 256;
+/// Working size property default: 0 × 0 = the model's training size.
+const DEFAULT_WORKING: u32 = 0;
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -150,10 +151,12 @@ pub(crate) fn format_frame_pattern(pattern: &str, n: u64) -> Option<String> {
     Some(format!("{}{}{}", &pattern[..start], num, &rest[end + 1..]))
 }
 
-fn working_size(s: &Settings, w: u32, h: u32) -> (i64, i64) {
+/// The working size for a `w × h` input: both properties 0 (the default) = the model's training
+/// size `train`; one 0 = from the other and the input's aspect ratio; else as set.
+fn working_size(s: &Settings, w: u32, h: u32, train: (u32, u32)) -> (i64, i64) {
     let round4 = |v: f64| ((v / 4.0).round() as i64 * 4).max(12);
     match (s.working_width, s.working_height) {
-        (0, 0) => (round4(w as f64), round4(h as f64)),
+        (0, 0) => (train.0 as i64, train.1 as i64),
         (0, wh) => (round4(wh as f64 * w as f64 / h as f64), wh as i64),
         (ww, 0) => (ww as i64, round4(ww as f64 * h as f64 / w as f64)),
         (ww, wh) => (ww as i64, wh as i64),
@@ -237,7 +240,7 @@ impl ObjectImpl for Colorize {
             vec![
                 glib::ParamSpecString::builder("model-file")
                     .nick("Model file")
-                    .blurb("TCVC model (.safetensors with tcvc-generator metadata); tools/convert_reference.py converts reference-code checkpoints")
+                    .blurb("Model file (.safetensors from tcvc-train --export: TCVC, or the pix2pix baseline; tools/convert_reference.py converts reference-code checkpoints). Unset or empty: the default model built into the plugin (models/tcvc-default.safetensors of the source tree, see docs/model-card.md)")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecString::builder("device")
@@ -260,14 +263,14 @@ impl ObjectImpl for Colorize {
                     .build(),
                 glib::ParamSpecUInt::builder("working-width")
                     .nick("Working width")
-                    .blurb("Inference width (the model's training size by default; 0 = from working-height and the input's aspect ratio, multiple of 4)")
+                    .blurb("Inference width (both 0: the model's training size, e.g. 160x96 for the default model, 256x256 for the paper's; only this one 0: from working-height and the input's aspect ratio, multiple of 4)")
                     .maximum(MAX_SIDE as u32)
                     .default_value(DEFAULT_WORKING)
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecUInt::builder("working-height")
                     .nick("Working height")
-                    .blurb("Inference height (0 = from working-width and the input's aspect ratio, multiple of 4)")
+                    .blurb("Inference height (both 0: the model's training size; only this one 0: from working-width and the input's aspect ratio, multiple of 4)")
                     .maximum(MAX_SIDE as u32)
                     .default_value(DEFAULT_WORKING)
                     .mutable_ready()
@@ -401,28 +404,31 @@ impl BaseTransformImpl for Colorize {
                 ));
             }
         }
-        let Some(path) = s.model_file.filter(|p| !p.is_empty()) else {
-            return Err(gst::error_msg!(
-                gst::ResourceError::NotFound,
-                ["model-file is not set: set model-file=PATH to a TCVC model (.safetensors); tools/convert_reference.py converts reference-code checkpoints"]
-            ));
-        };
         if s.threads > 0 {
             tch::set_num_threads(s.threads as i32);
         }
-        let model = cache::load_shared(Path::new(&path), device, kind).map_err(|e| {
-            gst::error_msg!(
-                gst::ResourceError::OpenRead,
-                ["Cannot use model-file '{path}': {e}"]
-            )
-        })?;
+        let model = match s.model_file.filter(|p| !p.is_empty()) {
+            Some(path) => cache::load_shared(Path::new(&path), device, kind).map_err(|e| {
+                gst::error_msg!(
+                    gst::ResourceError::OpenRead,
+                    ["Cannot use model-file '{path}': {e}"]
+                )
+            })?,
+            None => cache::load_default(device, kind).map_err(|e| {
+                gst::error_msg!(
+                    gst::ResourceError::OpenRead,
+                    ["Cannot load the built-in default model: {e}; set model-file=PATH to a model file"]
+                )
+            })?,
+        };
         gst::info!(
             CAT,
             imp = self,
-            "model {} ({:?}, {}) on {device:?} as {kind:?}",
+            "model {} ({}, {}, previous frame {}) on {device:?} as {kind:?}",
             model.path.display(),
-            model.shared.config(),
-            model.meta.input_mode
+            model.shared.describe(),
+            model.meta.input_mode,
+            model.meta.previous_frame.as_str()
         );
         *self.state.lock().unwrap() = Some(State {
             model,
@@ -483,7 +489,13 @@ impl VideoFilterImpl for Colorize {
         let Some(st) = state.as_mut() else {
             return Err(gst::loggable_error!(CAT, "caps before start"));
         };
-        let (ww, wh) = working_size(&settings, in_info.width(), in_info.height());
+        let ts = st.model.meta.train_size;
+        let (ww, wh) = working_size(
+            &settings,
+            in_info.width(),
+            in_info.height(),
+            (ts.width, ts.height),
+        );
         if st
             .stream
             .as_ref()
@@ -491,14 +503,10 @@ impl VideoFilterImpl for Colorize {
         {
             st.pending = Some(Reason::Caps);
         }
-        let colorizer = StreamColorizer::new(
-            st.model.shared.instance(),
-            st.model.meta.input_mode,
-            ww,
-            wh,
-            settings.scene_threshold,
-        )
-        .map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
+        let colorizer = st
+            .model
+            .colorizer(ww, wh, settings.scene_threshold)
+            .map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
         gst::debug!(
             CAT,
             imp = self,
@@ -644,13 +652,17 @@ mod tests {
     #[test]
     fn working_size_keeps_the_aspect_ratio_when_asked() {
         let mut s = Settings::default();
-        assert_eq!(working_size(&s, 1920, 1080), (256, 256));
-        s.working_width = 0;
-        assert_eq!(working_size(&s, 1920, 1080), (456, 256));
+        let train = (160, 96);
+        assert_eq!(working_size(&s, 1920, 1080, train), (160, 96));
+        s.working_height = 256;
+        assert_eq!(working_size(&s, 1920, 1080, train), (456, 256));
         s.working_width = 320;
         s.working_height = 0;
-        assert_eq!(working_size(&s, 1280, 720), (320, 180));
-        s.working_width = 0;
-        assert_eq!(working_size(&s, 3, 5), (12, 12));
+        assert_eq!(working_size(&s, 1280, 720, train), (320, 180));
+        s.working_width = 12;
+        assert_eq!(working_size(&s, 3, 5, train), (12, 20));
+        s.working_width = 256;
+        s.working_height = 256;
+        assert_eq!(working_size(&s, 3, 5, train), (256, 256));
     }
 }

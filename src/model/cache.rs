@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //! Process-wide weak cache of loaded models: element instances asking for the same
 //! (file, device, precision) share one loaded generator, freed when the last user drops it.
-use super::{ModelError, ModelFile, ModelMeta, SharedGenerator};
+use super::{ModelError, ModelFile, ModelMeta, PreviousFrame, SharedGenerator, StreamColorizer};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
@@ -15,14 +15,71 @@ pub struct CachedModel {
     pub shared: SharedGenerator,
     /// The file's metadata.
     pub meta: ModelMeta,
-    /// The file it was loaded from (canonical path).
+    /// The file it was loaded from (canonical path), or [`DEFAULT_MODEL_NAME`].
     pub path: PathBuf,
+}
+
+impl CachedModel {
+    /// A new previous-frame chain on this model at working size `width × height`, set up as
+    /// its metadata says (input mode; a blank previous frame for a model trained without one).
+    pub fn colorizer(
+        &self,
+        width: i64,
+        height: i64,
+        scene_threshold: f64,
+    ) -> Result<StreamColorizer, ModelError> {
+        let mut c = StreamColorizer::new(
+            self.shared.instance(),
+            self.meta.input_mode,
+            width,
+            height,
+            scene_threshold,
+        )?;
+        c.set_blank_previous(self.meta.previous_frame == PreviousFrame::Blank);
+        Ok(c)
+    }
 }
 
 type Key = (PathBuf, Option<SystemTime>, u64, String, String);
 
 static CACHE: LazyLock<Mutex<HashMap<Key, Weak<CachedModel>>>> = LazyLock::new(Mutex::default);
 static LOADS_PER_FILE: LazyLock<Mutex<HashMap<PathBuf, usize>>> = LazyLock::new(Mutex::default);
+
+/// The built-in default model: `models/tcvc-default.safetensors` of the source tree, embedded
+/// in the plugin at build time (see `docs/model-card.md`). `tcvccolorize` uses it when
+/// `model-file` is unset; `tcvc-eval --model default` measures it.
+pub static DEFAULT_MODEL: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/models/tcvc-default.safetensors"
+));
+
+/// The name the built-in default model goes by in messages and as its cache path.
+pub const DEFAULT_MODEL_NAME: &str = "<built-in default model>";
+
+fn cached(
+    key: Key,
+    path: PathBuf,
+    load: impl FnOnce() -> Result<super::file::LoadedNet, ModelError>,
+) -> Result<Arc<CachedModel>, ModelError> {
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    cache.retain(|_, w| w.strong_count() > 0);
+    if let Some(m) = cache.get(&key).and_then(Weak::upgrade) {
+        return Ok(m);
+    }
+    let loaded = load()?;
+    *LOADS_PER_FILE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(path.clone())
+        .or_default() += 1;
+    let m = Arc::new(CachedModel {
+        shared: SharedGenerator::new(loaded.net),
+        meta: loaded.meta,
+        path,
+    });
+    cache.insert(key, Arc::downgrade(&m));
+    Ok(m)
+}
 
 /// Loads `path` for `device` / `kind`, or returns the model already loaded for them (same file,
 /// same modification time and size). The cache lock is held while loading, so concurrent users
@@ -47,30 +104,35 @@ pub fn load_shared(
         format!("{device:?}"),
         format!("{kind:?}"),
     );
-    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    cache.retain(|_, w| w.strong_count() > 0);
-    if let Some(m) = cache.get(&key).and_then(Weak::upgrade) {
-        return Ok(m);
-    }
-    let loaded = ModelFile::load(&canonical, device, kind)?;
-    *LOADS_PER_FILE
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .entry(canonical.clone())
-        .or_default() += 1;
-    let m = Arc::new(CachedModel {
-        shared: SharedGenerator::new(loaded.generator),
-        meta: loaded.meta,
-        path: canonical,
-    });
-    cache.insert(key, Arc::downgrade(&m));
-    Ok(m)
+    cached(key, canonical.clone(), || {
+        ModelFile::load_any(&canonical, device, kind)
+    })
 }
 
-/// How many times `path` was actually loaded in this process.
+/// The built-in [`DEFAULT_MODEL`] for `device` / `kind`, shared as [`load_shared`] does.
+pub fn load_default(device: Device, kind: Kind) -> Result<Arc<CachedModel>, ModelError> {
+    let name = PathBuf::from(DEFAULT_MODEL_NAME);
+    let key: Key = (
+        name.clone(),
+        None,
+        DEFAULT_MODEL.len() as u64,
+        format!("{device:?}"),
+        format!("{kind:?}"),
+    );
+    cached(key, name, || {
+        ModelFile::load_any_from_bytes(DEFAULT_MODEL, DEFAULT_MODEL_NAME, device, kind)
+    })
+}
+
+/// How many times `path` (or [`DEFAULT_MODEL_NAME`]) was actually loaded in this process.
 pub fn load_count_of(path: &Path) -> usize {
-    let Ok(p) = path.canonicalize() else {
-        return 0;
+    let p = if path == Path::new(DEFAULT_MODEL_NAME) {
+        path.to_path_buf()
+    } else {
+        let Ok(p) = path.canonicalize() else {
+            return 0;
+        };
+        p
     };
     LOADS_PER_FILE
         .lock()

@@ -196,7 +196,8 @@ impl fmt::Display for ModelError {
             ),
             ModelError::WrongFormat { found } => write!(
                 f,
-                "model file declares format `{found}`, expected `tcvc-generator`; this is \
+                "model file declares format `{found}`, expected `tcvc-generator` (or \
+                 `tcvc-pix2pix-unet`, which tcvc-eval and tcvccolorize also load); this is \
                  some other safetensors file. Convert reference checkpoints with \
                  tools/convert_reference.py"
             ),

@@ -10,6 +10,11 @@
 //! | `input_mode`     | `lineart` or `greyscale` (what channel 0 holds)    |
 //! | `train_size`     | `WIDTHxHEIGHT` of the training crops, e.g. `256x256` |
 //! | `provenance`     | free text (optional; empty when absent)            |
+//! | `previous_frame` | `chain` (default) or `blank` (the always-blank ablation) |
+//!
+//! A pix2pix U-Net baseline file has `format` `tcvc-pix2pix-unet`, `channels` (`ngf`) and
+//! `downs` instead of `res_blocks`, and the U-Net's `down{i}` / `up{i}` weights; read it (and
+//! TCVC files) with [`ModelFile::load_any`].
 //!
 //! Weights are stored as F32 or F16 (F16 halves the file; loading widens to
 //! F32 before converting to the requested compute kind). BF16/F64 files are
@@ -34,6 +39,8 @@ use tch::{Device, Kind, Tensor};
 use super::error::{FileRole, ModelError, Result};
 use super::generator::{Generator, GeneratorConfig};
 use super::layers::check_compute_kind;
+use super::net::ColorNet;
+use super::unet::{unet_parameter_specs, UnetGenerator, MAX_DOWNS, MIN_DOWNS, UNET_FORMAT_NAME};
 
 /// Value of `__metadata__.format`.
 pub const FORMAT_NAME: &str = "tcvc-generator";
@@ -113,6 +120,28 @@ impl FromStr for TrainSize {
     }
 }
 
+/// What the model was trained to see as its previous frame (metadata key `previous_frame`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PreviousFrame {
+    /// The paper: the previous colour frame (ground truth in training, the model's own output
+    /// at inference).
+    #[default]
+    Chain,
+    /// The ablation trained with the previous frame always blank (`tcvc-train --prev-prob 0`):
+    /// it is run with a blank previous frame too.
+    Blank,
+}
+
+impl PreviousFrame {
+    /// The metadata value: `chain` or `blank`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PreviousFrame::Chain => "chain",
+            PreviousFrame::Blank => "blank",
+        }
+    }
+}
+
 /// Descriptive metadata stored next to the weights.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelMeta {
@@ -122,6 +151,8 @@ pub struct ModelMeta {
     pub train_size: TrainSize,
     /// Free text: where the weights come from (dataset, run, conversion).
     pub provenance: String,
+    /// The previous frame the model expects (absent in a file: `chain`).
+    pub previous_frame: PreviousFrame,
 }
 
 /// On-disk storage precision of the weights.
@@ -142,6 +173,15 @@ pub struct LoadedModel {
     pub meta: ModelMeta,
 }
 
+/// A loaded model of either architecture (see [`ModelFile::load_any`]).
+#[derive(Debug)]
+pub struct LoadedNet {
+    /// The network on the requested device and kind, weights frozen.
+    pub net: ColorNet,
+    /// Metadata from the file.
+    pub meta: ModelMeta,
+}
+
 /// Reader / writer of the model file format (see the module docs).
 #[derive(Debug, Clone, Copy)]
 pub struct ModelFile;
@@ -156,42 +196,29 @@ impl ModelFile {
         meta: &ModelMeta,
         storage: StorageDtype,
     ) -> Result<()> {
-        let path = path.as_ref();
         let bytes = Self::to_bytes(generator, meta, storage)?;
-        let file_name = path.file_name().ok_or_else(|| ModelError::Write {
-            path: path.to_path_buf(),
-            detail: "the path has no file name".into(),
-        })?;
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(file_name);
-        tmp_name.push(format!(".tmp{}", std::process::id()));
-        let tmp = path.with_file_name(tmp_name);
-        let write_err = |e: std::io::Error| ModelError::Write {
-            path: path.to_path_buf(),
-            detail: e.to_string(),
-        };
-        // Temp file, fsync, rename, fsync the folder: a crash leaves the old file or the new
-        // one, never a torn file.
-        let written = (|| {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()
-        })();
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(write_err(e));
-        }
-        std::fs::rename(&tmp, path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            write_err(e)
-        })?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if let Ok(d) = std::fs::File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
-        Ok(())
+        write_atomic(path.as_ref(), &bytes)
+    }
+
+    /// Writes a pix2pix U-Net baseline file (format `tcvc-pix2pix-unet`) atomically, as
+    /// [`ModelFile::save`].
+    pub fn save_unet(
+        path: impl AsRef<Path>,
+        unet: &UnetGenerator,
+        meta: &ModelMeta,
+        storage: StorageDtype,
+    ) -> Result<()> {
+        let info = [
+            ("format", UNET_FORMAT_NAME.to_string()),
+            ("format_version", FORMAT_VERSION.to_string()),
+            ("channels", unet.channels().to_string()),
+            ("downs", unet.downs().to_string()),
+            ("input_mode", meta.input_mode.to_string()),
+            ("train_size", meta.train_size.to_string()),
+            ("provenance", meta.provenance.clone()),
+        ];
+        let bytes = tensors_to_bytes(unet.named_tensors(), &info, storage)?;
+        write_atomic(path.as_ref(), &bytes)
     }
 
     /// Serialises `generator` and `meta` to safetensors bytes.
@@ -201,50 +228,7 @@ impl ModelFile {
         storage: StorageDtype,
     ) -> Result<Vec<u8>> {
         let config = generator.config();
-        let (kind, dtype) = match storage {
-            StorageDtype::F32 => (Kind::Float, Dtype::F32),
-            StorageDtype::F16 => (Kind::Half, Dtype::F16),
-        };
-        let _guard = tch::no_grad_guard();
-        let mut buffers: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-        for (name, t) in generator.named_tensors() {
-            let t32 = t
-                .f_detach()
-                .and_then(|t| t.f_to_device(Device::Cpu))
-                .and_then(|t| t.f_to_kind(Kind::Float))
-                .map_err(ModelError::torch(format!("reading `{name}`")))?;
-            if storage == StorageDtype::F16 {
-                let max = t32
-                    .f_abs()
-                    .and_then(|a| a.f_max())
-                    .and_then(|m| m.f_double_value(&[]))
-                    .map_err(ModelError::torch(format!("checking `{name}`")))?;
-                if max.is_nan() || max > 65504.0 {
-                    return Err(ModelError::InvalidConfig(format!(
-                        "tensor `{name}` has |value| up to {max}, which does not fit in F16; \
-                         save with F32 storage"
-                    )));
-                }
-            }
-            let c = t32
-                .f_to_kind(kind)
-                .and_then(|t| t.f_contiguous())
-                .map_err(ModelError::torch(format!("converting `{name}`")))?;
-            let numel = c.numel();
-            let mut data = vec![0u8; numel * kind.elt_size_in_bytes()];
-            c.f_copy_data_u8(&mut data, numel)
-                .map_err(ModelError::torch(format!("copying `{name}`")))?;
-            let shape = c.size().iter().map(|&d| d as usize).collect();
-            buffers.push((name, shape, data));
-        }
-        let mut views = Vec::with_capacity(buffers.len());
-        for (name, shape, data) in &buffers {
-            let view = TensorView::new(dtype, shape.clone(), data).map_err(|e| {
-                ModelError::InvalidConfig(format!("cannot describe tensor `{name}`: {e}"))
-            })?;
-            views.push((name.clone(), view));
-        }
-        let info: HashMap<String, String> = [
+        let info = [
             ("format", FORMAT_NAME.to_string()),
             ("format_version", FORMAT_VERSION.to_string()),
             ("channels", config.channels.to_string()),
@@ -252,12 +236,9 @@ impl ModelFile {
             ("input_mode", meta.input_mode.to_string()),
             ("train_size", meta.train_size.to_string()),
             ("provenance", meta.provenance.clone()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        safetensors::serialize(views, Some(info))
-            .map_err(|e| ModelError::InvalidConfig(format!("cannot serialise the model: {e}")))
+            ("previous_frame", meta.previous_frame.as_str().to_string()),
+        ];
+        tensors_to_bytes(generator.named_tensors(), &info, storage)
     }
 
     /// Reads, validates and loads a model file. The generator's weights end
@@ -273,6 +254,25 @@ impl ModelFile {
         load_from_bytes_at(bytes, Path::new("<memory>"), device, kind)
     }
 
+    /// Reads, validates and loads a model file of either architecture: a TCVC generator
+    /// (format `tcvc-generator`) or a pix2pix U-Net baseline (`tcvc-pix2pix-unet`).
+    pub fn load_any(path: impl AsRef<Path>, device: Device, kind: Kind) -> Result<LoadedNet> {
+        let path = path.as_ref();
+        let bytes = read_file(path)?;
+        load_any_from_bytes_at(&bytes, path, device, kind)
+    }
+
+    /// As [`ModelFile::load_any`], from bytes already in memory (e.g. the built-in default
+    /// model); `name` stands for the path in error messages.
+    pub fn load_any_from_bytes(
+        bytes: &[u8],
+        name: &str,
+        device: Device,
+        kind: Kind,
+    ) -> Result<LoadedNet> {
+        load_any_from_bytes_at(bytes, Path::new(name), device, kind)
+    }
+
     /// Reads and validates only the metadata and architecture of a model
     /// file (all checks of [`ModelFile::load`] except building tensors).
     pub fn inspect(path: impl AsRef<Path>) -> Result<(GeneratorConfig, ModelMeta)> {
@@ -283,6 +283,101 @@ impl ModelFile {
         validate_tensors(&st.tensors, &config)?;
         Ok((config, meta))
     }
+}
+
+/// Serialises named tensors (converted to `storage`) and metadata to safetensors bytes.
+fn tensors_to_bytes(
+    named: Vec<(String, Tensor)>,
+    info: &[(&str, String)],
+    storage: StorageDtype,
+) -> Result<Vec<u8>> {
+    let (kind, dtype) = match storage {
+        StorageDtype::F32 => (Kind::Float, Dtype::F32),
+        StorageDtype::F16 => (Kind::Half, Dtype::F16),
+    };
+    let _guard = tch::no_grad_guard();
+    let mut buffers: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (name, t) in named {
+        let t32 = t
+            .f_detach()
+            .and_then(|t| t.f_to_device(Device::Cpu))
+            .and_then(|t| t.f_to_kind(Kind::Float))
+            .map_err(ModelError::torch(format!("reading `{name}`")))?;
+        if storage == StorageDtype::F16 {
+            let max = t32
+                .f_abs()
+                .and_then(|a| a.f_max())
+                .and_then(|m| m.f_double_value(&[]))
+                .map_err(ModelError::torch(format!("checking `{name}`")))?;
+            if max.is_nan() || max > 65504.0 {
+                return Err(ModelError::InvalidConfig(format!(
+                    "tensor `{name}` has |value| up to {max}, which does not fit in F16; \
+                     save with F32 storage"
+                )));
+            }
+        }
+        let c = t32
+            .f_to_kind(kind)
+            .and_then(|t| t.f_contiguous())
+            .map_err(ModelError::torch(format!("converting `{name}`")))?;
+        let numel = c.numel();
+        let mut data = vec![0u8; numel * kind.elt_size_in_bytes()];
+        c.f_copy_data_u8(&mut data, numel)
+            .map_err(ModelError::torch(format!("copying `{name}`")))?;
+        let shape = c.size().iter().map(|&d| d as usize).collect();
+        buffers.push((name, shape, data));
+    }
+    let mut views = Vec::with_capacity(buffers.len());
+    for (name, shape, data) in &buffers {
+        let view = TensorView::new(dtype, shape.clone(), data).map_err(|e| {
+            ModelError::InvalidConfig(format!("cannot describe tensor `{name}`: {e}"))
+        })?;
+        views.push((name.clone(), view));
+    }
+    let info: HashMap<String, String> = info
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    safetensors::serialize(views, Some(info))
+        .map_err(|e| ModelError::InvalidConfig(format!("cannot serialise the model: {e}")))
+}
+
+/// Writes `bytes` to `path` atomically: a sibling temporary file is written, fsynced and renamed
+/// over `path`, then the folder is fsynced, so a crash leaves the old file or the new one, never
+/// a torn file.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let file_name = path.file_name().ok_or_else(|| ModelError::Write {
+        path: path.to_path_buf(),
+        detail: "the path has no file name".into(),
+    })?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(file_name);
+    tmp_name.push(format!(".tmp{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let write_err = |e: std::io::Error| ModelError::Write {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    };
+    let written = (|| {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(write_err(e));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        write_err(e)
+    })?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
 }
 
 /// Reads a whole file, mapping errors to [`ModelError::Io`] / `EmptyFile`.
@@ -400,14 +495,59 @@ pub(crate) fn parse_metadata(m: &HashMap<String, String>) -> Result<(GeneratorCo
     let input_mode: InputMode = meta_str(m, "input_mode")?.parse()?;
     let train_size: TrainSize = meta_str(m, "train_size")?.parse()?;
     let provenance = m.get("provenance").cloned().unwrap_or_default();
+    let previous_frame = match m.get("previous_frame").map(|v| v.trim()) {
+        None | Some("chain") => PreviousFrame::Chain,
+        Some("blank") => PreviousFrame::Blank,
+        Some(other) => {
+            return Err(ModelError::InvalidMetadata {
+                key: "previous_frame",
+                value: other.to_string(),
+                expected: "`chain` or `blank`",
+            })
+        }
+    };
     Ok((
         config,
         ModelMeta {
             input_mode,
             train_size,
             provenance,
+            previous_frame,
         },
     ))
+}
+
+/// Validates the `__metadata__` block of a pix2pix U-Net file: `(downs, channels, meta)`.
+fn parse_unet_metadata(m: &HashMap<String, String>) -> Result<(u32, i64, ModelMeta)> {
+    let version = meta_str(m, "format_version")?;
+    if version.trim() != FORMAT_VERSION {
+        return Err(ModelError::UnsupportedVersion {
+            found: version.to_string(),
+        });
+    }
+    let channels = parse_int(m, "channels", "an integer in 1..=1024")?;
+    if !(1..=super::generator::MAX_CHANNELS).contains(&channels) {
+        return Err(ModelError::InvalidMetadata {
+            key: "channels",
+            value: channels.to_string(),
+            expected: "an integer in 1..=1024",
+        });
+    }
+    let downs = parse_int(m, "downs", "an integer in 5..=8")?;
+    if !(MIN_DOWNS as i64..=MAX_DOWNS as i64).contains(&downs) {
+        return Err(ModelError::InvalidMetadata {
+            key: "downs",
+            value: downs.to_string(),
+            expected: "an integer in 5..=8",
+        });
+    }
+    let meta = ModelMeta {
+        input_mode: meta_str(m, "input_mode")?.parse()?,
+        train_size: meta_str(m, "train_size")?.parse()?,
+        provenance: m.get("provenance").cloned().unwrap_or_default(),
+        previous_frame: PreviousFrame::Blank,
+    };
+    Ok((downs as u32, channels, meta))
 }
 
 /// Maps a safetensors float dtype to the tch kind used to read it.
@@ -479,6 +619,29 @@ fn validate_tensors(
     )
 }
 
+/// The tensors named by `specs` (already validated with [`validate_against`]) on `device` /
+/// `kind`, by name.
+pub(crate) fn tensors_of(
+    tensors: &HashMap<String, TensorView<'_>>,
+    specs: &[(String, Vec<i64>)],
+    role: FileRole,
+    device: Device,
+    kind: Kind,
+) -> Result<HashMap<String, Tensor>> {
+    let mut map = HashMap::new();
+    for (name, _) in specs {
+        let view = tensors.get(name).ok_or_else(|| ModelError::MissingTensor {
+            role,
+            name: name.clone(),
+        })?;
+        map.insert(
+            name.clone(),
+            view_to_tensor(name, view, role, device, kind)?,
+        );
+    }
+    Ok(map)
+}
+
 /// Builds a float32 CPU tensor from a *validated* view (dtype float, shape
 /// and byte length consistent), then converts to `device`/`kind`.
 pub(crate) fn view_to_tensor(
@@ -528,6 +691,32 @@ pub(crate) fn view_to_tensor(
         )))
 }
 
+fn load_any_from_bytes_at(
+    bytes: &[u8],
+    path: &Path,
+    device: Device,
+    kind: Kind,
+) -> Result<LoadedNet> {
+    check_compute_kind(kind)?;
+    let st = parse(bytes, path)?;
+    if st.metadata.get("format").map(String::as_str) != Some(UNET_FORMAT_NAME) {
+        let m = load_from_bytes_at(bytes, path, device, kind)?;
+        return Ok(LoadedNet {
+            net: ColorNet::Tcvc(m.generator),
+            meta: m.meta,
+        });
+    }
+    let (downs, channels, meta) = parse_unet_metadata(&st.metadata)?;
+    let specs = unet_parameter_specs(downs, channels);
+    validate_against(&st.tensors, &specs, FileRole::Generator, false)?;
+    let map = tensors_of(&st.tensors, &specs, FileRole::Generator, device, kind)?;
+    let unet = UnetGenerator::from_named_tensors(downs, channels, map)?;
+    Ok(LoadedNet {
+        net: ColorNet::Pix2pix(unet),
+        meta,
+    })
+}
+
 fn load_from_bytes_at(
     bytes: &[u8],
     path: &Path,
@@ -538,18 +727,13 @@ fn load_from_bytes_at(
     let st = parse(bytes, path)?;
     let (config, meta) = parse_metadata(&st.metadata)?;
     validate_tensors(&st.tensors, &config)?;
-    let mut map = HashMap::new();
-    for (name, _) in config.parameter_specs() {
-        let view = st
-            .tensors
-            .get(&name)
-            .ok_or_else(|| ModelError::MissingTensor {
-                role: FileRole::Generator,
-                name: name.clone(),
-            })?;
-        let t = view_to_tensor(&name, view, FileRole::Generator, device, kind)?;
-        map.insert(name, t);
-    }
+    let map = tensors_of(
+        &st.tensors,
+        &config.parameter_specs(),
+        FileRole::Generator,
+        device,
+        kind,
+    )?;
     let generator = Generator::from_named_tensors(config, map)?;
     Ok(LoadedModel { generator, meta })
 }

@@ -30,6 +30,7 @@ use super::layers::{
     check_compute_kind, instance_norm, is_float_kind, reflection_pad, relu, Conv2d, ConvSpec,
     ConvTranspose2d,
 };
+use super::net::ColorNet;
 
 /// Number of input channels: line art / grey (1) + previous RGB frame (3).
 pub const INPUT_CHANNELS: i64 = 4;
@@ -506,43 +507,50 @@ impl Generator {
     }
 }
 
-/// A thread-safe, cloneable handle on one loaded generator.
+/// A thread-safe, cloneable handle on one loaded generator (either architecture).
 ///
 /// tch 0.24's `Tensor` is `Send` but not `Sync`, so neither is
-/// [`Generator`], and `Arc<Generator>` cannot cross threads. This handle
-/// keeps the generator behind a `Mutex` that is held only for
+/// [`ColorNet`], and `Arc<ColorNet>` cannot cross threads. This handle
+/// keeps the network behind a `Mutex` that is held only for
 /// [`SharedGenerator::instance`], which returns a shallow clone: a new set of
 /// tensor handles on the same weight storage (one refcount increment per
 /// tensor, no data copy). Each streaming thread (e.g. each `tcvccolorize`
-/// instance) keeps its own instance and calls [`Generator::infer`] on it
+/// instance) keeps its own instance and calls [`ColorNet::infer`] on it
 /// concurrently without locking. This is sound because inference only reads
 /// the weights (no in-place op, weights do not require grad, and grad mode is
 /// thread-local), and libtorch allows concurrent reads of a tensor.
 #[derive(Debug, Clone)]
 pub struct SharedGenerator {
-    inner: Arc<Mutex<Generator>>,
+    inner: Arc<Mutex<ColorNet>>,
 }
 
 impl SharedGenerator {
-    /// Wraps a generator (typically from [`crate::model::ModelFile::load`]).
-    pub fn new(generator: Generator) -> Self {
+    /// Wraps a generator (typically from [`crate::model::ModelFile::load_any`]).
+    pub fn new(net: impl Into<ColorNet>) -> Self {
         SharedGenerator {
-            inner: Arc::new(Mutex::new(generator)),
+            inner: Arc::new(Mutex::new(net.into())),
         }
     }
 
-    /// A per-thread handle on the shared weights (cheap, no copy).
-    pub fn instance(&self) -> Generator {
-        // A poisoned lock cannot leave the generator half-modified: nothing
+    fn lock(&self) -> std::sync::MutexGuard<'_, ColorNet> {
+        // A poisoned lock cannot leave the network half-modified: nothing
         // mutates it under the lock.
-        let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        g.shallow_clone()
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Size hyper-parameters of the shared generator.
-    pub fn config(&self) -> GeneratorConfig {
-        let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        g.config()
+    /// A per-thread handle on the shared weights (cheap, no copy).
+    pub fn instance(&self) -> ColorNet {
+        self.lock().shallow_clone()
+    }
+
+    /// Size hyper-parameters of a shared TCVC generator (`None` for pix2pix).
+    pub fn config(&self) -> Option<GeneratorConfig> {
+        self.lock().tcvc_config()
+    }
+
+    /// Architecture and size in words (see [`ColorNet::describe`]).
+    pub fn describe(&self) -> String {
+        self.lock().describe()
     }
 
     /// True when both handles share the same generator.

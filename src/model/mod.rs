@@ -6,6 +6,8 @@
 //! * [`Generator`]: the reference generator (EdgeConnect `InpaintGenerator`
 //!   with a 4-channel input `cat[lineart, previous RGB]`), parameter names
 //!   equal to the reference `state_dict` keys;
+//! * [`UnetGenerator`]: the pix2pix U-Net baseline (line art only);
+//!   [`ColorNet`] holds either;
 //! * [`Discriminator`]: 70x70 PatchGAN with spectral normalisation;
 //! * [`Vgg19`]: frozen feature extractor for the content and style losses;
 //! * [`loss`]: adversarial / L1 / content / style losses;
@@ -17,8 +19,8 @@
 //! ```no_run
 //! use gsttcvc::model::{ModelFile, SharedGenerator};
 //! # fn main() -> Result<(), gsttcvc::model::ModelError> {
-//! let loaded = ModelFile::load("model.safetensors", tch::Device::Cpu, tch::Kind::Float)?;
-//! let shared = SharedGenerator::new(loaded.generator); // clone into each element
+//! let loaded = ModelFile::load_any("model.safetensors", tch::Device::Cpu, tch::Kind::Float)?;
+//! let shared = SharedGenerator::new(loaded.net); // clone into each element
 //! let g = shared.instance(); // per streaming thread, no weight copy
 //! let lineart = tch::Tensor::zeros([1, 1, 256, 256], (tch::Kind::Float, tch::Device::Cpu));
 //! let prev = tch::Tensor::zeros([1, 3, 256, 256], (tch::Kind::Float, tch::Device::Cpu));
@@ -40,18 +42,22 @@ pub mod file;
 pub mod generator;
 mod layers;
 pub mod loss;
+pub mod net;
 pub mod stream;
+pub mod unet;
 pub mod vgg;
 
 pub use discriminator::{Discriminator, SpectralNormConv2d, DISCRIMINATOR_INPUT_CHANNELS};
 pub use error::{FileRole, ModelError};
 pub use file::{
-    InputMode, LoadedModel, ModelFile, ModelMeta, StorageDtype, TrainSize, FORMAT_NAME,
-    FORMAT_VERSION,
+    InputMode, LoadedModel, ModelFile, ModelMeta, PreviousFrame, StorageDtype, TrainSize,
+    FORMAT_NAME, FORMAT_VERSION,
 };
 pub use generator::{Generator, GeneratorConfig, SharedGenerator, INPUT_CHANNELS};
 pub use loss::{GeneratorLosses, LossWeights};
+pub use net::ColorNet;
 pub use stream::{OutputMode, StreamColorizer};
+pub use unet::{UnetGenerator, UNET_FORMAT_NAME};
 pub use vgg::{vgg19_parameter_specs, Vgg19, VggFeatures};
 
 #[cfg(test)]

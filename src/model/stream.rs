@@ -4,7 +4,7 @@
 //! `tcvccolorize` element and `tcvc-eval` so that both run exactly the same code.
 //!
 //! Tensors here are `1 × C × H × W`, values in `[0, 1]`, on the generator's device.
-use super::{Generator, InputMode, ModelError};
+use super::{ColorNet, InputMode, ModelError};
 use tch::{Device, Kind, Tensor};
 
 type Result<T> = std::result::Result<T, ModelError>;
@@ -55,7 +55,8 @@ pub struct Step {
 
 /// The previous-frame chain of one stream.
 pub struct StreamColorizer {
-    generator: Generator,
+    generator: ColorNet,
+    blank_previous: bool,
     input_mode: InputMode,
     work: (i64, i64),
     scene_threshold: f64,
@@ -79,9 +80,10 @@ pub fn resize(x: &Tensor, height: i64, width: i64) -> Result<Tensor> {
 }
 
 impl StreamColorizer {
-    /// A chain for one stream at working size `width × height` (≥ 12 each).
+    /// A chain for one stream at working size `width × height` (≥ 12 each). A pix2pix
+    /// baseline has no chain (its frames are independent).
     pub fn new(
-        generator: Generator,
+        generator: impl Into<ColorNet>,
         input_mode: InputMode,
         width: i64,
         height: i64,
@@ -92,7 +94,9 @@ impl StreamColorizer {
                 "working size {width}x{height} is too small: the generator needs at least 12x12"
             )));
         }
+        let generator = generator.into();
         Ok(StreamColorizer {
+            blank_previous: !generator.uses_previous(),
             generator,
             input_mode,
             work: (width, height),
@@ -110,6 +114,12 @@ impl StreamColorizer {
     /// The generator's device.
     pub fn device(&self) -> Device {
         self.generator.device()
+    }
+
+    /// Feeds a blank previous frame to every step (a model trained without the previous frame,
+    /// metadata `previous_frame = blank`), or the chain (the default for TCVC models).
+    pub fn set_blank_previous(&mut self, blank: bool) {
+        self.blank_previous = blank || !self.generator.uses_previous();
     }
 
     /// Sets the scene-cut threshold (1.0 disables cut detection).
@@ -181,8 +191,8 @@ impl StreamColorizer {
             }
         }
         let prev = match &self.prev {
-            Some(p) => p.shallow_clone(),
-            None => Tensor::f_zeros([1, 3, h, w], (Kind::Float, self.device()))
+            Some(p) if !self.blank_previous => p.shallow_clone(),
+            _ => Tensor::f_zeros([1, 3, h, w], (Kind::Float, self.device()))
                 .map_err(ModelError::torch("making the blank previous frame"))?,
         };
         let pred = self
@@ -284,7 +294,7 @@ pub fn compose(prediction: &Tensor, input: &Tensor, mode: OutputMode) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::GeneratorConfig;
+    use crate::model::{Generator, GeneratorConfig};
 
     fn generator() -> Generator {
         tch::manual_seed(7);

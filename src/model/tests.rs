@@ -30,6 +30,7 @@ fn meta() -> ModelMeta {
             height: 256,
         },
         provenance: "unit test".into(),
+        previous_frame: Default::default(),
     }
 }
 
@@ -232,7 +233,7 @@ fn shared_generator_is_thread_safe_and_consistent() {
     for h in handles {
         h.join().expect("thread");
     }
-    assert_eq!(shared.config(), cfg);
+    assert_eq!(shared.config(), Some(cfg));
 }
 
 #[test]
@@ -1113,4 +1114,103 @@ fn two_training_forwards_of_the_discriminator_before_one_backward() {
         .filter(|v| v.grad().defined())
         .count();
     assert!(grads > 0);
+}
+
+// ------------------------------------------------- pix2pix files, blank previous, default model
+
+#[test]
+fn pix2pix_model_file_round_trips_through_load_any() {
+    tch::manual_seed(3);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let unet = UnetGenerator::new(&vs.root(), 5, 8).expect("unet");
+    let dir = tmp_dir("unet");
+    let path = dir.join("p2p.safetensors");
+    let m = ModelMeta {
+        train_size: TrainSize {
+            width: 160,
+            height: 96,
+        },
+        ..meta()
+    };
+    ModelFile::save_unet(&path, &unet, &m, StorageDtype::F32).expect("save");
+    let loaded = ModelFile::load_any(&path, Device::Cpu, Kind::Float).expect("load");
+    assert_eq!(loaded.meta.train_size, m.train_size);
+    assert_eq!(loaded.meta.input_mode, InputMode::Lineart);
+    assert!(!loaded.net.uses_previous());
+    assert_eq!(loaded.net.describe(), "pix2pix U-Net channels=8 downs=5");
+    let (l, p) = rand_inputs(96, 160, 4);
+    let want = unet.infer(&l).expect("infer");
+    let got = loaded.net.infer(&l, &p).expect("infer");
+    assert_eq!(max_abs_diff(&want, &got), 0.0);
+    // The previous frame does not matter to the U-Net.
+    let got2 = loaded.net.infer(&l, &p.zeros_like()).expect("infer");
+    assert_eq!(max_abs_diff(&got, &got2), 0.0);
+    // A TCVC-only loader says what the file is.
+    let e = ModelFile::load(&path, Device::Cpu, Kind::Float).unwrap_err();
+    assert!(e.to_string().contains("tcvc-pix2pix-unet"), "{e}");
+    // Corrupt metadata is an error, not a panic.
+    let mut bad = std::fs::read(&path).unwrap();
+    let key = b"\"downs\":\"5\"";
+    let at = bad
+        .windows(key.len())
+        .position(|w| w == key)
+        .expect("downs in the header");
+    bad[at + key.len() - 2] = b'3';
+    let e = ModelFile::load_any_from_bytes(&bad, "bad", Device::Cpu, Kind::Float).unwrap_err();
+    assert!(e.to_string().contains("downs"), "{e}");
+}
+
+#[test]
+fn a_blank_previous_model_ignores_the_chain() {
+    let cfg = GeneratorConfig {
+        channels: 8,
+        res_blocks: 1,
+    };
+    let (_vs, g) = new_generator(cfg, 8);
+    let dir = tmp_dir("blank");
+    let mut outs = Vec::new();
+    for previous_frame in [PreviousFrame::Chain, PreviousFrame::Blank] {
+        let path = dir.join(format!("{}.safetensors", previous_frame.as_str()));
+        let m = ModelMeta {
+            previous_frame,
+            ..meta()
+        };
+        ModelFile::save(&path, &g, &m, StorageDtype::F32).expect("save");
+        let model = cache::load_shared(&path, Device::Cpu, Kind::Float).expect("load");
+        assert_eq!(model.meta.previous_frame, previous_frame);
+        let mut c = model.colorizer(48, 32, 1.0).expect("colorizer");
+        let (l, _) = rand_inputs(32, 48, 9);
+        let first = c.step(&l).expect("step").prediction;
+        let second = c.step(&l).expect("step").prediction;
+        outs.push(max_abs_diff(&first, &second));
+    }
+    assert!(
+        outs[0] > 1e-4,
+        "the chain feeds the previous output back: {outs:?}"
+    );
+    assert_eq!(
+        outs[1], 0.0,
+        "a blank-previous model sees zeros every frame"
+    );
+}
+
+#[test]
+fn the_built_in_default_model_is_a_small_tcvc_line_art_model() {
+    let model = cache::load_default(Device::Cpu, Kind::Float).expect("default model");
+    assert_eq!(model.path, Path::new(cache::DEFAULT_MODEL_NAME));
+    assert_eq!(model.meta.input_mode, InputMode::Lineart);
+    assert_eq!(model.meta.previous_frame, PreviousFrame::Chain);
+    let cfg = model.shared.config().expect("a TCVC model");
+    assert_eq!((cfg.channels, cfg.res_blocks), (32, 6));
+    assert!(
+        cache::DEFAULT_MODEL.len() <= 15 << 20,
+        "the default model is at most 15 MB"
+    );
+    // Shared, not loaded twice.
+    let again = cache::load_default(Device::Cpu, Kind::Float).expect("default model");
+    assert!(model.shared.ptr_eq(&again.shared));
+    assert_eq!(
+        cache::load_count_of(Path::new(cache::DEFAULT_MODEL_NAME)),
+        1
+    );
 }

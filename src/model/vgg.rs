@@ -23,7 +23,7 @@ use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
 use super::error::{FileRole, ModelError, Result};
-use super::file::{parse, read_file, validate_against, view_to_tensor};
+use super::file::{parse, read_file, tensors_of, validate_against};
 use super::layers::{relu, Conv2d, ConvSpec};
 
 /// torchvision indices of the 16 conv layers of `vgg19().features`.
@@ -133,20 +133,7 @@ impl Vgg19 {
         let st = parse(&bytes, path)?;
         let specs = vgg19_parameter_specs();
         validate_against(&st.tensors, &specs, FileRole::Vgg19, true)?;
-        let mut map = HashMap::new();
-        for (name, _) in &specs {
-            let view = st
-                .tensors
-                .get(name)
-                .ok_or_else(|| ModelError::MissingTensor {
-                    role: FileRole::Vgg19,
-                    name: name.clone(),
-                })?;
-            map.insert(
-                name.clone(),
-                view_to_tensor(name, view, FileRole::Vgg19, device, Kind::Float)?,
-            );
-        }
+        let map = tensors_of(&st.tensors, &specs, FileRole::Vgg19, device, Kind::Float)?;
         Self::from_named_tensors(map, device)
     }
 

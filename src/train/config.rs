@@ -103,6 +103,19 @@ fn parse_device(s: &str) -> std::result::Result<DeviceSpec, String> {
     s.parse()
 }
 
+fn parse_probability(s: &str) -> std::result::Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not a probability: give a number from 0 to 1 (the paper: 0.5)"
+        )),
+    }
+}
+
+fn default_prev_prob() -> f64 {
+    super::sampler::PREVIOUS_FRAME_PROBABILITY
+}
+
 fn parse_positive_f64(s: &str) -> std::result::Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
@@ -161,6 +174,11 @@ pub struct Args {
     /// Seed of weight init, sampling order, previous-frame coin and dropout.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Probability that a training sample gets its ground-truth previous frame (else a blank
+    /// one). The paper: 0.5; 0 trains the always-blank ablation (the exported model is then
+    /// run without its previous-frame chain). TCVC only.
+    #[arg(long, value_name = "P", value_parser = parse_probability, default_value = "0.5")]
+    pub prev_prob: f64,
     /// Compute device: auto, cpu, cuda or cuda:N.
     #[arg(long, value_parser = parse_device, default_value = "auto")]
     pub device: DeviceSpec,
@@ -202,6 +220,9 @@ pub struct Args {
     /// loads.
     #[arg(long, value_name = "FILE")]
     pub export: Option<PathBuf>,
+    /// Storage of the exported weights: f32 (exact) or f16 (half the size; loading widens it).
+    #[arg(long, value_enum, default_value = "f32")]
+    pub export_dtype: ExportDtype,
     /// Validate every N steps (0: only at the end).
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub val_every: u64,
@@ -227,6 +248,15 @@ pub struct Args {
     /// without writing checkpoints, CSV or plots.
     #[arg(long, value_name = "N")]
     pub bench_steps: Option<u64>,
+}
+
+/// `--export-dtype`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportDtype {
+    /// 32-bit float weights (exact).
+    F32,
+    /// 16-bit half weights: half the file; within ~1e-3 relative of the f32 weights.
+    F16,
 }
 
 /// The perceptual (content + style) setting of a run.
@@ -261,6 +291,9 @@ pub struct RunConfig {
     pub batch_size: usize,
     /// Run seed.
     pub seed: u64,
+    /// Probability of the ground-truth previous frame (`--prev-prob`).
+    #[serde(default = "default_prev_prob")]
+    pub prev_prob: f64,
     /// Generator learning rate.
     pub lr_g: f64,
     /// Discriminator learning rate.
@@ -314,6 +347,11 @@ impl RunConfig {
                 "--init-from loads a TCVC model file; it cannot start a pix2pix U-Net",
             ));
         }
+        if args.arch == Arch::Pix2pix && args.prev_prob != default_prev_prob() {
+            return Err(TrainError::usage(
+                "--prev-prob is for --arch tcvc: the pix2pix U-Net has no previous-frame input",
+            ));
+        }
         if args.steps == Some(0) || args.epochs == Some(0) {
             return Err(TrainError::usage("--steps / --epochs must be at least 1"));
         }
@@ -322,8 +360,12 @@ impl RunConfig {
                 "say how long to train: --steps N (total optimisation steps) or --epochs N",
             ));
         }
-        if args.arch == Arch::Pix2pix {
-            super::pix2pix::downs_for(args.size.width, args.size.height)?;
+        if args.arch == Arch::Pix2pix
+            && crate::model::unet::downs_for(args.size.width, args.size.height).is_none()
+        {
+            return Err(TrainError::usage(super::nets::pix2pix_size_message(
+                args.size,
+            )));
         }
         let perceptual = match (&args.vgg19, args.perceptual) {
             (Some(p), _) => Perceptual::File { path: p.clone() },
@@ -342,6 +384,7 @@ impl RunConfig {
             size: args.size,
             batch_size: args.batch_size,
             seed: args.seed,
+            prev_prob: args.prev_prob,
             lr_g: args.lr_g,
             lr_d: args.lr_d,
             perceptual,
@@ -389,6 +432,11 @@ impl RunConfig {
                 other.batch_size.to_string(),
             ),
             ("--seed", self.seed.to_string(), other.seed.to_string()),
+            (
+                "--prev-prob",
+                self.prev_prob.to_string(),
+                other.prev_prob.to_string(),
+            ),
             (
                 "--vgg19/--perceptual",
                 format!("{:?}", self.perceptual),

@@ -10,7 +10,6 @@
 //! | [`sampler`] | `(input_t, previous, target_t)` samples, the 0.5 coin, no previous across files or cuts |
 //! | [`rng`] | the trainer's own PRNG (state saved in checkpoints) |
 //! | [`nets`] | generator + discriminator, one training step |
-//! | [`pix2pix`] | the U-Net-256 baseline generator |
 //! | [`adam`] | Adam on tensors with saveable state |
 //! | [`checkpoint`] | atomic single-file checkpoints, resume |
 //! | [`validation`] | autoregressive validation with `StreamColorizer` + metrics, sample grid |
@@ -27,7 +26,6 @@ pub mod data;
 pub mod error;
 pub mod malloc;
 pub mod nets;
-pub mod pix2pix;
 pub mod plots;
 pub mod progress;
 pub mod rng;

@@ -17,33 +17,23 @@
 use super::adam::{Adam, AdamConfig};
 use super::config::{Arch, RunConfig};
 use super::error::{Result, TrainError};
-use super::pix2pix::{downs_for, UnetGenerator, PIX2PIX_DISCRIMINATOR_CHANNELS};
 use super::rng::mix;
 use super::sampler::Batch;
 use crate::model::loss::{adversarial_loss, discriminator_loss, generator_loss};
+use crate::model::unet::{downs_for, PIX2PIX_DISCRIMINATOR_CHANNELS};
 use crate::model::{
-    Discriminator, Generator, GeneratorConfig, LossWeights, Vgg19, DISCRIMINATOR_INPUT_CHANNELS,
+    ColorNet, Discriminator, Generator, GeneratorConfig, LossWeights, UnetGenerator, Vgg19,
+    DISCRIMINATOR_INPUT_CHANNELS,
 };
 use std::collections::HashMap;
 use tch::{nn, Device, Kind, Tensor};
 
-/// The generator of either architecture.
-#[derive(Debug)]
-pub enum GeneratorNet {
-    /// The TCVC generator (`crate::model::Generator`).
-    Tcvc(Box<Generator>),
-    /// The pix2pix U-Net.
-    Pix2pix(Box<UnetGenerator>),
-}
-
-impl GeneratorNet {
-    /// Training forward: `input` `B × 1 × H × W`, `prev` `B × 3 × H × W` (ignored by pix2pix).
-    pub fn forward_train(&self, input: &Tensor, prev: &Tensor) -> Result<Tensor> {
-        match self {
-            GeneratorNet::Tcvc(g) => Ok(g.forward(input, prev)?),
-            GeneratorNet::Pix2pix(u) => u.forward_t(input, true),
-        }
-    }
+/// The usage error of a size the pix2pix U-Net cannot train at.
+pub fn pix2pix_size_message(size: super::config::Size) -> String {
+    format!(
+        "--arch pix2pix needs a --size whose sides are multiples of 32 (the U-Net halves the \
+         frame at least 5 times), got {size}; use e.g. --size 256, 128 or 160x96"
+    )
 }
 
 /// Losses of one step (weighted terms, as in the generator objective).
@@ -79,7 +69,7 @@ pub struct Nets {
     /// Discriminator variables (with the spectral-norm vectors, not trainable).
     pub vs_d: nn::VarStore,
     /// The generator.
-    pub g: GeneratorNet,
+    pub g: ColorNet,
     /// The discriminator.
     pub d: Discriminator,
     /// Frozen VGG19 for content and style (`None`: those terms are off).
@@ -116,10 +106,11 @@ impl Nets {
                     },
                 )?;
                 let d = Discriminator::new(&vs_d.root(), DISCRIMINATOR_INPUT_CHANNELS)?;
-                (GeneratorNet::Tcvc(Box::new(g)), d, LossWeights::default())
+                (ColorNet::Tcvc(g), d, LossWeights::default())
             }
             Arch::Pix2pix => {
-                let downs = downs_for(config.size.width, config.size.height)?;
+                let downs = downs_for(config.size.width, config.size.height)
+                    .ok_or_else(|| TrainError::usage(pix2pix_size_message(config.size)))?;
                 let g = UnetGenerator::new(&vs_g.root(), downs, config.channels)?;
                 let d = Discriminator::new(&vs_d.root(), PIX2PIX_DISCRIMINATOR_CHANNELS)?;
                 let w = LossWeights {
@@ -129,7 +120,7 @@ impl Nets {
                     style: 0.0,
                     ..LossWeights::default()
                 };
-                (GeneratorNet::Pix2pix(Box::new(g)), d, w)
+                (ColorNet::Pix2pix(g), d, w)
             }
         };
         let adam_g = Adam::new(trainable(&vs_g), AdamConfig::paper(config.lr_g))?;
@@ -267,8 +258,8 @@ impl Nets {
     /// The TCVC generator, if this is a TCVC run.
     pub fn tcvc_generator(&self) -> Option<&Generator> {
         match &self.g {
-            GeneratorNet::Tcvc(g) => Some(g.as_ref()),
-            GeneratorNet::Pix2pix(_) => None,
+            ColorNet::Tcvc(g) => Some(g),
+            ColorNet::Pix2pix(_) => None,
         }
     }
 
@@ -276,10 +267,7 @@ impl Nets {
     /// inference mode; `input` `1 × 1 × H × W`. Used by validation of pix2pix.
     pub fn infer_single(&self, input: &Tensor, prev: &Tensor) -> Result<Tensor> {
         let _guard = tch::no_grad_guard();
-        let y = match &self.g {
-            GeneratorNet::Tcvc(g) => g.infer(input, prev)?,
-            GeneratorNet::Pix2pix(u) => u.forward_t(&input.f_to_device(self.device)?, false)?,
-        };
+        let y = self.g.infer(input, prev)?;
         Ok(y.f_to_kind(Kind::Float)?)
     }
 }

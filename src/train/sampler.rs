@@ -17,7 +17,8 @@ use crate::model::{InputMode, StreamColorizer};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-/// Probability that a sample with a valid previous frame gets it (else zeros).
+/// The paper's probability that a sample with a valid previous frame gets it (else zeros);
+/// `tcvc-train --prev-prob` changes it (0 = the always-blank ablation).
 pub const PREVIOUS_FRAME_PROBABILITY: f64 = 0.5;
 
 /// For each frame `t` of one clip (8-bit input planes, line art or grey, `width × height`):
@@ -85,12 +86,14 @@ pub struct Sampler {
     epoch: u64,
     cursor: usize,
     coin: Rng,
+    prev_probability: f64,
 }
 
 impl Sampler {
     /// A sampler over clips given by their per-frame [`previous_frame_valid`] flags, in order
-    /// (clip `k`'s frames follow clip `k − 1`'s in the global index).
-    pub fn new(clips_prev_ok: &[Vec<bool>], seed: u64) -> Self {
+    /// (clip `k`'s frames follow clip `k − 1`'s in the global index); a valid previous frame is
+    /// given with probability `prev_probability` (the paper: [`PREVIOUS_FRAME_PROBABILITY`]).
+    pub fn new(clips_prev_ok: &[Vec<bool>], seed: u64, prev_probability: f64) -> Self {
         let prev_ok: Vec<bool> = clips_prev_ok
             .iter()
             .flat_map(|c| {
@@ -108,6 +111,7 @@ impl Sampler {
             epoch: 0,
             cursor: 0,
             coin: Rng::new(mix(seed, 0xC011)),
+            prev_probability,
         };
         s.order = s.permutation(0);
         s
@@ -144,7 +148,7 @@ impl Sampler {
         let frame = self.order[self.cursor] as usize;
         self.cursor += 1;
         // The coin is always thrown, so that the sequence does not depend on validity.
-        let heads = self.coin.next_f64() < PREVIOUS_FRAME_PROBABILITY;
+        let heads = self.coin.next_f64() < self.prev_probability;
         let prev = (heads && self.prev_ok[frame]).then(|| frame - 1);
         Draw { frame, prev }
     }
@@ -275,7 +279,7 @@ mod tests {
         ];
         // Global indices: clip 0 = 0..11 (cut at 6), clip 1 = 11..18 (file boundary at 11).
         let no_prev = [0usize, 6, 11];
-        let mut s = Sampler::new(&flags, 9);
+        let mut s = Sampler::new(&flags, 9, PREVIOUS_FRAME_PROBABILITY);
         assert_eq!(s.samples_per_epoch(), 18);
         let (mut eligible, mut used) = (0u32, 0u32);
         for _ in 0..10_000 {
@@ -298,9 +302,21 @@ mod tests {
     }
 
     #[test]
+    fn probability_zero_never_gives_a_previous_frame_and_one_always_does() {
+        let flags = vec![vec![false, true, true, true], vec![false, true, true]];
+        let mut never = Sampler::new(&flags, 5, 0.0);
+        assert!((0..500).all(|_| never.draw().prev.is_none()));
+        let mut always = Sampler::new(&flags, 5, 1.0);
+        for _ in 0..500 {
+            let d = always.draw();
+            assert_eq!(d.prev.is_some(), always.has_valid_previous(d.frame));
+        }
+    }
+
+    #[test]
     fn every_epoch_is_a_permutation_and_state_restores_the_sequence() {
         let flags = vec![vec![true; 5], vec![true; 4]];
-        let mut a = Sampler::new(&flags, 3);
+        let mut a = Sampler::new(&flags, 3, PREVIOUS_FRAME_PROBABILITY);
         let mut seen: Vec<usize> = (0..9).map(|_| a.draw().frame).collect();
         seen.sort();
         assert_eq!(seen, (0..9).collect::<Vec<_>>());
@@ -308,7 +324,7 @@ mod tests {
             a.draw();
         }
         let st = a.state();
-        let mut b = Sampler::new(&flags, 3);
+        let mut b = Sampler::new(&flags, 3, PREVIOUS_FRAME_PROBABILITY);
         assert!(b.restore(&st));
         for _ in 0..50 {
             assert_eq!(a.draw(), b.draw());

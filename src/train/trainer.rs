@@ -3,7 +3,7 @@
 //! message naming the file or flag and the fix), then trains with checkpoints, validation,
 //! CSV, plots, Ctrl-C handling and the final export.
 use super::checkpoint::{self, CheckpointState, Loaded};
-use super::config::{Args, Perceptual, RunConfig};
+use super::config::{Arch, Args, ExportDtype, Perceptual, RunConfig};
 use super::csvlog::{LossLog, TrainRow, ValRow};
 use super::data::{self, Dataset};
 use super::error::{Result, TrainError};
@@ -12,9 +12,8 @@ use super::plots;
 use super::progress::{describe, Progress};
 use super::sampler::{gather, Sampler};
 use super::validation::{validate, ValFigures};
-use crate::model::{ModelFile, ModelMeta, StorageDtype, TrainSize, Vgg19};
+use crate::model::{ColorNet, ModelFile, ModelMeta, PreviousFrame, StorageDtype, TrainSize, Vgg19};
 use serde::Serialize;
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -102,8 +101,13 @@ struct RunInfo<'a> {
     resumed_from_step: Option<u64>,
 }
 
-fn perceptual_text(p: &Perceptual, seed: u64) -> String {
+fn perceptual_text(arch: Arch, p: &Perceptual, seed: u64) -> String {
     match p {
+        Perceptual::Off if arch == Arch::Pix2pix => {
+            "pix2pix baseline: the generator objective is adv + 100·L1 (no content or style \
+             losses, as pix2pix)"
+                .into()
+        }
         Perceptual::Off => "content and style losses OFF (no --vgg19 or --perceptual): the \
                             generator objective is adv + 10·L1"
             .into(),
@@ -261,7 +265,7 @@ fn setup(args: &Args) -> Result<Setup> {
             ))
         })?),
     };
-    let perceptual = perceptual_text(&config.perceptual, config.seed);
+    let perceptual = perceptual_text(config.arch, &config.perceptual, config.seed);
 
     // Data.
     let cache = args
@@ -271,7 +275,7 @@ fn setup(args: &Args) -> Result<Setup> {
     let mut data = data::load(&config, Some(&cache))?;
     let (w, h) = (config.size.width as usize, config.size.height as usize);
     let flags: Vec<Vec<bool>> = data.train.iter().map(|c| c.prev_ok.clone()).collect();
-    let mut sampler = Sampler::new(&flags, config.seed);
+    let mut sampler = Sampler::new(&flags, config.seed, config.prev_prob);
     let frames = data::stack(&data.train, w, h)?;
     for c in &mut data.train {
         // Stacked; keep the names and counts only.
@@ -392,6 +396,7 @@ fn provenance(s: &Setup, step: u64) -> String {
         "steps": step,
         "batch_size": s.config.batch_size,
         "seed": s.config.seed,
+        "prev_prob": s.config.prev_prob,
         "perceptual": s.config.perceptual,
         "init_from": s.config.init_from,
         "flags": std::env::args().skip(1).collect::<Vec<_>>(),
@@ -399,8 +404,12 @@ fn provenance(s: &Setup, step: u64) -> String {
     v.to_string()
 }
 
-/// Writes `--export`: the TCVC model file tcvccolorize loads, or the pix2pix U-Net weights.
-fn export(path: &Path, s: &Setup, step: u64) -> Result<()> {
+/// Writes `--export`: the model file (TCVC or pix2pix U-Net) tcvccolorize and tcvc-eval load.
+fn export(path: &Path, dtype: ExportDtype, s: &Setup, step: u64) -> Result<()> {
+    let storage = match dtype {
+        ExportDtype::F32 => StorageDtype::F32,
+        ExportDtype::F16 => StorageDtype::F16,
+    };
     let meta = ModelMeta {
         input_mode: s.config.input(),
         train_size: TrainSize {
@@ -408,28 +417,15 @@ fn export(path: &Path, s: &Setup, step: u64) -> Result<()> {
             height: s.config.size.height,
         },
         provenance: provenance(s, step),
+        previous_frame: if s.config.prev_prob == 0.0 {
+            PreviousFrame::Blank
+        } else {
+            PreviousFrame::Chain
+        },
     };
-    match (&s.nets.g, s.config.arch) {
-        (super::nets::GeneratorNet::Tcvc(g), _) => {
-            ModelFile::save(path, g, &meta, StorageDtype::F32)?;
-        }
-        (super::nets::GeneratorNet::Pix2pix(u), _) => {
-            let md: HashMap<String, String> = [
-                ("format", "tcvc-pix2pix-unet".to_string()),
-                ("format_version", "1".to_string()),
-                ("channels", u.channels().to_string()),
-                ("downs", u.downs().to_string()),
-                ("input_mode", meta.input_mode.to_string()),
-                ("train_size", meta.train_size.to_string()),
-                ("provenance", meta.provenance.clone()),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
-            let bytes = checkpoint::serialize(&u.named_tensors(), md)?;
-            checkpoint::write_atomic(path, &bytes)
-                .map_err(TrainError::runtime(format!("writing {}", path.display())))?;
-        }
+    match &s.nets.g {
+        ColorNet::Tcvc(g) => ModelFile::save(path, g, &meta, storage)?,
+        ColorNet::Pix2pix(u) => ModelFile::save_unet(path, u, &meta, storage)?,
     }
     Ok(())
 }
@@ -582,7 +578,7 @@ pub fn run(args: &Args) -> Result<Outcome> {
     if start >= total {
         eprintln!("the checkpoint is at step {start}, --steps/--epochs ask for {total}: nothing left to train");
         if let Some(e) = &args.export {
-            export(e, &s, start)?;
+            export(e, args.export_dtype, &s, start)?;
             eprintln!("exported {}", e.display());
         }
         return Ok(Outcome::Finished { step: start });
@@ -665,7 +661,7 @@ pub fn run(args: &Args) -> Result<Outcome> {
     lp.plot();
     lp.progress.finish();
     if let Some(e) = &args.export {
-        export(e, &lp.s, total)?;
+        export(e, args.export_dtype, &lp.s, total)?;
         eprintln!("exported {}", e.display());
     }
     eprintln!(

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: MIT
+//! [`ColorNet`]: the generator of either architecture a model file can hold — the paper's
+//! TCVC [`Generator`] (line art + previous frame) or the pix2pix [`UnetGenerator`] baseline
+//! (line art only). The element, `tcvc-eval` and the trainer run both through this one type.
+use super::error::Result;
+use super::generator::{Generator, GeneratorConfig};
+use super::unet::UnetGenerator;
+use tch::{Device, Kind, Tensor};
+
+/// A colorization generator of either architecture.
+// One per stream, moved rarely: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum ColorNet {
+    /// The TCVC generator, conditioned on the previous colour frame.
+    Tcvc(Generator),
+    /// The pix2pix U-Net baseline, frame by frame.
+    Pix2pix(UnetGenerator),
+}
+
+impl From<Generator> for ColorNet {
+    fn from(g: Generator) -> Self {
+        ColorNet::Tcvc(g)
+    }
+}
+
+impl From<UnetGenerator> for ColorNet {
+    fn from(u: UnetGenerator) -> Self {
+        ColorNet::Pix2pix(u)
+    }
+}
+
+impl ColorNet {
+    /// Inference: `lineart` `N × 1 × H × W`, `prev` `N × 3 × H × W` (ignored by pix2pix), both
+    /// in `[0, 1]`; output `N × 3 × H × W` in `[0, 1]` with the weights' device and kind.
+    pub fn infer(&self, lineart: &Tensor, prev: &Tensor) -> Result<Tensor> {
+        match self {
+            ColorNet::Tcvc(g) => g.infer(lineart, prev),
+            ColorNet::Pix2pix(u) => u.infer(lineart),
+        }
+    }
+
+    /// Training forward (autograd on, pix2pix dropout on): sizes as [`ColorNet::infer`]; the
+    /// U-Net needs sides that are multiples of `2^downs`.
+    pub fn forward_train(&self, lineart: &Tensor, prev: &Tensor) -> Result<Tensor> {
+        match self {
+            ColorNet::Tcvc(g) => g.forward(lineart, prev),
+            ColorNet::Pix2pix(u) => u.forward_t(lineart, true),
+        }
+    }
+
+    /// Whether the network reads a previous frame (TCVC) or not (pix2pix).
+    pub fn uses_previous(&self) -> bool {
+        matches!(self, ColorNet::Tcvc(_))
+    }
+
+    /// The TCVC generator's size, `None` for pix2pix.
+    pub fn tcvc_config(&self) -> Option<GeneratorConfig> {
+        match self {
+            ColorNet::Tcvc(g) => Some(g.config()),
+            ColorNet::Pix2pix(_) => None,
+        }
+    }
+
+    /// One line: architecture and size, e.g. `TCVC channels=32 res_blocks=6`.
+    pub fn describe(&self) -> String {
+        match self {
+            ColorNet::Tcvc(g) => format!(
+                "TCVC channels={} res_blocks={}",
+                g.config().channels,
+                g.config().res_blocks
+            ),
+            ColorNet::Pix2pix(u) => format!(
+                "pix2pix U-Net channels={} downs={}",
+                u.channels(),
+                u.downs()
+            ),
+        }
+    }
+
+    /// Device of the weights.
+    pub fn device(&self) -> Device {
+        match self {
+            ColorNet::Tcvc(g) => g.device(),
+            ColorNet::Pix2pix(u) => u.device(),
+        }
+    }
+
+    /// Kind of the weights.
+    pub fn kind(&self) -> Kind {
+        match self {
+            ColorNet::Tcvc(g) => g.kind(),
+            ColorNet::Pix2pix(u) => u.kind(),
+        }
+    }
+
+    /// All weights as `(name, tensor)` (shallow clones).
+    pub fn named_tensors(&self) -> Vec<(String, Tensor)> {
+        match self {
+            ColorNet::Tcvc(g) => g.named_tensors(),
+            ColorNet::Pix2pix(u) => u.named_tensors(),
+        }
+    }
+
+    /// A new handle on the same weights (no copy).
+    pub fn shallow_clone(&self) -> ColorNet {
+        match self {
+            ColorNet::Tcvc(g) => ColorNet::Tcvc(g.shallow_clone()),
+            ColorNet::Pix2pix(u) => ColorNet::Pix2pix(u.shallow_clone()),
+        }
+    }
+}
