@@ -5,6 +5,9 @@ export LIBTORCH_USE_PYTORCH := 1
 export PATH := $(VENV)/bin:$(PATH)
 export TCVC_PYTHON ?= $(VENV)/bin/python
 export GST_PLUGIN_PATH := $(CURDIR)/target/release
+# libtorch's OpenMP threads sleep instead of spinning while they wait: on a busy machine spinning
+# threads slow inference by >10x (docs/colorize.md, Performance).
+export OMP_WAIT_POLICY ?= passive
 
 .PHONY: setup build test demo bench install clean-data
 
@@ -19,9 +22,12 @@ build:
 test: setup
 	cargo test --release --locked -- --test-threads=2
 
-## demo: the main job on the sample clip
+## demo: colorize the sample clip with the built-in default model: line art | colorized |
+## original side by side (out/*_demo.mp4), a contact sheet (out/*_demo_contact.png) and the
+## tcvcssim / tcvcpsnr / tcvcflicker summaries. DEMO_FRAMES=N: only the first N frames.
+DEMO_FRAMES ?= 0
 demo: setup
-	examples/lineart.sh data/bigbuckbunny_720p.mp4 out/bigbuckbunny_lineart.mp4
+	examples/demo.sh data/bigbuckbunny_720p.mp4 $(DEMO_FRAMES)
 
 ## bench: benchmarks (not timed tests); figures are ratios against anchors measured in the same run
 bench: setup
