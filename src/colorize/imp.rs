@@ -527,7 +527,11 @@ impl VideoFilterImpl for Colorize {
         inframe: &gst_video::VideoFrameRef<&gst::BufferRef>,
         outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let settings = self.settings.lock().unwrap().clone();
+        // Only what applies per frame (no copy of the whole settings per frame).
+        let (output_mode, keyframe_location) = {
+            let s = self.settings.lock().unwrap();
+            (s.output_mode, s.keyframe_location.clone())
+        };
         let mut guard = self.state.lock().unwrap();
         let Some(st) = guard.as_mut() else {
             return Err(gst::FlowError::NotNegotiated);
@@ -566,8 +570,7 @@ impl VideoFilterImpl for Colorize {
         let input = plane_to_tensor(&stream.grey, w, h, device)
             .map_err(|e| fail("Colorization failed", &e))?;
 
-        let keyframe = settings
-            .keyframe_location
+        let keyframe = keyframe_location
             .as_deref()
             .and_then(|p| format_frame_pattern(p, n))
             .filter(|p| Path::new(p).is_file());
@@ -588,7 +591,7 @@ impl VideoFilterImpl for Colorize {
             if let Some(crate::model::stream::ResetReason::SceneCut(c)) = step.reset {
                 resets.push(Reason::SceneCut(c));
             }
-            let mode = match settings.output_mode {
+            let mode = match output_mode {
                 Output::Auto => OutputMode::default_for(input_mode),
                 Output::Ink => OutputMode::Ink,
                 Output::Luma => OutputMode::Luma,
