@@ -73,7 +73,7 @@ fn run_all(test: &[gst::Sample], reference: &[gst::Sample], name: &str) -> (Msgs
     .downcast::<gst::Pipeline>()
     .unwrap();
     feed(&pipeline, &[("a", test), ("b", reference)]);
-    let msgs = run_collecting(pipeline.upcast_ref());
+    let msgs = run_to_eos(pipeline.upcast_ref(), 120);
     (msgs, dir)
 }
 
@@ -94,30 +94,12 @@ fn feed(pipeline: &gst::Pipeline, sources: &[(&str, &[gst::Sample])]) {
     }
 }
 
-/// Element messages with the name of the element that posted them.
-type Msgs = Vec<(String, gst::Structure)>;
-
-/// Runs a pipeline to EOS; returns the element messages, panics on an error.
-fn run_collecting(pipeline: &gst::Element) -> Msgs {
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let bus = pipeline.bus().unwrap();
-    let mut msgs = Vec::new();
-    for msg in bus.iter_timed(gst::ClockTime::from_seconds(120)) {
-        match msg.view() {
-            gst::MessageView::Eos(..) => break,
-            gst::MessageView::Error(e) => {
-                pipeline.set_state(gst::State::Null).unwrap();
-                panic!("{} ({:?})", e.error(), e.debug());
-            }
-            gst::MessageView::Element(e) => msgs.push((
-                e.src().map(|s| s.name().to_string()).unwrap_or_default(),
-                e.structure().unwrap().to_owned(),
-            )),
-            _ => (),
-        }
-    }
-    pipeline.set_state(gst::State::Null).unwrap();
-    msgs
+/// The `<element>-summary` message among `msgs`.
+fn summary(msgs: &Msgs) -> Summary {
+    msgs.iter()
+        .find(|(_, s)| s.name().ends_with("-summary"))
+        .map(|(_, s)| Summary::try_from(s.as_ref()).unwrap())
+        .expect("a summary at EOS")
 }
 
 /// The per-frame messages of element `src` (summaries left out), typed.
@@ -403,7 +385,7 @@ fn run_pair(element: &str, a: &[gst::Sample], b: &[gst::Sample]) -> Result<(Msgs
             .build(),
     );
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run_collecting(pipeline.upcast_ref())
+        run_to_eos(pipeline.upcast_ref(), 120)
     }));
     pipeline.set_state(gst::State::Null).unwrap();
     match result {
@@ -491,11 +473,7 @@ fn one_pad_ending_early_counts_unpaired_frames_and_reaches_eos() {
         ("tcvcflicker", &long[..], short, (4, 0)),
     ] {
         let (msgs, out) = run_pair(element, a, b).unwrap();
-        let sum = msgs
-            .iter()
-            .find(|(_, s)| s.name().ends_with("-summary"))
-            .map(|(_, s)| Summary::try_from(s.as_ref()).unwrap())
-            .expect("a summary at EOS");
+        let sum = summary(&msgs);
         assert_eq!(
             (sum.unpaired_sink, sum.unpaired_reference),
             unpaired,
@@ -581,12 +559,8 @@ fn a_gap_on_one_pad_is_skipped_not_an_error() {
                 gst::PadProbeReturn::Ok
             });
         feed(&pipeline, &[("a", &f), ("b", &f)]);
-        let msgs = run_collecting(pipeline.upcast_ref());
-        let sum = msgs
-            .iter()
-            .find(|(_, s)| s.name().ends_with("-summary"))
-            .map(|(_, s)| Summary::try_from(s.as_ref()).unwrap())
-            .expect("a summary at EOS");
+        let msgs = run_to_eos(pipeline.upcast_ref(), 120);
+        let sum = summary(&msgs);
         assert_eq!(
             (sum.unpaired_sink, sum.unpaired_reference),
             (1, 0),

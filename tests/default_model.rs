@@ -65,28 +65,13 @@ fn the_default_model_through_the_element_matches_the_model_card() {
         .by_name("c")
         .unwrap();
     assert_eq!(c.property::<Option<String>>("model-file"), None);
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let bus = pipeline.bus().unwrap();
-    let (mut psnr, mut ssim) = (None, None);
-    for msg in bus.iter_timed(gst::ClockTime::from_seconds(600)) {
-        match msg.view() {
-            gst::MessageView::Eos(..) => break,
-            gst::MessageView::Error(e) => {
-                pipeline.set_state(gst::State::Null).unwrap();
-                panic!("{} ({:?})", e.error(), e.debug());
-            }
-            gst::MessageView::Element(e) => {
-                let s = e.structure().unwrap();
-                match s.name().as_str() {
-                    "tcvcpsnr-summary" => psnr = Some(Summary::try_from(s).unwrap()),
-                    "tcvcssim-summary" => ssim = Some(Summary::try_from(s).unwrap()),
-                    _ => {}
-                }
-            }
-            _ => {}
-        }
-    }
-    pipeline.set_state(gst::State::Null).unwrap();
+    let msgs = run_to_eos(&pipeline, 600);
+    let summary = |name: &str| {
+        msgs.iter()
+            .find(|(_, s)| s.name() == name)
+            .map(|(_, s)| Summary::try_from(s.as_ref()).unwrap())
+    };
+    let (psnr, ssim) = (summary("tcvcpsnr-summary"), summary("tcvcssim-summary"));
     let (psnr, ssim) = (psnr.expect("psnr summary"), ssim.expect("ssim summary"));
     assert_eq!(
         psnr.frames, card.frames,

@@ -5,22 +5,6 @@ mod common;
 use common::*;
 use gst::prelude::*;
 
-fn run_to_eos(pipeline: &gst::Element) {
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let bus = pipeline.bus().unwrap();
-    for msg in bus.iter_timed(gst::ClockTime::from_seconds(300)) {
-        match msg.view() {
-            gst::MessageView::Eos(..) => break,
-            gst::MessageView::Error(err) => {
-                pipeline.set_state(gst::State::Null).unwrap();
-                panic!("pipeline error: {} ({:?})", err.error(), err.debug());
-            }
-            _ => (),
-        }
-    }
-    pipeline.set_state(gst::State::Null).unwrap();
-}
-
 #[test]
 fn lineart_pipeline_writes_an_mp4_with_every_frame() {
     init();
@@ -33,7 +17,7 @@ fn lineart_pipeline_writes_an_mp4_with_every_frame() {
         out.display()
     ))
     .unwrap();
-    run_to_eos(&pipeline);
+    run_to_eos(&pipeline, 300);
 
     // Decode the result: 132 frames of 1280x720, mostly white with black lines.
     let pipeline = gst::parse::launch(&format!(

@@ -122,6 +122,11 @@ impl StreamColorizer {
         self.blank_previous = blank || !self.generator.uses_previous();
     }
 
+    /// Whether every step gets a blank previous frame (see [`StreamColorizer::set_blank_previous`]).
+    pub fn blank_previous(&self) -> bool {
+        self.blank_previous
+    }
+
     /// Sets the scene-cut threshold (1.0 disables cut detection).
     pub fn set_scene_threshold(&mut self, v: f64) {
         self.scene_threshold = v;

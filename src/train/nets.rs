@@ -20,13 +20,14 @@ use super::error::{Result, TrainError};
 use super::rng::mix;
 use super::sampler::Batch;
 use crate::model::loss::{adversarial_loss, discriminator_loss, generator_loss};
+use crate::model::stream::DEFAULT_SCENE_THRESHOLD;
 use crate::model::unet::{downs_for, PIX2PIX_DISCRIMINATOR_CHANNELS};
 use crate::model::{
-    ColorNet, Discriminator, Generator, GeneratorConfig, LossWeights, UnetGenerator, Vgg19,
-    DISCRIMINATOR_INPUT_CHANNELS,
+    ColorNet, Discriminator, Generator, GeneratorConfig, InputMode, LossWeights, StreamColorizer,
+    UnetGenerator, Vgg19, DISCRIMINATOR_INPUT_CHANNELS,
 };
 use std::collections::HashMap;
-use tch::{nn, Device, Kind, Tensor};
+use tch::{nn, Device, Tensor};
 
 /// The usage error of a size the pix2pix U-Net cannot train at.
 pub fn pix2pix_size_message(size: super::config::Size) -> String {
@@ -81,6 +82,8 @@ pub struct Nets {
     /// Discriminator optimizer.
     pub adam_d: Adam,
     seed: u64,
+    /// Trained without the previous frame (`--prev-prob 0`): run with a blank one.
+    blank_previous: bool,
 }
 
 fn trainable(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
@@ -137,6 +140,7 @@ impl Nets {
             adam_g,
             adam_d,
             seed: config.seed,
+            blank_previous: config.prev_prob == 0.0,
         })
     }
 
@@ -263,11 +267,51 @@ impl Nets {
         }
     }
 
-    /// Colorizes one frame without a previous frame chain (pix2pix) or with `prev` (TCVC), in
-    /// inference mode; `input` `1 × 1 × H × W`. Used by validation of pix2pix.
-    pub fn infer_single(&self, input: &Tensor, prev: &Tensor) -> Result<Tensor> {
-        let _guard = tch::no_grad_guard();
-        let y = self.g.infer(input, prev)?;
-        Ok(y.f_to_kind(Kind::Float)?)
+    /// The element's previous-frame chain on the current generator (no weight copy), at
+    /// `width × height`, set up as the export will be run: blank previous frames for pix2pix and
+    /// for the `--prev-prob 0` ablation. Used by validation.
+    pub fn colorizer(&self, mode: InputMode, width: i64, height: i64) -> Result<StreamColorizer> {
+        let mut c = StreamColorizer::new(
+            self.g.shallow_clone(),
+            mode,
+            width,
+            height,
+            DEFAULT_SCENE_THRESHOLD,
+        )?;
+        c.set_blank_previous(self.blank_previous);
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn nets(extra: &[&str]) -> Nets {
+        let mut argv = vec![
+            "tcvc-train",
+            "--train",
+            "clip.mp4",
+            "--steps",
+            "1",
+            "--size",
+            "64",
+            "--channels",
+            "4",
+            "--res-blocks",
+            "1",
+        ];
+        argv.extend(extra);
+        let args = super::super::config::Args::parse_from(argv);
+        Nets::new(&RunConfig::from_args(&args).unwrap(), Device::Cpu, None).unwrap()
+    }
+
+    #[test]
+    fn validation_runs_the_chain_as_the_export_will_be_run() {
+        let chain = |n: Nets| n.colorizer(InputMode::Lineart, 64, 64).unwrap();
+        assert!(!chain(nets(&[])).blank_previous());
+        assert!(chain(nets(&["--prev-prob", "0"])).blank_previous());
+        assert!(chain(nets(&["--arch", "pix2pix"])).blank_previous());
     }
 }

@@ -12,8 +12,7 @@ use super::data::PreparedClip;
 use super::error::{Result, TrainError};
 use super::nets::Nets;
 use crate::metrics::{self, Plane, SsimWindow, TemporalTracker};
-use crate::model::stream::DEFAULT_SCENE_THRESHOLD;
-use crate::model::{InputMode, StreamColorizer};
+use crate::model::InputMode;
 use opencv::prelude::*;
 use std::path::Path;
 use tch::{Kind, Tensor};
@@ -102,16 +101,7 @@ pub fn validate(
     let mut rows = Vec::new();
     let mut k = 0usize;
     for (clip, &n) in clips.iter().zip(&counts) {
-        let mut chain = match nets.tcvc_generator() {
-            Some(g) => Some(StreamColorizer::new(
-                g.shallow_clone(),
-                mode,
-                width as i64,
-                height as i64,
-                DEFAULT_SCENE_THRESHOLD,
-            )?),
-            None => None,
-        };
+        let mut chain = nets.colorizer(mode, width as i64, height as i64)?;
         let mut tracker = TemporalTracker::default();
         let mut last: Option<Tensor> = None;
         for t in 0..n {
@@ -120,20 +110,16 @@ pub fn validate(
                 .f_to_device(device)?
                 .f_to_kind(Kind::Float)?
                 .f_div_scalar(255.0)?;
-            let (pred, prev) = match chain.as_mut() {
-                Some(c) => {
-                    let step = c.step(&input)?;
-                    let prev = match (&step.reset, &last) {
-                        (None, Some(p)) => p.shallow_clone(),
-                        _ => zeros.shallow_clone(),
-                    };
-                    if step.reset.is_some() {
-                        tracker.reset();
-                    }
-                    (step.prediction, prev)
-                }
-                None => (nets.infer_single(&input, &zeros)?, zeros.shallow_clone()),
+            let step = chain.step(&input)?;
+            if step.reset.is_some() {
+                tracker.reset();
+            }
+            // What the generator was given as the previous frame (for the grid).
+            let prev = match (&step.reset, &last) {
+                (None, Some(p)) if !chain.blank_previous() => p.shallow_clone(),
+                _ => zeros.shallow_clone(),
             };
+            let pred = step.prediction;
             let pred8 = to_rgb8(&pred)?;
             let truth = &clip.frames[t];
             let (x, r) = (

@@ -228,3 +228,30 @@ pub fn line_art_frames(clip: &str, indices: &[usize], width: u32, height: u32) -
         .collect();
     run_lineart(&[], &inputs)
 }
+
+/// Element messages with the name of the element that posted them.
+pub type Msgs = Vec<(String, gst::Structure)>;
+
+/// Runs `pipeline` to EOS (at most `timeout_s` seconds); returns the element messages, panics on
+/// an error message.
+pub fn run_to_eos(pipeline: &gst::Element, timeout_s: u64) -> Msgs {
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    let mut msgs = Vec::new();
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(timeout_s)) {
+        match msg.view() {
+            gst::MessageView::Eos(..) => break,
+            gst::MessageView::Error(e) => {
+                pipeline.set_state(gst::State::Null).unwrap();
+                panic!("pipeline error: {} ({:?})", e.error(), e.debug());
+            }
+            gst::MessageView::Element(e) => msgs.push((
+                e.src().map(|s| s.name().to_string()).unwrap_or_default(),
+                e.structure().unwrap().to_owned(),
+            )),
+            _ => (),
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    msgs
+}
