@@ -168,7 +168,7 @@ impl fmt::Display for ModelError {
             ModelError::Io { path, source } => {
                 let hint = match source.kind() {
                     std::io::ErrorKind::NotFound => {
-                        "check the path (e.g. the element's `model` property)"
+                        "check the path (the element's `model-file` property, tcvc-eval's --model)"
                     }
                     std::io::ErrorKind::PermissionDenied => "check the file permissions",
                     _ => "make sure the path names a readable regular file",

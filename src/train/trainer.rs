@@ -354,6 +354,10 @@ fn bench(s: &mut Setup, n: u64, threads: i32) -> Result<Outcome> {
         let batch = gather(&s.frames, &s.sampler.batch(b), s.device)?;
         s.nets.train_step(&batch, step)?;
     }
+    if let tch::Device::Cuda(i) = s.device {
+        // Kernels still queued count too.
+        tch::Cuda::synchronize(i as i64);
+    }
     let secs = t.elapsed().as_secs_f64();
     let cpu = match (cpu0, process_cpu_seconds()) {
         (Some(a), Some(z)) => format!("{:.4}", (z - a) / (n as usize * b) as f64),
