@@ -35,24 +35,54 @@ where
     T: Send,
     F: Fn(usize, &mut [T]) + Sync,
 {
-    let rows = out.len();
-    let by_size = rows.saturating_mul(row_work.max(1)) / MIN_WORK_PER_THREAD;
-    let threads = max_threads().min(by_size).min(rows).max(1);
+    for_plane_row_chunks(vec![out], &[row_work], |_, first, rows| work(first, rows));
+}
+
+/// [`for_row_chunks`] over several planes in one parallel region: `outs[p]` has one entry per
+/// output row of plane `p`, `row_work[p]` is the cost of one of its rows, and
+/// `work(p, first_row, rows)` computes a chunk of plane `p`. Every thread takes the same share of
+/// every plane, so a frame starts its threads once and small planes (I420 chroma) are split too.
+pub(crate) fn for_plane_row_chunks<T, F>(outs: Vec<&mut [T]>, row_work: &[usize], work: F)
+where
+    T: Send,
+    F: Fn(usize, usize, &mut [T]) + Sync,
+{
+    let total: usize = outs
+        .iter()
+        .zip(row_work)
+        .map(|(o, w)| o.len().saturating_mul((*w).max(1)))
+        .fold(0, usize::saturating_add);
+    let most_rows = outs.iter().map(|o| o.len()).max().unwrap_or(0);
+    let threads = max_threads()
+        .min(total / MIN_WORK_PER_THREAD)
+        .min(most_rows)
+        .max(1);
+    // jobs[t]: the (plane, first row, rows) thread t computes, in plane order.
+    type Job<'a, T> = (usize, usize, &'a mut [T]);
+    let mut jobs: Vec<Vec<Job<'_, T>>> = (0..threads).map(|_| Vec::new()).collect();
+    for (p, out) in outs.into_iter().enumerate() {
+        let chunk = out.len().div_ceil(threads).max(1);
+        for (t, part) in out.chunks_mut(chunk).enumerate() {
+            jobs[t].push((p, t * chunk, part));
+        }
+    }
+    let run = |list: Vec<Job<'_, T>>| {
+        for (p, first, rows) in list {
+            work(p, first, rows);
+        }
+    };
+    let mut jobs = jobs.into_iter();
+    let mine = jobs.next().unwrap_or_default();
     if threads == 1 {
-        work(0, out);
+        run(mine);
         return;
     }
-    let chunk = rows.div_ceil(threads);
     std::thread::scope(|scope| {
-        let mut chunks = out.chunks_mut(chunk).enumerate();
-        let first = chunks.next();
-        for (i, part) in chunks {
-            let work = &work;
-            scope.spawn(move || work(i * chunk, part));
+        for list in jobs {
+            let run = &run;
+            scope.spawn(move || run(list));
         }
-        if let Some((_, part)) = first {
-            work(0, part);
-        }
+        run(mine);
     });
 }
 
@@ -83,6 +113,29 @@ mod tests {
             }
         });
         assert!(out.iter().enumerate().all(|(i, &v)| v == i));
+    }
+
+    #[test]
+    fn plane_chunks_cover_all_rows_of_every_plane_once() {
+        for threads in [1, 2, 3, 8] {
+            set_max_threads(threads);
+            let (mut a, mut b, mut c) = (vec![0usize; 1000], vec![0usize; 7], vec![0usize; 0]);
+            for_plane_row_chunks(
+                vec![&mut a[..], &mut b[..], &mut c[..]],
+                &[1 << 20, 1 << 20, 1],
+                |p, first, rows| {
+                    for (i, r) in rows.iter_mut().enumerate() {
+                        *r += 1 + first + i + 10_000 * p;
+                    }
+                },
+            );
+            assert!(a.iter().enumerate().all(|(i, &v)| v == 1 + i), "{threads}");
+            assert!(
+                b.iter().enumerate().all(|(i, &v)| v == 10_001 + i),
+                "{threads}"
+            );
+        }
+        set_max_threads(0);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //! PSNR as FFmpeg's `psnr` filter computes it (`libavfilter/vf_psnr.c`, 8-bit).
-use super::parallel::for_row_chunks;
+use super::parallel::for_plane_row_chunks;
 use super::plane::{check_frames, MetricsError, Plane, Rows};
 
 /// Peak sample value of 8-bit data.
@@ -45,7 +45,7 @@ pub fn psnr_from_mse(mse: f64) -> f64 {
 /// Both frames must have the same number of planes and the same size per plane.
 pub fn psnr(a: &[Plane<'_>], b: &[Plane<'_>]) -> Result<PsnrResult, MetricsError> {
     check_frames(&[a, b], (1, 1))?;
-    let planes: Vec<PlanePsnr> = a.iter().zip(b).map(|(p, q)| plane_psnr(p, q)).collect();
+    let planes = planes_psnr(a, b);
     // Σ areaᵢ·mseᵢ / Σ areaᵢ = Σ sseᵢ / Σ areaᵢ.
     let total_area: usize = a.iter().map(Plane::area).sum();
     let total_sse: u64 = planes.iter().map(|p| p.sse).sum();
@@ -64,22 +64,37 @@ pub fn psnr_plane(a: &Plane<'_>, b: &Plane<'_>) -> Result<PlanePsnr, MetricsErro
 }
 
 fn plane_psnr(a: &Plane<'_>, b: &Plane<'_>) -> PlanePsnr {
-    let mut rows = vec![0u64; a.height];
-    for_row_chunks(&mut rows, a.width, |first, out| {
-        let (mut ra, mut rb) = (Rows::new(*a, 1), Rows::new(*b, 1));
-        for (y, sse) in (first..).zip(out.iter_mut()) {
-            ra.load(y..y + 1);
-            rb.load(y..y + 1);
-            *sse = sse_row(ra.row(y), rb.row(y));
-        }
-    });
-    let sse: u64 = rows.iter().sum();
-    let mse = sse as f64 / a.area() as f64;
-    PlanePsnr {
-        sse,
-        mse,
-        psnr: psnr_from_mse(mse),
-    }
+    planes_psnr(std::slice::from_ref(a), std::slice::from_ref(b)).remove(0)
+}
+
+/// Each plane pair's PSNR (checked), all planes in one parallel region.
+fn planes_psnr(a: &[Plane<'_>], b: &[Plane<'_>]) -> Vec<PlanePsnr> {
+    let mut rows: Vec<Vec<u64>> = a.iter().map(|p| vec![0u64; p.height]).collect();
+    let work: Vec<usize> = a.iter().map(|p| p.width).collect();
+    for_plane_row_chunks(
+        rows.iter_mut().map(|r| &mut r[..]).collect(),
+        &work,
+        |p, first, out| {
+            let (mut ra, mut rb) = (Rows::new(a[p], 1), Rows::new(b[p], 1));
+            for (y, sse) in (first..).zip(out.iter_mut()) {
+                ra.load(y..y + 1);
+                rb.load(y..y + 1);
+                *sse = sse_row(ra.row(y), rb.row(y));
+            }
+        },
+    );
+    rows.iter()
+        .zip(a)
+        .map(|(r, p)| {
+            let sse: u64 = r.iter().sum();
+            let mse = sse as f64 / p.area() as f64;
+            PlanePsnr {
+                sse,
+                mse,
+                psnr: psnr_from_mse(mse),
+            }
+        })
+        .collect()
 }
 
 avx2_dispatch! {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //! SSIM with the Gaussian window of Wang et al. 2004 (scikit-image's numbers) or with FFmpeg's
 //! overlapping 8×8 block sums (`libavfilter/vf_ssim.c`).
-use super::parallel::{for_row_chunks, sum_f64};
+use super::parallel::{for_plane_row_chunks, sum_f64};
 use super::plane::{check_frames, MetricsError, Plane, Rows};
 
 /// How the local statistics of SSIM are gathered.
@@ -65,11 +65,7 @@ pub fn ssim(
     window: SsimWindow,
 ) -> Result<SsimResult, MetricsError> {
     check_frames(&[a, b], window.min_size())?;
-    let planes: Vec<f64> = a
-        .iter()
-        .zip(b)
-        .map(|(p, q)| plane_ssim(p, q, window))
-        .collect();
+    let planes = planes_ssim(a, b, window);
     // Σ areaᵢ·ssimᵢ / Σ areaᵢ: FFmpeg's weights, and exactly 1 for identical frames.
     let total_area: usize = a.iter().map(Plane::area).sum();
     let weighted: f64 = planes.iter().zip(a).map(|(s, p)| s * p.area() as f64).sum();
@@ -89,10 +85,39 @@ pub fn ssim_plane(a: &Plane<'_>, b: &Plane<'_>, window: SsimWindow) -> Result<f6
 }
 
 fn plane_ssim(a: &Plane<'_>, b: &Plane<'_>, window: SsimWindow) -> f64 {
-    match window {
-        SsimWindow::Gaussian => gaussian_plane(a, b),
-        SsimWindow::Ffmpeg => ffmpeg_plane(a, b),
-    }
+    planes_ssim(std::slice::from_ref(a), std::slice::from_ref(b), window)[0]
+}
+
+/// The SSIM of each plane pair (checked), all planes in one parallel region: each thread takes
+/// its share of the output rows of every plane.
+fn planes_ssim(a: &[Plane<'_>], b: &[Plane<'_>], window: SsimWindow) -> Vec<f64> {
+    // Per plane: output rows (sums of per-window SSIM), their count of windows per row, and the
+    // work of one row in units of a PSNR sample.
+    let shape = |p: &Plane<'_>| match window {
+        // ~5× the work of PSNR per sample (each chunk also filters 10 extra input rows).
+        SsimWindow::Gaussian => (p.height - 2 * RADIUS, p.width - 2 * RADIUS, 5 * p.width),
+        // A row of windows covers 4 rows of samples, about twice the work of PSNR on them.
+        SsimWindow::Ffmpeg => (p.height / 4 - 1, p.width / 4 - 1, 8 * p.width),
+    };
+    let shapes: Vec<(usize, usize, usize)> = a.iter().map(shape).collect();
+    let mut rows: Vec<Vec<f64>> = shapes.iter().map(|s| vec![0.0; s.0]).collect();
+    let work: Vec<usize> = shapes.iter().map(|s| s.2).collect();
+    let (g, simd) = (
+        gaussian_kernel_f32(),
+        simd_available(window == SsimWindow::Gaussian),
+    );
+    for_plane_row_chunks(
+        rows.iter_mut().map(|r| &mut r[..]).collect(),
+        &work,
+        |p, first, out| match window {
+            SsimWindow::Gaussian => gaussian_rows(&a[p], &b[p], &g, simd, first, out),
+            SsimWindow::Ffmpeg => ffmpeg_rows(&a[p], &b[p], simd, first, out),
+        },
+    );
+    rows.iter()
+        .zip(&shapes)
+        .map(|(r, s)| sum_f64(r) / (s.0 * s.1) as f64)
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -328,33 +353,32 @@ fn simd_available(fma: bool) -> bool {
     }
 }
 
-fn gaussian_plane(a: &Plane<'_>, b: &Plane<'_>) -> f64 {
-    let (w, h) = (a.width, a.height);
-    let (out_w, out_h) = (w - 2 * RADIUS, h - 2 * RADIUS);
-    let g = gaussian_kernel_f32();
-    let simd = simd_available(true);
-    let mut rows = vec![0.0f64; out_h];
-    // ~5× the work of PSNR per sample (each chunk also filters 10 extra input rows).
-    for_row_chunks(&mut rows, 5 * w, |first, out| {
-        let (mut ra, mut rb) = (Rows::new(*a, 1), Rows::new(*b, 1));
-        let mut s = GaussScratch::new(w);
-        let load = |s: &mut GaussScratch, ra: &mut Rows<'_>, rb: &mut Rows<'_>, y: usize| {
-            ra.load(y..y + 1);
-            rb.load(y..y + 1);
-            s.load_row(y, ra.row(y), rb.row(y), &g, simd);
-        };
-        for y in first..first + TAPS - 1 {
+/// Gaussian window: the sums of the per-window SSIM of output rows `first..first + out.len()`.
+fn gaussian_rows(
+    a: &Plane<'_>,
+    b: &Plane<'_>,
+    g: &[f32; TAPS],
+    simd: bool,
+    first: usize,
+    out: &mut [f64],
+) {
+    let (mut ra, mut rb) = (Rows::new(*a, 1), Rows::new(*b, 1));
+    let mut s = GaussScratch::new(a.width);
+    let load = |s: &mut GaussScratch, ra: &mut Rows<'_>, rb: &mut Rows<'_>, y: usize| {
+        ra.load(y..y + 1);
+        rb.load(y..y + 1);
+        s.load_row(y, ra.row(y), rb.row(y), g, simd);
+    };
+    for y in first..first + TAPS - 1 {
+        load(&mut s, &mut ra, &mut rb, y);
+    }
+    for (k, sums) in out.chunks_mut(2).enumerate() {
+        let i = first + 2 * k;
+        for y in i + TAPS - 1..i + TAPS - 1 + sums.len() {
             load(&mut s, &mut ra, &mut rb, y);
         }
-        for (k, sums) in out.chunks_mut(2).enumerate() {
-            let i = first + 2 * k;
-            for y in i + TAPS - 1..i + TAPS - 1 + sums.len() {
-                load(&mut s, &mut ra, &mut rb, y);
-            }
-            s.row_sums(i, sums, &g, simd);
-        }
-    });
-    sum_f64(&rows) / (out_w * out_h) as f64
+        s.row_sums(i, sums, g, simd);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -428,12 +452,10 @@ fn end_line(p: &BlockSums, c: &BlockSums, from: usize, vals: &mut [f32]) {
     }
 }
 
-fn ffmpeg_plane(a: &Plane<'_>, b: &Plane<'_>) -> f64 {
-    let (bw, bh) = (a.width / 4, a.height / 4);
-    let simd = simd_available(false);
-    let mut rows = vec![0.0f64; bh - 1];
-    // A row of windows covers 4 rows of samples, about twice the work of PSNR on them.
-    for_row_chunks(&mut rows, 8 * a.width, |first, out| {
+/// FFmpeg window: the sums of the per-window SSIM of window rows `first..first + out.len()`.
+fn ffmpeg_rows(a: &Plane<'_>, b: &Plane<'_>, simd: bool, first: usize, out: &mut [f64]) {
+    let bw = a.width / 4;
+    {
         let (mut ra, mut rb) = (Rows::new(*a, 4), Rows::new(*b, 4));
         let (mut prev, mut cur) = (BlockSums::new(bw), BlockSums::new(bw));
         let mut vals = vec![0.0f32; bw - 1];
@@ -466,8 +488,7 @@ fn ffmpeg_plane(a: &Plane<'_>, b: &Plane<'_>) -> f64 {
             *sum = sum_f32(&vals);
             std::mem::swap(&mut prev, &mut cur);
         }
-    });
-    sum_f64(&rows) / ((bw - 1) * (bh - 1)) as f64
+    }
 }
 
 /// Explicit AVX2 (+ FMA for the Gaussian window) versions of the hot loops.
