@@ -54,24 +54,15 @@ fn view(f: &Frame) -> [Plane<'_>; 3] {
 
 /// Encodes `frames` with x264enc at [`KBPS`] and decodes them back, in memory.
 fn reencode(frames: &[gst::Sample]) -> Vec<gst::Sample> {
-    init();
-    let pipeline = gst::parse::launch(&format!(
+    let (pipeline, sink) = launch_with_sink(&format!(
         "appsrc name=src format=time ! x264enc bitrate={KBPS} speed-preset=ultrafast \
          tune=zerolatency ! h264parse ! avdec_h264 ! videoconvert ! video/x-raw,format=I420 ! \
          appsink name=sink sync=false"
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
+    ));
     let src = pipeline
         .by_name("src")
         .unwrap()
         .downcast::<gst_app::AppSrc>()
-        .unwrap();
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
         .unwrap();
     let mut caps = frames[0].caps().unwrap().to_owned();
     caps.make_mut()

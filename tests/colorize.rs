@@ -551,20 +551,11 @@ fn weights_from_the_reference_code_run_here_unchanged() {
 /// Runs `videotestsrc pattern=ball` (a moving ball: the chain sees motion) through
 /// `tcvclineart ! tcvccolorize` with the built-in model and `props`; returns the RGB frames.
 fn colorize_test_pattern(props: &str, frames: u32) -> Vec<Vec<u8>> {
-    init();
-    let pipeline = gst::parse::launch(&format!(
+    let (pipeline, sink) = launch_with_sink(&format!(
         "videotestsrc pattern=ball num-buffers={frames} ! video/x-raw,width=320,height=192,framerate=25/1 \
          ! tcvclineart ! tcvccolorize output-mode=color scene-threshold=1.0 {props} \
          ! video/x-raw,format=RGB ! appsink name=sink sync=false"
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    ));
     pipeline.set_state(gst::State::Playing).unwrap();
     let mut out = Vec::new();
     while let Ok(s) = sink.pull_sample() {

@@ -20,18 +20,10 @@ fn lineart_pipeline_writes_an_mp4_with_every_frame() {
     run_to_eos(&pipeline, 300);
 
     // Decode the result: 132 frames of 1280x720, mostly white with black lines.
-    let pipeline = gst::parse::launch(&format!(
+    let (pipeline, sink) = launch_with_sink(&format!(
         "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=GRAY8 ! appsink name=sink sync=false",
         out.display()
-    ))
-    .unwrap();
-    let sink = pipeline
-        .downcast_ref::<gst::Bin>()
-        .unwrap()
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    ));
     pipeline.set_state(gst::State::Playing).unwrap();
     let mut frames = 0;
     let mut white = 0.0;

@@ -53,23 +53,29 @@ pub fn python() -> PathBuf {
     p
 }
 
+/// Parses a pipeline description that has an `appsink name=sink`; returns the pipeline and it.
+pub fn launch_with_sink(description: &str) -> (gst::Pipeline, gst_app::AppSink) {
+    init();
+    let pipeline = gst::parse::launch(description)
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+    let sink = pipeline
+        .by_name("sink")
+        .expect("an element named sink")
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    (pipeline, sink)
+}
+
 /// Decodes `path` with GStreamer (`decodebin ! videoconvert ! videoscale`) into `caps` (e.g.
 /// `video/x-raw,format=RGB,width=641,height=361`) and returns the frames whose 0-based index is
 /// in `indices` (sorted), as buffers with their caps.
 pub fn decode_frames(path: &Path, caps: &str, indices: &[usize]) -> Vec<gst::Sample> {
-    init();
-    let pipeline = gst::parse::launch(&format!(
+    let (pipeline, sink) = launch_with_sink(&format!(
         "filesrc location=\"{}\" ! decodebin ! videoconvert ! videoscale ! capsfilter caps=\"{caps}\" ! appsink name=sink sync=false",
         path.display()
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
+    ));
     pipeline.set_state(gst::State::Playing).unwrap();
     let last = *indices.iter().max().expect("at least one index");
     let mut out = Vec::new();
