@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 /// 0: use [`std::thread::available_parallelism`].
 static MAX_THREADS: AtomicUsize = AtomicUsize::new(0);
 
-/// Below this much work per thread (in [`for_row_chunks`]'s units, ~0.1 ns each on a current
+/// Below this much work per thread (in [`for_plane_row_chunks`]'s units, ~0.1 ns each on a current
 /// x86-64 core), a call does not spawn threads: starting one costs tens of microseconds.
 const MIN_WORK_PER_THREAD: usize = 2 << 20;
 
@@ -27,21 +27,12 @@ pub fn max_threads() -> usize {
     }
 }
 
-/// Calls `work(first_row, rows)` on contiguous chunks of `out` (one entry per row), on the calling
-/// thread and up to [`max_threads`]` − 1` scoped threads. `row_work` is the cost of one row in
-/// units of one PSNR sample; it decides how many threads are worth starting.
-pub(crate) fn for_row_chunks<T, F>(out: &mut [T], row_work: usize, work: F)
-where
-    T: Send,
-    F: Fn(usize, &mut [T]) + Sync,
-{
-    for_plane_row_chunks(vec![out], &[row_work], |_, first, rows| work(first, rows));
-}
-
-/// [`for_row_chunks`] over several planes in one parallel region: `outs[p]` has one entry per
-/// output row of plane `p`, `row_work[p]` is the cost of one of its rows, and
-/// `work(p, first_row, rows)` computes a chunk of plane `p`. Every thread takes the same share of
-/// every plane, so a frame starts its threads once and small planes (I420 chroma) are split too.
+/// Calls `work(p, first_row, rows)` on contiguous chunks of every plane's rows, on the calling
+/// thread and up to [`max_threads`]` − 1` scoped threads, all planes in one parallel region:
+/// `outs[p]` has one entry per output row of plane `p`, and `row_work[p]` is the cost of one of
+/// its rows in units of one PSNR sample (it decides how many threads are worth starting). Every
+/// thread takes the same share of every plane, so a frame starts its threads once and small
+/// planes (I420 chroma) are split too.
 pub(crate) fn for_plane_row_chunks<T, F>(outs: Vec<&mut [T]>, row_work: &[usize], work: F)
 where
     T: Send,
@@ -107,7 +98,7 @@ mod tests {
     #[test]
     fn chunks_cover_all_rows_once() {
         let mut out = vec![0usize; 1000];
-        for_row_chunks(&mut out, 1 << 20, |first, rows| {
+        for_plane_row_chunks(vec![&mut out[..]], &[1 << 20], |_, first, rows| {
             for (i, r) in rows.iter_mut().enumerate() {
                 *r += first + i;
             }

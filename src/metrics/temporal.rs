@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //! Temporal consistency of a frame chain under test against its reference chain.
-use super::parallel::for_row_chunks;
+use super::parallel::for_plane_row_chunks;
 use super::plane::{check_frames, gather, MetricsError, Plane, Rows};
 
 /// Default [`TemporalTracker`] / [`temporal_stats`] threshold: a reference sample is static when
@@ -67,35 +67,42 @@ pub fn temporal_stats(
 }
 
 /// Figures over `n_planes` planes, `planes(i)` giving plane `i` of `[x_prev, x_cur, r_prev,
-/// r_cur]` (checked: same sizes, valid layouts); `rows` is scratch.
+/// r_cur]` (checked: same sizes, valid layouts), all planes in one parallel region; `rows` is
+/// scratch (one `Vec` of row sums per plane).
 fn compute<'p>(
     n_planes: usize,
-    planes: impl Fn(usize) -> [Plane<'p>; 4],
+    planes: impl Fn(usize) -> [Plane<'p>; 4] + Sync,
     threshold: u8,
-    rows: &mut Vec<Sums>,
+    rows: &mut Vec<Vec<Sums>>,
 ) -> TemporalStats {
-    let mut total: Sums = [0; 5];
+    rows.resize_with(n_planes, Vec::new);
+    let mut work = Vec::with_capacity(n_planes);
     let mut samples = 0u64;
-    for plane in 0..n_planes {
-        let p = planes(plane);
-        let (w, h) = (p[0].width, p[0].height);
-        rows.clear();
-        rows.resize(h, [0; 5]);
+    for (plane, r) in rows.iter_mut().enumerate() {
+        let p = planes(plane)[0];
+        r.clear();
+        r.resize(p.height, [0; 5]);
         // Four frames read, ~4× the work of PSNR per sample.
-        for_row_chunks(rows, 4 * w, |first, out| {
-            let mut readers = p.map(|q| Rows::new(q, 1));
+        work.push(4 * p.width);
+        samples += (p.width * p.height) as u64;
+    }
+    for_plane_row_chunks(
+        rows.iter_mut().map(|r| &mut r[..]).collect(),
+        &work,
+        |plane, first, out| {
+            let mut readers = planes(plane).map(|q| Rows::new(q, 1));
             for (y, sums) in (first..).zip(out.iter_mut()) {
                 readers.iter_mut().for_each(|r| r.load(y..y + 1));
                 let [xp, xc, rp, rc] = &readers;
                 *sums = row_sums([xp.row(y), xc.row(y), rp.row(y), rc.row(y)], threshold);
             }
-        });
-        for r in rows.iter() {
-            for (t, v) in total.iter_mut().zip(r) {
-                *t += v;
-            }
+        },
+    );
+    let mut total: Sums = [0; 5];
+    for r in rows.iter().flatten() {
+        for (t, v) in total.iter_mut().zip(r) {
+            *t += v;
         }
-        samples += (w * h) as u64;
     }
     TemporalStats::from_sums(total, samples)
 }
@@ -171,7 +178,7 @@ pub struct TemporalTracker {
     prev_x: Vec<OwnedPlane>,
     prev_r: Vec<OwnedPlane>,
     has_previous: bool,
-    rows: Vec<Sums>,
+    rows: Vec<Vec<Sums>>,
 }
 
 impl Default for TemporalTracker {
