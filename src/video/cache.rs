@@ -4,20 +4,21 @@
 //! One entry per (source, size, frame limit): `NAME-KEY.rgb` holds the frames back to back
 //! (packed RGB) and `NAME-KEY.json` a small header. `KEY` is a hash of the canonical source
 //! path, the source's fingerprint (a file's modification time and size; for a folder, the names,
-//! modification times and sizes of its images), the size and the frame limit. The header repeats
+//! modification times and sizes of its images), the size, the fit and the frame limit. The header repeats
 //! all of them plus the frame count, byte count and a checksum of the frames, and is checked
 //! before use: an entry that does not match, is truncated or corrupt is ignored and rewritten.
 //! Both files are written atomically (temporary file in the same folder, then rename), the
 //! header last.
-use super::{check_input, image_files, load_clip, Clip, VideoError};
+use super::{check_input, image_files, load_clip, Clip, Fit, VideoError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 /// `format` of the header.
 const FORMAT: &str = "tcvc-clip-cache";
-/// `version` of the header; bump when the layout or the decoding changes.
-const VERSION: u32 = 1;
+/// `version` of the header; bump when the layout or the decoding changes. 2: the fit is part of
+/// the key (version 1 entries of videos were letterboxed by `videoscale`).
+const VERSION: u32 = 2;
 
 /// The JSON header of a cache entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +29,7 @@ struct Header {
     fingerprint: String,
     width: u32,
     height: u32,
+    fit: String,
     max_frames: Option<usize>,
     name: String,
     fps: Option<f64>,
@@ -106,6 +108,7 @@ fn entry_stem(name: &str, key: &Header) -> String {
         key.fingerprint.as_str(),
         &key.width.to_string(),
         &key.height.to_string(),
+        key.fit.as_str(),
         &format!("{:?}", key.max_frames),
         &VERSION.to_string(),
     ] {
@@ -151,6 +154,7 @@ fn read_entry(json: &Path, raw: &Path, key: &Header) -> Option<(Header, Vec<Vec<
         && h.fingerprint == key.fingerprint
         && h.width == key.width
         && h.height == key.height
+        && h.fit == key.fit
         && h.max_frames == key.max_frames;
     let frame_len = key.width as usize * key.height as usize * 3;
     if !same_key
@@ -171,7 +175,7 @@ fn read_entry(json: &Path, raw: &Path, key: &Header) -> Option<(Header, Vec<Vec<
 }
 
 /// The same as [`load_clip`] with an on-disk cache under `cache_dir` (raw RGB file + small JSON
-/// header, keyed by canonical path, file mtime+size, W, H, max_frames); a corrupt or stale cache
+/// header, keyed by canonical path, file mtime+size, W, H, fit, max_frames); a corrupt or stale cache
 /// entry is ignored and rewritten (atomic write: temp file + rename).
 ///
 /// `cache_dir` is created when missing. With `None` this is [`load_clip`]. A cache that cannot be
@@ -181,11 +185,12 @@ pub fn load_clip_cached(
     path: &Path,
     width: u32,
     height: u32,
+    fit: Fit,
     max_frames: Option<usize>,
     cache_dir: Option<&Path>,
 ) -> Result<Clip, VideoError> {
     let Some(dir) = cache_dir else {
-        return load_clip(path, width, height, max_frames);
+        return load_clip(path, width, height, fit, max_frames);
     };
     let is_dir = check_input(path, width, height, max_frames)?;
     let canonical = path.canonicalize().map_err(|source| VideoError::Io {
@@ -200,6 +205,7 @@ pub fn load_clip_cached(
         fingerprint: fingerprint(&canonical, is_dir)?,
         width,
         height,
+        fit: fit.as_str().to_string(),
         max_frames,
         name: name.clone(),
         fps: None,
@@ -220,7 +226,7 @@ pub fn load_clip_cached(
             frames,
         });
     }
-    let clip = load_clip(path, width, height, max_frames)?;
+    let clip = load_clip(path, width, height, fit, max_frames)?;
     header.fps = clip.fps;
     header.frames = clip.len();
     header.bytes = (clip.len() * clip.frame_bytes()) as u64;

@@ -2,12 +2,16 @@
 //! Video input shared by `tcvc-train` and `tcvc-eval`: one clip (a video file or a folder of
 //! images) decoded to packed RGB frames at a fixed size.
 //!
-//! - Video files go through GStreamer: `uridecodebin ! videoconvert ! videoscale !
-//!   video/x-raw,format=RGB,width=W,height=H,pixel-aspect-ratio=1/1 ! appsink` (`sync=false`), so
-//!   every format with an installed GStreamer decoder works; the frame is stretched to exactly
-//!   `W × H` (no letterboxing).
+//! - Video files go through GStreamer: `uridecodebin ! videoconvert ! [aspectratiocrop] !
+//!   videoscale add-borders=… ! video/x-raw,format=RGB,width=W,height=H,pixel-aspect-ratio=1/1 !
+//!   appsink` (`sync=false`), so every format with an installed GStreamer decoder works.
 //! - A folder is an image sequence: its `*.png`, `*.jpg`, `*.jpeg` and `*.bmp` files (any case),
 //!   sorted by file name, read with OpenCV and resized to `W × H` with `INTER_AREA`.
+//!
+//! How a frame of another aspect ratio becomes `W × H` is the [`Fit`]: stretched (the default,
+//! as the paper resizes every frame to 256²), centre-cropped to the target aspect, or padded with
+//! black borders (`videoscale`'s own default, `add-borders=true`, which letterboxed every frame
+//! before this was a choice).
 //!
 //! [`load_clip_cached`] keeps the decoded frames in a cache folder (a raw RGB file and a small
 //! JSON header per clip and size) so that repeated runs skip decoding.
@@ -33,6 +37,77 @@ pub const STALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// File extensions (lower case) of the images of an image-sequence folder.
 pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "bmp"];
+
+/// How a frame whose aspect ratio differs from the target's is fitted into `W × H`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum Fit {
+    /// Scale each axis on its own to exactly `W × H` (the whole picture, distorted when the
+    /// aspects differ). The paper resizes every frame to 256² this way.
+    #[default]
+    Stretch,
+    /// Cut the centre of the frame to the target aspect, then scale (no distortion, the edges of
+    /// the longer side are lost).
+    Crop,
+    /// Scale to fit inside `W × H` keeping the aspect and fill the rest with black borders
+    /// (letterbox / pillarbox).
+    Pad,
+}
+
+impl Fit {
+    /// Every fit, in documentation order.
+    pub const ALL: [Fit; 3] = [Fit::Stretch, Fit::Crop, Fit::Pad];
+
+    /// The lower-case name (`stretch`, `crop`, `pad`), as the tools' `--fit` takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fit::Stretch => "stretch",
+            Fit::Crop => "crop",
+            Fit::Pad => "pad",
+        }
+    }
+}
+
+impl fmt::Display for Fit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Fit {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Fit::ALL
+            .into_iter()
+            .find(|f| f.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("'{s}' is not a fit: use stretch, crop or pad"))
+    }
+}
+
+/// The centre rectangle `(x, y, w, h)` of a `src_w × src_h` frame that has the aspect of
+/// `dst_w × dst_h` ([`Fit::Crop`]); the whole frame when the aspects are equal.
+pub fn crop_rect(src_w: u32, src_h: u32, dst_w: u32, dst_h: u32) -> (u32, u32, u32, u32) {
+    let (sw, sh, dw, dh) = (src_w as u64, src_h as u64, dst_w as u64, dst_h as u64);
+    if sw * dh > sh * dw {
+        // Wider than the target: keep the full height.
+        let w = ((sh * dw + dh / 2) / dh).clamp(1, sw);
+        (((sw - w) / 2) as u32, 0, w as u32, src_h)
+    } else {
+        let h = ((sw * dh + dw / 2) / dw).clamp(1, sh);
+        (0, ((sh - h) / 2) as u32, src_w, h as u32)
+    }
+}
+
+/// Where the scaled picture lies inside `dst_w × dst_h` for [`Fit::Pad`]: `(x, y, w, h)`.
+pub fn pad_rect(src_w: u32, src_h: u32, dst_w: u32, dst_h: u32) -> (u32, u32, u32, u32) {
+    let (sw, sh, dw, dh) = (src_w as u64, src_h as u64, dst_w as u64, dst_h as u64);
+    if sw * dh > sh * dw {
+        let h = ((dw * sh + sw / 2) / sw).clamp(1, dh);
+        (0, ((dh - h) / 2) as u32, dst_w, h as u32)
+    } else {
+        let w = ((dh * sw + sh / 2) / sh).clamp(1, dw);
+        (((dw - w) / 2) as u32, 0, w as u32, dst_h)
+    }
+}
 
 /// RGB frames of one clip at a fixed size, packed rows (width*3 bytes each).
 #[derive(Debug, Clone, PartialEq)]
@@ -302,11 +377,11 @@ fn check_input(
     }
 }
 
-/// Decodes a video file (GStreamer: `uridecodebin ! videoconvert ! videoscale !
-/// video/x-raw,format=RGB,width=W,height=H,pixel-aspect-ratio=1/1 ! appsink`, sync=false) or an
-/// image-sequence folder (its image files *.png/*.jpg/*.jpeg/*.bmp sorted by name, read with
-/// OpenCV, resized to W×H with INTER_AREA) into RGB frames at width × height. `max_frames` stops
-/// early.
+/// Decodes a video file (GStreamer: `uridecodebin ! videoconvert ! [aspectratiocrop] !
+/// videoscale add-borders=… ! video/x-raw,format=RGB,width=W,height=H,pixel-aspect-ratio=1/1 !
+/// appsink`, sync=false) or an image-sequence folder (its image files *.png/*.jpg/*.jpeg/*.bmp
+/// sorted by name, read with OpenCV, resized with INTER_AREA) into RGB frames at width × height,
+/// fitted as `fit` says. `max_frames` stops early.
 ///
 /// Errors come before any decoding where possible: a missing or unreadable path, a zero size or
 /// `max_frames == Some(0)`; then a file that is not a video GStreamer can decode, a file with no
@@ -315,13 +390,15 @@ pub fn load_clip(
     path: &Path,
     width: u32,
     height: u32,
+    fit: Fit,
     max_frames: Option<usize>,
 ) -> Result<Clip, VideoError> {
     let is_dir = check_input(path, width, height, max_frames)?;
     let (frames, fps) = if is_dir {
-        (read_images(path, width, height, max_frames)?, None)
+        (read_images(path, width, height, fit, max_frames)?, None)
     } else {
-        decode_video(path, width, height, max_frames)?
+        let (frames, fps, _) = decode_video(path, Some((width, height)), fit, max_frames)?;
+        (frames, fps)
     };
     Ok(Clip {
         name: clip_name(path, is_dir),
@@ -360,8 +437,8 @@ pub(crate) fn image_files(dir: &Path) -> Result<Vec<PathBuf>, VideoError> {
     Ok(files)
 }
 
-/// Reads one image as packed RGB at `width × height`.
-fn read_image(path: &Path, width: u32, height: u32) -> Result<Vec<u8>, VideoError> {
+/// Reads one image as packed RGB at `width × height`, fitted as `fit` says.
+fn read_image(path: &Path, width: u32, height: u32, fit: Fit) -> Result<Vec<u8>, VideoError> {
     let bad = |detail: String| VideoError::UnreadableImage {
         path: path.to_path_buf(),
         detail,
@@ -379,22 +456,7 @@ fn read_image(path: &Path, width: u32, height: u32) -> Result<Vec<u8>, VideoErro
     let mut rgb = Mat::default();
     opencv::imgproc::cvt_color_def(&bgr, &mut rgb, opencv::imgproc::COLOR_BGR2RGB)
         .map_err(|e| bad(e.to_string()))?;
-    let (w, h) = (width as i32, height as i32);
-    let sized = if rgb.cols() == w && rgb.rows() == h {
-        rgb
-    } else {
-        let mut out = Mat::default();
-        opencv::imgproc::resize(
-            &rgb,
-            &mut out,
-            Size::new(w, h),
-            0.0,
-            0.0,
-            opencv::imgproc::INTER_AREA,
-        )
-        .map_err(|e| bad(format!("resizing to {width}x{height}: {e}")))?;
-        out
-    };
+    let sized = fit_image(&rgb, width, height, fit).map_err(|e| bad(e.to_string()))?;
     let sized = if sized.is_continuous() {
         sized
     } else {
@@ -411,18 +473,63 @@ fn read_image(path: &Path, width: u32, height: u32) -> Result<Vec<u8>, VideoErro
     Ok(bytes.to_vec())
 }
 
+/// Scales an RGB image to `width × height` with `INTER_AREA`, fitted as `fit` says.
+fn fit_image(rgb: &Mat, width: u32, height: u32, fit: Fit) -> opencv::Result<Mat> {
+    let (src_w, src_h) = (rgb.cols() as u32, rgb.rows() as u32);
+    let resize = |src: &Mat, w: u32, h: u32| -> opencv::Result<Mat> {
+        if src.cols() == w as i32 && src.rows() == h as i32 {
+            return src.try_clone();
+        }
+        let mut out = Mat::default();
+        opencv::imgproc::resize(
+            src,
+            &mut out,
+            Size::new(w as i32, h as i32),
+            0.0,
+            0.0,
+            opencv::imgproc::INTER_AREA,
+        )?;
+        Ok(out)
+    };
+    match fit {
+        Fit::Stretch => resize(rgb, width, height),
+        Fit::Crop => {
+            let (x, y, w, h) = crop_rect(src_w, src_h, width, height);
+            let roi = Mat::roi(rgb, opencv::core::Rect::new(x as i32, y as i32, w as i32, h as i32))?;
+            resize(&roi.try_clone()?, width, height)
+        }
+        Fit::Pad => {
+            let (x, y, w, h) = pad_rect(src_w, src_h, width, height);
+            let inner = resize(rgb, w, h)?;
+            let mut out = Mat::new_rows_cols_with_default(
+                height as i32,
+                width as i32,
+                opencv::core::CV_8UC3,
+                opencv::core::Scalar::all(0.0),
+            )?;
+            let mut dst = Mat::roi_mut(
+                &mut out,
+                opencv::core::Rect::new(x as i32, y as i32, w as i32, h as i32),
+            )?;
+            inner.copy_to(&mut dst)?;
+            Ok(out)
+        }
+    }
+}
+
 /// Reads an image-sequence folder.
 fn read_images(
     dir: &Path,
     width: u32,
     height: u32,
+    fit: Fit,
     max_frames: Option<usize>,
 ) -> Result<Vec<Vec<u8>>, VideoError> {
     let files = image_files(dir)?;
     let n = max_frames.map_or(files.len(), |m| m.min(files.len()));
     files[..n]
         .iter()
-        .map(|f| read_image(f, width, height))
+        .map(|f| read_image(f, width, height, fit))
         .collect()
 }
 
@@ -447,12 +554,35 @@ struct Shared {
 }
 
 /// Decodes a video file with GStreamer; returns the frames and the frame rate.
+/// The size of a clip's frames as they come out of its decoder (square pixels: a video with
+/// non-square pixels is scaled to its display aspect), or of the first image of a folder.
+/// Decodes one frame.
+pub fn source_size(path: &Path) -> Result<(u32, u32), VideoError> {
+    let is_dir = check_input(path, 1, 1, None)?;
+    if is_dir {
+        let first = image_files(path)?.remove(0);
+        let name = first.to_string_lossy().into_owned();
+        let img = opencv::imgcodecs::imread(&name, opencv::imgcodecs::IMREAD_COLOR)
+            .ok()
+            .filter(|m| !m.empty())
+            .ok_or_else(|| VideoError::UnreadableImage {
+                path: first.clone(),
+                detail: "OpenCV cannot decode it (not an image, or truncated)".into(),
+            })?;
+        Ok((img.cols() as u32, img.rows() as u32))
+    } else {
+        Ok(decode_video(path, None, Fit::Stretch, Some(1))?.2)
+    }
+}
+
+/// Decodes a video file with GStreamer at `size` (the decoder's own size with square pixels
+/// when `None`); returns the frames, the frame rate and the frame size.
 fn decode_video(
     path: &Path,
-    width: u32,
-    height: u32,
+    size: Option<(u32, u32)>,
+    fit: Fit,
     max_frames: Option<usize>,
-) -> Result<(Vec<Vec<u8>>, Option<f64>), VideoError> {
+) -> Result<(Vec<Vec<u8>>, Option<f64>, (u32, u32)), VideoError> {
     let pipe_err = |detail: String| VideoError::Pipeline {
         path: path.to_path_buf(),
         detail,
@@ -474,13 +604,37 @@ fn decode_video(
         .build()
         .map_err(|e| pipe_err(format!("no `uridecodebin` element ({e})")))?;
     let convert = make("videoconvert")?;
-    let scale = make("videoscale")?;
-    let caps = gst::Caps::builder("video/x-raw")
+    // `add-borders` is true by default: with the caps' square pixels it would letterbox every
+    // frame whose aspect differs from W×H. Only Fit::Pad wants that.
+    let scale = gst::ElementFactory::make("videoscale")
+        .property("add-borders", fit == Fit::Pad)
+        .build()
+        .map_err(|e| pipe_err(format!("no `videoscale` element ({e})")))?;
+    // Fit::Crop: `aspectratiocrop` (gst-plugins-good) cuts the centre to the target aspect,
+    // taking the input's pixel aspect ratio into account.
+    let crop = match fit {
+        Fit::Crop => size.map(|(width, height)| {
+            gst::ElementFactory::make("aspectratiocrop")
+                .property("aspect-ratio", gst::Fraction::new(width as i32, height as i32))
+                .build()
+                .map_err(|e| {
+                    pipe_err(format!(
+                        "no `aspectratiocrop` element ({e}); it is in gst-plugins-good"
+                    ))
+                })
+        }),
+        _ => None,
+    }
+    .transpose()?;
+    let mut caps = gst::Caps::builder("video/x-raw")
         .field("format", "RGB")
-        .field("width", width as i32)
-        .field("height", height as i32)
-        .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
-        .build();
+        .field("pixel-aspect-ratio", gst::Fraction::new(1, 1));
+    if let Some((width, height)) = size {
+        caps = caps
+            .field("width", width as i32)
+            .field("height", height as i32);
+    }
+    let caps = caps.build();
     let sink = gst_app::AppSink::builder()
         .caps(&caps)
         .sync(false)
@@ -488,10 +642,14 @@ fn decode_video(
         .build();
     let pipeline = gst::Pipeline::new();
     let guard = StopOnDrop(pipeline.clone());
+    let mut chain: Vec<&gst::Element> = vec![&convert];
+    chain.extend(crop.as_ref());
+    chain.extend([&scale, sink.upcast_ref()]);
     pipeline
-        .add_many([&src, &convert, &scale, sink.upcast_ref()])
+        .add(&src)
+        .and_then(|_| pipeline.add_many(chain.iter().copied()))
         .map_err(|e| pipe_err(e.to_string()))?;
-    gst::Element::link_many([&convert, &scale, sink.upcast_ref()]).map_err(|e| {
+    gst::Element::link_many(chain.iter().copied()).map_err(|e| {
         pipe_err(format!(
             "cannot link videoconvert ! videoscale ! appsink: {e}"
         ))
@@ -557,7 +715,7 @@ fn decode_video(
         });
     }
 
-    let result = pull_frames(path, &pipeline, &sink, &shared, width, height, max_frames);
+    let result = pull_frames(path, &pipeline, &sink, &shared, size, max_frames);
     bus.unset_sync_handler();
     drop(guard);
     result
@@ -569,10 +727,9 @@ fn pull_frames(
     pipeline: &gst::Pipeline,
     sink: &gst_app::AppSink,
     shared: &Shared,
-    width: u32,
-    height: u32,
+    size: Option<(u32, u32)>,
     max_frames: Option<usize>,
-) -> Result<(Vec<Vec<u8>>, Option<f64>), VideoError> {
+) -> Result<(Vec<Vec<u8>>, Option<f64>, (u32, u32)), VideoError> {
     let not_video = |detail: String| VideoError::NotAVideo {
         path: path.to_path_buf(),
         detail,
@@ -588,8 +745,8 @@ fn pull_frames(
         let detail = bus_error().unwrap_or_else(|| "the pipeline does not start".into());
         return Err(not_video(detail));
     }
-    let row = width as usize * 3;
-    let frame_len = row * height as usize;
+    // The size of every frame: the one asked for, else the first frame's.
+    let mut expected = size;
     let mut frames: Vec<Vec<u8>> = Vec::new();
     let mut fps = None;
     let mut last_progress = Instant::now();
@@ -608,13 +765,17 @@ fn pull_frames(
                     .ok_or_else(|| not_video("a frame without caps".into()))?;
                 let info = gst_video::VideoInfo::from_caps(caps)
                     .map_err(|e| not_video(format!("unusable frame caps {caps}: {e}")))?;
+                let (width, height) = *expected.get_or_insert((info.width(), info.height()));
                 if (info.width(), info.height()) != (width, height) {
                     return Err(not_video(format!(
-                        "frames came out {}x{} instead of {width}x{height}",
+                        "frames came out {}x{} instead of {width}x{height} (the size changes \
+                         inside the stream: give a size)",
                         info.width(),
                         info.height()
                     )));
                 }
+                let row = width as usize * 3;
+                let frame_len = row * height as usize;
                 if fps.is_none() {
                     let f = info.fps();
                     if f.numer() > 0 && f.denom() > 0 {
@@ -666,12 +827,12 @@ fn pull_frames(
             }
         }
     }
-    if frames.is_empty() {
-        return Err(VideoError::NoFrames {
+    match expected {
+        Some(wh) if !frames.is_empty() => Ok((frames, fps, wh)),
+        _ => Err(VideoError::NoFrames {
             path: path.to_path_buf(),
-        });
+        }),
     }
-    Ok((frames, fps))
 }
 
 #[cfg(test)]
