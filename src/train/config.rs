@@ -3,6 +3,7 @@
 use super::error::{Result, TrainError};
 use crate::device::DeviceSpec;
 use crate::model::InputMode;
+use crate::video::Fit;
 use clap::{Parser, ValueEnum};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -85,6 +86,14 @@ fn parse_size(s: &str) -> std::result::Result<Size, String> {
     Ok(Size { width, height })
 }
 
+fn parse_fit(s: &str) -> std::result::Result<Fit, String> {
+    s.parse()
+}
+
+fn default_fit() -> String {
+    Fit::Stretch.as_str().to_string()
+}
+
 fn parse_fraction(s: &str) -> std::result::Result<f64, String> {
     let v: f64 = s
         .trim()
@@ -159,9 +168,14 @@ pub struct Args {
     /// Residual blocks of the TCVC generator; default 8.
     #[arg(long, value_name = "R")]
     pub res_blocks: Option<i64>,
-    /// Training size: W (square) or WxH. Frames are resized to it (no crop).
+    /// Training size: W (square) or WxH. Frames are fitted to it as --fit says.
     #[arg(long, value_parser = parse_size, default_value = "256")]
     pub size: Size,
+    /// How a frame of another aspect ratio becomes the training size: `stretch` (the paper
+    /// resizes to 256²), `crop` (centre crop to the target aspect, then scale) or `pad` (black
+    /// borders, letterbox/pillarbox).
+    #[arg(long, value_parser = parse_fit, default_value = "stretch")]
+    pub fit: Fit,
     /// Samples per step (the reference train.py uses 16).
     #[arg(long, value_name = "B", default_value_t = 16)]
     pub batch_size: usize,
@@ -179,6 +193,27 @@ pub struct Args {
     /// run without its previous-frame chain). TCVC only.
     #[arg(long, value_name = "P", value_parser = parse_probability, default_value = "0.5")]
     pub prev_prob: f64,
+    /// Probability (after the ramp) that a sample given a previous frame gets the generator's
+    /// own output for frame t−1 instead of the ground truth (no gradient through it), so the
+    /// model learns to continue its own chain as at inference. 0 = the paper. TCVC only.
+    #[arg(long, value_name = "P", value_parser = parse_probability, default_value = "0")]
+    pub self_feed: f64,
+    /// Steps over which --self-feed ramps up linearly from 0 (0: from the first step).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub self_feed_ramp: u64,
+    /// Frames of the self-fed unroll: the generator runs over frames t−K..t−1 (within the shot),
+    /// starting from the ground truth before them.
+    #[arg(long, value_name = "K", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub unroll: u32,
+    /// Probability that a ground-truth previous frame is degraded (colour jitter, blur, a shift
+    /// of up to 2 pixels), as a generated frame would differ from the truth. TCVC only.
+    #[arg(long, value_name = "P", value_parser = parse_probability, default_value = "0")]
+    pub degrade_prev: f64,
+    /// Weight of the temporal loss: L1 between G_t − G_{t−1} and F_t − F_{t−1} on self-fed
+    /// samples (where G_{t−1} is the generator's own previous output); needs --self-feed.
+    #[arg(long, value_name = "W", default_value_t = 0.0)]
+    pub temporal_weight: f64,
     /// Compute device: auto, cpu, cuda or cuda:N.
     #[arg(long, value_parser = parse_device, default_value = "auto")]
     pub device: DeviceSpec,
@@ -287,6 +322,9 @@ pub struct RunConfig {
     pub res_blocks: i64,
     /// Training size.
     pub size: Size,
+    /// How frames were fitted to the training size (`stretch`, `crop`, `pad`).
+    #[serde(default = "default_fit")]
+    pub fit: String,
     /// Samples per step.
     pub batch_size: usize,
     /// Run seed.
@@ -294,6 +332,12 @@ pub struct RunConfig {
     /// Probability of the ground-truth previous frame (`--prev-prob`).
     #[serde(default = "default_prev_prob")]
     pub prev_prob: f64,
+    /// Previous-frame recipe (`--self-feed`, `--self-feed-ramp`, `--unroll`, `--degrade-prev`).
+    #[serde(default)]
+    pub recipe: super::sampler::Recipe,
+    /// Weight of the temporal loss (`--temporal-weight`).
+    #[serde(default)]
+    pub temporal_weight: f64,
     /// Generator learning rate.
     pub lr_g: f64,
     /// Discriminator learning rate.
@@ -352,6 +396,34 @@ impl RunConfig {
                 "--prev-prob is for --arch tcvc: the pix2pix U-Net has no previous-frame input",
             ));
         }
+        let recipe_flags = args.self_feed > 0.0
+            || args.degrade_prev > 0.0
+            || args.temporal_weight != 0.0
+            || args.self_feed_ramp > 0
+            || args.unroll != 1;
+        if args.arch == Arch::Pix2pix && recipe_flags {
+            return Err(TrainError::usage(
+                "--self-feed, --self-feed-ramp, --unroll, --degrade-prev and --temporal-weight \
+                 are for --arch tcvc: the pix2pix U-Net has no previous-frame input",
+            ));
+        }
+        if !(args.temporal_weight >= 0.0 && args.temporal_weight.is_finite()) {
+            return Err(TrainError::usage(
+                "--temporal-weight must be a finite number >= 0",
+            ));
+        }
+        if args.temporal_weight > 0.0 && args.self_feed == 0.0 {
+            return Err(TrainError::usage(
+                "--temporal-weight compares the output with the generator's own previous output, \
+                 which only self-fed samples have: add --self-feed P (e.g. 0.5)",
+            ));
+        }
+        if args.prev_prob == 0.0 && (args.self_feed > 0.0 || args.degrade_prev > 0.0) {
+            return Err(TrainError::usage(
+                "--prev-prob 0 never gives a previous frame, so --self-feed / --degrade-prev \
+                 would do nothing: drop them or raise --prev-prob",
+            ));
+        }
         if args.steps == Some(0) || args.epochs == Some(0) {
             return Err(TrainError::usage("--steps / --epochs must be at least 1"));
         }
@@ -382,9 +454,17 @@ impl RunConfig {
                 0
             },
             size: args.size,
+            fit: args.fit.as_str().to_string(),
             batch_size: args.batch_size,
             seed: args.seed,
             prev_prob: args.prev_prob,
+            recipe: super::sampler::Recipe {
+                self_feed: args.self_feed,
+                self_feed_ramp: args.self_feed_ramp,
+                unroll: args.unroll as usize,
+                degrade: args.degrade_prev,
+            },
+            temporal_weight: args.temporal_weight,
             lr_g: args.lr_g,
             lr_d: args.lr_d,
             perceptual,
@@ -403,6 +483,11 @@ impl RunConfig {
         } else {
             InputMode::Lineart
         }
+    }
+
+    /// The fit (an unknown name, from a hand-edited run.json, reads as stretch).
+    pub fn fit(&self) -> Fit {
+        self.fit.parse().unwrap_or_default()
     }
 
     /// The first setting that makes a checkpoint written with `self` unusable for a run asking
@@ -426,6 +511,7 @@ impl RunConfig {
                 other.res_blocks.to_string(),
             ),
             ("--size", self.size.to_string(), other.size.to_string()),
+            ("--fit", self.fit.clone(), other.fit.clone()),
             (
                 "--batch-size",
                 self.batch_size.to_string(),
@@ -436,6 +522,16 @@ impl RunConfig {
                 "--prev-prob",
                 self.prev_prob.to_string(),
                 other.prev_prob.to_string(),
+            ),
+            (
+                "--self-feed/--self-feed-ramp/--unroll/--degrade-prev",
+                format!("{:?}", self.recipe),
+                format!("{:?}", other.recipe),
+            ),
+            (
+                "--temporal-weight",
+                self.temporal_weight.to_string(),
+                other.temporal_weight.to_string(),
             ),
             (
                 "--vgg19/--perceptual",

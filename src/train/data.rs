@@ -111,6 +111,7 @@ fn load_one(path: &Path, config: &RunConfig, cache_dir: Option<&Path>, role: &st
         path,
         config.size.width,
         config.size.height,
+        config.fit(),
         config.max_frames,
         cache_dir,
     )
