@@ -730,3 +730,85 @@ fn input_problems_are_clear_errors_before_training() {
     // Nothing was trained: no checkpoint anywhere.
     assert!(!ck.join("losses.csv").exists());
 }
+
+#[test]
+fn the_recipe_self_feeds_weighs_the_temporal_loss_and_resumes_exactly() {
+    let recipe = [
+        "--prev-prob",
+        "1",
+        "--self-feed",
+        "0.7",
+        "--unroll",
+        "2",
+        "--degrade-prev",
+        "0.5",
+        "--temporal-weight",
+        "2",
+        "--checkpoint-every",
+        "5",
+        "--val-every",
+        "0",
+        "--no-plots",
+    ];
+    // Uninterrupted: 10 steps.
+    let a = scratch_dir("train-recipe-a");
+    let recipe_run = |dir: &Path, extra: &[&str]| {
+        let mut v = base_args(dir);
+        v.extend(recipe.iter().chain(extra).map(|s| s.to_string()));
+        v
+    };
+    let out = run(&recipe_run(&a, &["--steps", "10"]));
+    assert!(out.status.success());
+    let rows = train_rows(&a.join("losses.csv"));
+    assert_eq!(rows.len(), 10);
+    // Every sample has a previous frame (bar the clip's first frame), 70 % of them self-fed:
+    // most steps of 2 samples carry the temporal term, and it is part of the objective.
+    let with_temporal: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.values.contains_key("g_temporal"))
+        .collect();
+    assert!(with_temporal.len() >= 6, "{} of 10", with_temporal.len());
+    for r in &with_temporal {
+        let v = &r.values;
+        let parts = v["g_adv"] + v["g_l1"] + v["g_temporal"];
+        assert!(v["g_temporal"] > 0.0);
+        assert!(
+            (v["g_total"] - parts).abs() < 1e-4 * parts,
+            "step {}: {} vs {parts}",
+            r.step,
+            v["g_total"]
+        );
+    }
+    // 5 steps, then a resumed run to 10: the same losses (the recipe's draws are restored).
+    let b = scratch_dir("train-recipe-b");
+    assert!(run(&recipe_run(&b, &["--steps", "5"])).status.success());
+    assert!(run(&recipe_run(&b, &["--steps", "10", "--resume"]))
+        .status
+        .success());
+    let got = train_rows(&b.join("losses.csv"));
+    assert_eq!(got.len(), 10);
+    for (g, w) in got.iter().zip(&rows) {
+        for k in ["g_total", "g_l1", "d_total"] {
+            let (x, y) = (g.values[k], w.values[k]);
+            assert!(
+                (x - y).abs() <= 1e-5 * y.abs().max(1e-12),
+                "step {} {k}: resumed {x} vs uninterrupted {y}",
+                g.step
+            );
+        }
+        assert_eq!(
+            g.values.get("g_temporal").is_some(),
+            w.values.get("g_temporal").is_some(),
+            "step {}",
+            g.step
+        );
+    }
+    // Flags that cannot work are usage errors.
+    let d = scratch_dir("train-recipe-errors");
+    let e = usage_error(&with(&d, &["--temporal-weight", "1"]));
+    assert!(e.contains("--self-feed"), "{e}");
+    let e = usage_error(&with(&d, &["--arch", "pix2pix", "--self-feed", "0.5"]));
+    assert!(e.contains("--arch tcvc"), "{e}");
+    let e = usage_error(&with(&d, &["--prev-prob", "0", "--degrade-prev", "0.5"]));
+    assert!(e.contains("--prev-prob 0"), "{e}");
+}

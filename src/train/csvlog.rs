@@ -5,7 +5,8 @@
 //! Columns: `kind, step, epoch, elapsed_s`, the weighted generator terms `g_total, g_adv, g_l1,
 //! g_content, g_style` (content/style empty when off), the discriminator terms `d_total, d_real,
 //! d_fake`, and the validation figures `val_psnr` (dB, mean over frames), `val_ssim` (Gaussian
-//! SSIM, mean), `val_temporal_error` (8-bit units, mean), `val_frames`. Fields that do not apply
+//! SSIM, mean), `val_temporal_error` (8-bit units, mean), `val_frames`, then the weighted temporal
+//! loss `g_temporal` (empty when off; files written before it existed have 16 columns). Fields that do not apply
 //! to a row are empty. On `--resume` the rows after the checkpoint's step are dropped first, so
 //! the file has exactly one row per step whatever happened before.
 use super::checkpoint::write_atomic;
@@ -17,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 /// The CSV header.
 pub const HEADER: &str = "kind,step,epoch,elapsed_s,g_total,g_adv,g_l1,g_content,g_style,\
-d_total,d_real,d_fake,val_psnr,val_ssim,val_temporal_error,val_frames";
+d_total,d_real,d_fake,val_psnr,val_ssim,val_temporal_error,val_frames,g_temporal";
 
 /// A training row.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -55,7 +56,7 @@ impl TrainRow {
     fn to_line(self) -> String {
         let l = self.losses;
         format!(
-            "train,{},{},{:.3},{},{},{},{},{},{},{},{},,,,",
+            "train,{},{},{:.3},{},{},{},{},{},{},{},{},,,,,{}",
             self.step,
             self.epoch,
             self.elapsed_s,
@@ -66,7 +67,8 @@ impl TrainRow {
             opt(l.g_style),
             l.d_total,
             l.d_real,
-            l.d_fake
+            l.d_fake,
+            opt(l.g_temporal)
         )
     }
 }
@@ -74,7 +76,7 @@ impl TrainRow {
 impl ValRow {
     fn to_line(self) -> String {
         format!(
-            "val,{},,,,,,,,,,,{},{},{},{}",
+            "val,{},,,,,,,,,,,{},{},{},{},",
             self.step,
             self.psnr,
             self.ssim,
@@ -95,7 +97,7 @@ pub enum Row {
 
 fn parse_line(line: &str) -> Option<Row> {
     let f: Vec<&str> = line.split(',').collect();
-    if f.len() != 16 {
+    if f.len() != 16 && f.len() != 17 {
         return None;
     }
     let num = |i: usize| f[i].trim().parse::<f64>().ok();
@@ -114,6 +116,7 @@ fn parse_line(line: &str) -> Option<Row> {
                 d_total: num(9)?,
                 d_real: num(10)?,
                 d_fake: num(11)?,
+                g_temporal: if f.len() > 16 { num(16) } else { None },
             },
         })),
         "val" => Some(Row::Val(ValRow {
@@ -228,6 +231,7 @@ mod tests {
                 d_total: 0.5,
                 d_real: 0.25,
                 d_fake: 0.75,
+                g_temporal: Some(0.125),
             },
         };
         assert_eq!(parse_line(&t.to_line()), Some(Row::Train(t)));
@@ -239,6 +243,6 @@ mod tests {
             frames: 3,
         };
         assert_eq!(parse_line(&v.to_line()), Some(Row::Val(v)));
-        assert_eq!(HEADER.split(',').count(), 16);
+        assert_eq!(HEADER.split(',').count(), 17);
     }
 }

@@ -50,12 +50,38 @@ pub struct StepLosses {
     pub g_content: Option<f64>,
     /// Weighted style term (absent without a VGG).
     pub g_style: Option<f64>,
+    /// Weighted temporal term (absent when `--temporal-weight` is 0 or the batch has no
+    /// self-fed sample).
+    pub g_temporal: Option<f64>,
     /// Discriminator objective.
     pub d_total: f64,
     /// `BCE(D(real), 1)`.
     pub d_real: f64,
     /// `BCE(D(fake), 0)`.
     pub d_fake: f64,
+}
+
+/// The temporal loss: mean over the samples where `mask` (`B × 1 × 1 × 1`) is 1 of
+/// `mean |(fake − prev) − (target − prev_truth)|`, i.e. the temporal-error metric (the output's
+/// change from its previous frame against the reference's change) made differentiable; the
+/// gradient flows through `fake` only. `None` when no sample is masked in.
+pub fn temporal_loss(
+    fake: &Tensor,
+    prev: &Tensor,
+    target: &Tensor,
+    prev_truth: &Tensor,
+    mask: &Tensor,
+) -> Result<Option<Tensor>> {
+    let n = mask.f_sum(tch::Kind::Float)?.f_double_value(&[])?;
+    if n <= 0.0 {
+        return Ok(None);
+    }
+    let diff = fake
+        .f_sub(&prev.f_detach()?)?
+        .f_sub(&target.f_sub(prev_truth)?)?
+        .f_abs()?;
+    let per_sample = diff.f_mean_dim([1i64, 2, 3].as_slice(), true, tch::Kind::Float)?;
+    Ok(Some(per_sample.f_mul(mask)?.f_sum(tch::Kind::Float)?.f_div_scalar(n)?))
 }
 
 /// Both networks, the perceptual VGG and both optimizers.
@@ -82,6 +108,8 @@ pub struct Nets {
     /// Discriminator optimizer.
     pub adam_d: Adam,
     seed: u64,
+    /// Weight of the temporal loss.
+    temporal_weight: f64,
     /// Trained without the previous frame (`--prev-prob 0`): run with a blank one.
     blank_previous: bool,
 }
@@ -140,6 +168,7 @@ impl Nets {
             adam_g,
             adam_d,
             seed: config.seed,
+            temporal_weight: config.temporal_weight,
             blank_previous: config.prev_prob == 0.0,
         })
     }
@@ -203,10 +232,22 @@ impl Nets {
                 .d
                 .forward_t(&Tensor::f_cat(&[&cond, &fake], 1)?, true)?;
             let gl = generator_loss(&logits, &fake, &b.target, self.vgg.as_ref(), &self.weights)?;
-            let grads = self.adam_g.gradients(&gl.total)?;
+            let temporal = if self.temporal_weight > 0.0 {
+                temporal_loss(&fake, &b.prev, &b.target, &b.prev_truth, &b.self_fed)?
+                    .map(|t| t.f_mul_scalar(self.temporal_weight))
+                    .transpose()?
+            } else {
+                None
+            };
+            let total = match &temporal {
+                Some(t) => gl.total.f_add(t)?,
+                None => gl.total.shallow_clone(),
+            };
+            let grads = self.adam_g.gradients(&total)?;
             let v = |t: &Tensor| t.f_double_value(&[]);
             let losses = StepLosses {
-                g_total: v(&gl.total)?,
+                g_total: v(&total)?,
+                g_temporal: temporal.as_ref().map(v).transpose()?,
                 g_adv: v(&gl.adversarial)?,
                 g_l1: v(&gl.l1)?,
                 g_content: gl.content.as_ref().map(v).transpose()?,
@@ -313,5 +354,33 @@ mod tests {
         assert!(!chain(nets(&[])).blank_previous());
         assert!(chain(nets(&["--prev-prob", "0"])).blank_previous());
         assert!(chain(nets(&["--arch", "pix2pix"])).blank_previous());
+    }
+
+    #[test]
+    fn temporal_loss_matches_a_hand_computation() {
+        let t = |v: &[f32]| Tensor::from_slice(v).view([2, 1, 1, 2]);
+        // Sample 0: (fake − prev) = [0.2, −0.1], (target − prev_truth) = [0.1, 0.1]
+        //   → |0.1| and |−0.2| → mean 0.15. Sample 1 is masked out.
+        let fake = t(&[0.6, 0.3, 0.9, 0.9]);
+        let prev = t(&[0.4, 0.4, 0.0, 0.0]);
+        let target = t(&[0.5, 0.5, 0.0, 0.0]);
+        let prev_truth = t(&[0.4, 0.4, 1.0, 1.0]);
+        let mask = Tensor::from_slice(&[1.0f32, 0.0]).view([2, 1, 1, 1]);
+        let l = temporal_loss(&fake, &prev, &target, &prev_truth, &mask)
+            .unwrap()
+            .unwrap()
+            .double_value(&[]);
+        assert!((l - 0.15).abs() < 1e-6, "{l}");
+        let both = Tensor::from_slice(&[1.0f32, 1.0]).view([2, 1, 1, 1]);
+        // Sample 1: (0.9 − 0) − (0 − 1) = 1.9 both → mean (0.15 + 1.9) / 2.
+        let l = temporal_loss(&fake, &prev, &target, &prev_truth, &both)
+            .unwrap()
+            .unwrap()
+            .double_value(&[]);
+        assert!((l - 1.025).abs() < 1e-6, "{l}");
+        let none = Tensor::zeros([2, 1, 1, 1], (tch::Kind::Float, Device::Cpu));
+        assert!(temporal_loss(&fake, &prev, &target, &prev_truth, &none)
+            .unwrap()
+            .is_none());
     }
 }

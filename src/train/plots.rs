@@ -35,7 +35,7 @@ pub fn init_font() -> Result<(), String> {
 
 /// A named series of `(step, value)` points.
 struct Series {
-    label: &'static str,
+    label: String,
     points: Vec<(f64, f64)>,
     color: RGBColor,
 }
@@ -80,6 +80,7 @@ type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 fn panel(
     area: &Area<'_>,
     title: &str,
+    x_desc: &str,
     series: &[Series],
     smooth_window: usize,
 ) -> Result<(), String> {
@@ -102,7 +103,7 @@ fn panel(
         .map_err(|e| err(&e))?;
     chart
         .configure_mesh()
-        .x_desc("step")
+        .x_desc(x_desc)
         .label_style(("sans-serif", 12))
         .draw()
         .map_err(|e| err(&e))?;
@@ -122,7 +123,7 @@ fn panel(
         chart
             .draw_series(LineSeries::new(main.iter().copied(), color.stroke_width(2)))
             .map_err(|e| err(&e))?
-            .label(s.label)
+            .label(s.label.as_str())
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
             });
@@ -157,7 +158,7 @@ pub fn plot_losses(path: &Path, rows: &[TrainRow]) -> Result<(), String> {
     };
     let one = |label: &'static str, f: &dyn Fn(&TrainRow) -> Option<f64>, color| {
         vec![Series {
-            label,
+            label: label.to_string(),
             points: pts(f),
             color,
         }]
@@ -188,17 +189,17 @@ pub fn plot_losses(path: &Path, rows: &[TrainRow]) -> Result<(), String> {
             "discriminator",
             vec![
                 Series {
-                    label: "D total",
+                    label: "D total".into(),
                     points: pts(&|r| Some(r.losses.d_total)),
                     color: BLUE_,
                 },
                 Series {
-                    label: "D real",
+                    label: "D real".into(),
                     points: pts(&|r| Some(r.losses.d_real)),
                     color: GREEN_,
                 },
                 Series {
-                    label: "D fake",
+                    label: "D fake".into(),
                     points: pts(&|r| Some(r.losses.d_fake)),
                     color: RED_,
                 },
@@ -206,7 +207,7 @@ pub fn plot_losses(path: &Path, rows: &[TrainRow]) -> Result<(), String> {
         ),
     ];
     for (area, (title, series)) in areas.iter().zip(panels) {
-        panel(area, title, &series, window)?;
+        panel(area, title, "step", &series, window)?;
     }
     root.present()
         .map_err(|e| format!("writing {}: {e}", path.display()))
@@ -218,9 +219,9 @@ pub fn plot_validation(path: &Path, rows: &[ValRow]) -> Result<(), String> {
     let root = BitMapBackend::new(path, (1500, 450)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let areas = root.split_evenly((1, 3));
-    let mk = |label, f: &dyn Fn(&ValRow) -> Option<f64>, color| {
+    let mk = |label: &str, f: &dyn Fn(&ValRow) -> Option<f64>, color| {
         vec![Series {
-            label,
+            label: label.to_string(),
             points: rows
                 .iter()
                 .filter_map(|r| f(r).map(|v| (r.step as f64, v)))
@@ -243,8 +244,47 @@ pub fn plot_validation(path: &Path, rows: &[ValRow]) -> Result<(), String> {
         ),
     ];
     for (area, (title, series)) in areas.iter().zip(panels) {
-        panel(area, title, &series, 1)?;
+        panel(area, title, "step", &series, 1)?;
     }
+    root.present()
+        .map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+/// A palette for plots with many lines (Tableau 10).
+const PALETTE: [RGBColor; 10] = [
+    BLUE_,
+    ORANGE,
+    GREEN_,
+    RED_,
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// Draws one panel of named lines (`label`, points `(x, y)`) into a PNG: e.g. `tcvc-eval
+/// --plot`, PSNR against the frame index since the last chain reset.
+pub fn plot_lines(
+    path: &Path,
+    title: &str,
+    x_desc: &str,
+    lines: &[(String, Vec<(f64, f64)>)],
+) -> Result<(), String> {
+    init_font()?;
+    let root = BitMapBackend::new(path, (1100, 650)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let series: Vec<Series> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, (label, points))| Series {
+            label: label.clone(),
+            points: points.clone(),
+            color: PALETTE[i % PALETTE.len()],
+        })
+        .collect();
+    panel(&root, title, x_desc, &series, 1)?;
     root.present()
         .map_err(|e| format!("writing {}: {e}", path.display()))
 }

@@ -16,6 +16,9 @@ pub fn describe(l: &StepLosses) -> String {
     if let Some(st) = l.g_style {
         s.push_str(&format!(" style {st:.4}"));
     }
+    if let Some(t) = l.g_temporal {
+        s.push_str(&format!(" temporal {t:.4}"));
+    }
     s.push_str(&format!(") D {:.4}", l.d_total));
     s
 }

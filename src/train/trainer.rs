@@ -7,10 +7,10 @@ use super::config::{Arch, Args, ExportDtype, Perceptual, RunConfig};
 use super::csvlog::{LossLog, TrainRow, ValRow};
 use super::data::{self, Dataset};
 use super::error::{Result, TrainError};
-use super::nets::Nets;
+use super::nets::{Nets, StepLosses};
 use super::plots;
 use super::progress::{describe, Progress};
-use super::sampler::{gather, Sampler};
+use super::sampler::{gather, self_feed, Sampler};
 use super::validation::{validate, ValFigures};
 use crate::model::{ColorNet, ModelFile, ModelMeta, PreviousFrame, StorageDtype, TrainSize, Vgg19};
 use serde::Serialize;
@@ -275,7 +275,8 @@ fn setup(args: &Args) -> Result<Setup> {
     let mut data = data::load(&config, Some(&cache))?;
     let (w, h) = (config.size.width as usize, config.size.height as usize);
     let flags: Vec<Vec<bool>> = data.train.iter().map(|c| c.prev_ok.clone()).collect();
-    let mut sampler = Sampler::new(&flags, config.seed, config.prev_prob);
+    let mut sampler =
+        Sampler::new(&flags, config.seed, config.prev_prob).with_recipe(config.recipe);
     let frames = data::stack(&data.train, w, h)?;
     for c in &mut data.train {
         // Stacked; keep the names and counts only.
@@ -339,20 +340,27 @@ fn process_cpu_seconds() -> Option<f64> {
     Some(ns as f64 * 1e-9)
 }
 
+/// One training step: draws a batch, gathers it (degrading previous frames as drawn), runs the
+/// self-fed unrolls, and optimises both networks.
+fn train_one(s: &mut Setup, b: usize, step: u64) -> Result<StepLosses> {
+    let draws = s.sampler.batch(b, step);
+    let mut batch = gather(&s.frames, &draws, s.device)?;
+    self_feed(&mut batch, &s.frames, &draws, &s.nets.g, s.device)?;
+    s.nets.train_step(&batch, step)
+}
+
 /// `--bench-steps`: times `n` steps after 2 warm-up steps and prints one `bench:` line with
 /// wall-clock samples/s and the CPU seconds per sample (all threads; steadier than wall time on
 /// a shared machine).
 fn bench(s: &mut Setup, n: u64, threads: i32) -> Result<Outcome> {
     let b = s.config.batch_size;
     for step in 1..=2 {
-        let batch = gather(&s.frames, &s.sampler.batch(b), s.device)?;
-        s.nets.train_step(&batch, step)?;
+        train_one(s, b, step)?;
     }
     let t = Instant::now();
     let cpu0 = process_cpu_seconds();
     for step in 3..3 + n {
-        let batch = gather(&s.frames, &s.sampler.batch(b), s.device)?;
-        s.nets.train_step(&batch, step)?;
+        train_one(s, b, step)?;
     }
     if let tch::Device::Cuda(i) = s.device {
         // Kernels still queued count too.
@@ -401,6 +409,9 @@ fn provenance(s: &Setup, step: u64) -> String {
         "batch_size": s.config.batch_size,
         "seed": s.config.seed,
         "prev_prob": s.config.prev_prob,
+        "fit": s.config.fit,
+        "recipe": s.config.recipe,
+        "temporal_weight": s.config.temporal_weight,
         "perceptual": s.config.perceptual,
         "init_from": s.config.init_from,
         "flags": std::env::args().skip(1).collect::<Vec<_>>(),
@@ -622,10 +633,8 @@ pub fn run(args: &Args) -> Result<Outcome> {
     let (mut last_ckpt, mut last_val) = (start, None);
     let b = lp.s.config.batch_size;
     for step in start + 1..=total {
-        let draws = lp.s.sampler.batch(b);
+        let losses = train_one(&mut lp.s, b, step)?;
         let epoch = lp.s.sampler.epoch();
-        let batch = gather(&lp.s.frames, &draws, lp.s.device)?;
-        let losses = lp.s.nets.train_step(&batch, step)?;
         let row = TrainRow {
             step,
             epoch,
