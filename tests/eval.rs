@@ -93,7 +93,7 @@ fn text(b: &[u8]) -> String {
 /// PSNR of each frame computed here: the same frames decoded by the video module, line art by
 /// `edges::line_art` on the grey of `common::grey_of_rgb`, the chain and compose as the element.
 fn independent_psnr(model: &Path) -> Vec<f64> {
-    let clip = gsttcvc::video::load_clip(&sample(CLIP_720P), 64, 48, Some(FRAMES)).unwrap();
+    let clip = gsttcvc::video::load_clip(&sample(CLIP_720P), 64, 48, gsttcvc::video::Fit::Stretch, Some(FRAMES)).unwrap();
     assert_eq!(clip.len(), FRAMES);
     let loaded = ModelFile::load(model, Device::Cpu, Kind::Float).unwrap();
     assert_eq!(loaded.meta.input_mode, InputMode::Lineart);
@@ -161,33 +161,43 @@ fn two_models_give_the_table_json_and_csv_and_match_an_independent_psnr() {
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
 
-    // The Markdown table: a header with both model columns, 4 metric rows.
+    // The Markdown table: a header with both model columns and the four baselines, 4 metric
+    // rows and the verdict against the trivial baselines.
     let table: Vec<&str> = stdout.lines().take_while(|l| l.starts_with('|')).collect();
-    assert_eq!(table.len(), 6, "{stdout}");
+    assert_eq!(table.len(), 7, "{stdout}");
     assert!(
         table[0].contains("tiny3-lineart (lineart)")
             && table[0].contains("tiny5-lineart (lineart)"),
         "{stdout}"
     );
-    for (row, name) in table[2..]
+    for b in ["white", "grey", "lineart", "mean-colour"] {
+        assert!(table[0].contains(&format!(" {b} |")), "{stdout}");
+    }
+    for (row, name) in table[2..6]
         .iter()
         .zip(["PSNR", "SSIM", "temporal error", "static flicker"])
     {
         assert!(row.contains(name), "{row}");
         let cells: Vec<&str> = row.trim_matches('|').split('|').collect();
-        assert_eq!(cells.len(), 3, "{row}");
+        assert_eq!(cells.len(), 7, "{row}");
         for c in &cells[1..] {
             let v: f64 = c.trim().parse().unwrap_or_else(|_| panic!("{row}"));
             assert!(v.is_finite(), "{row}");
         }
     }
+    // Two untrained models: neither beats a blank page.
+    assert!(table[6].contains("beats white, grey and lineart"), "{stdout}");
+    assert_eq!(table[6].matches("**NO**").count(), 2, "{stdout}");
     // One video: no per-video table.
     assert!(!stdout.contains("| video |"), "{stdout}");
 
     // JSON: every frame, PSNR as computed independently here.
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let models_json = report["models"].as_array().unwrap();
+    let all = report["models"].as_array().unwrap();
+    assert_eq!(all.len(), 6);
+    let models_json: Vec<&serde_json::Value> =
+        all.iter().filter(|m| m["kind"] == "model").collect();
     assert_eq!(models_json.len(), 2);
     for (m, path) in models_json.iter().zip([a, b]) {
         assert_eq!(m["input_mode"], "lineart");
@@ -217,9 +227,9 @@ fn two_models_give_the_table_json_and_csv_and_match_an_independent_psnr() {
         "{}",
         rows[0]
     );
-    assert_eq!(rows.len(), 1 + 2 * FRAMES, "{csv_text}");
+    assert_eq!(rows.len(), 1 + 6 * FRAMES, "{csv_text}");
     assert!(
-        rows[1..].iter().all(|r| r.split(',').count() == 10),
+        rows[1..].iter().all(|r| r.split(',').count() == 11),
         "{csv_text}"
     );
 }
@@ -230,7 +240,7 @@ fn the_tail_of_several_videos_is_evaluated_and_reported_per_video() {
     let clip = sample(CLIP_720P);
     // A short image sequence as the second video.
     let seq = scratch_dir("eval-seq");
-    let frames = gsttcvc::video::load_clip(&clip, 64, 48, Some(4)).unwrap();
+    let frames = gsttcvc::video::load_clip(&clip, 64, 48, gsttcvc::video::Fit::Stretch, Some(4)).unwrap();
     for (i, f) in frames.frames.iter().enumerate() {
         let bgr: Vec<u8> = f.chunks_exact(3).flat_map(|p| [p[2], p[1], p[0]]).collect();
         let flat = opencv::core::Mat::from_slice(&bgr).unwrap();
@@ -335,4 +345,105 @@ fn a_non_video_input_exits_2_with_a_clear_message() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("only run its own input mode"));
+}
+
+#[test]
+fn baselines_match_numpy_and_scikit_image_and_the_plot_is_drawn() {
+    let [a, _] = models();
+    // A 4-frame image sequence at an odd size, measured at its own size (`--size native`).
+    let (w, h) = (61usize, 45usize);
+    let seq = scratch_dir("eval-baselines-ref");
+    let lines_dir = scratch_dir("eval-baselines-lines");
+    let clip = gsttcvc::video::load_clip(
+        &sample(CLIP_720P),
+        w as u32,
+        h as u32,
+        gsttcvc::video::Fit::Stretch,
+        Some(4),
+    )
+    .unwrap();
+    let v = opencv::core::Vector::<i32>::new();
+    for (i, f) in clip.frames.iter().enumerate() {
+        let bgr: Vec<u8> = f.chunks_exact(3).flat_map(|p| [p[2], p[1], p[0]]).collect();
+        let m = opencv::core::Mat::from_slice(&bgr)
+            .unwrap()
+            .reshape(3, h as i32)
+            .unwrap()
+            .try_clone()
+            .unwrap();
+        let p = seq.join(format!("{i:04}.png"));
+        assert!(opencv::imgcodecs::imwrite(p.to_str().unwrap(), &m, &v).unwrap());
+        // The line art tcvclineart would make of it.
+        let art = gsttcvc::edges::line_art(
+            &grey_of_rgb(f),
+            w,
+            h,
+            &gsttcvc::edges::Params::default(),
+        )
+        .unwrap();
+        let m = opencv::core::Mat::from_slice(&art)
+            .unwrap()
+            .reshape(1, h as i32)
+            .unwrap()
+            .try_clone()
+            .unwrap();
+        let p = lines_dir.join(format!("{i:04}.png"));
+        assert!(opencv::imgcodecs::imwrite(p.to_str().unwrap(), &m, &v).unwrap());
+    }
+    let d = scratch_dir("eval-baselines");
+    let (json, plot) = (d.join("out.json"), d.join("by-index.png"));
+    let out = eval(&[
+        "--model".as_ref(),
+        a.as_os_str(),
+        "--size".as_ref(),
+        "native".as_ref(),
+        "--working".as_ref(),
+        "64x48".as_ref(),
+        "--device".as_ref(),
+        "cpu".as_ref(),
+        "--json".as_ref(),
+        json.as_os_str(),
+        "--plot".as_ref(),
+        plot.as_os_str(),
+        seq.as_os_str(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let peer = Command::new(python())
+        .arg(root().join("tests/peers/baselines_peer.py"))
+        .arg(&seq)
+        .arg(&lines_dir)
+        .output()
+        .unwrap();
+    assert!(peer.status.success(), "{}", text(&peer.stderr));
+    let want: serde_json::Value = serde_json::from_slice(&peer.stdout).unwrap();
+    for name in ["white", "grey", "lineart", "mean-colour"] {
+        let m = report["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["kind"] == name)
+            .unwrap_or_else(|| panic!("no {name} column"));
+        assert_eq!(m["size"], "native");
+        let frames = m["videos"][0]["per_frame"].as_array().unwrap();
+        assert_eq!(frames.len(), 4);
+        for (k, f) in frames.iter().enumerate() {
+            let (p, wp) = (&f["psnr"], &want[name]["psnr"][k]);
+            assert_eq!(p.is_null(), wp.is_null(), "{name} frame {k}");
+            if let (Some(p), Some(wp)) = (p.as_f64(), wp.as_f64()) {
+                assert!((p - wp).abs() < 1e-6, "{name} frame {k}: PSNR {p} vs {wp}");
+            }
+            let (s, ws) = (f["ssim"].as_f64().unwrap(), want[name]["ssim"][k].as_f64().unwrap());
+            assert!((s - ws).abs() < 1e-4, "{name} frame {k}: SSIM {s} vs {ws}");
+        }
+    }
+    // The model was measured at the clip's own size too, and a chain index restarts at 0.
+    let model = &report["models"][0];
+    assert_eq!(model["kind"], "model");
+    let frames = model["videos"][0]["per_frame"].as_array().unwrap();
+    assert_eq!(frames[0]["chain_index"], 0);
+    assert_eq!(frames[3]["chain_index"], 3);
+    let png = std::fs::read(&plot).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "the plot is a PNG");
 }

@@ -14,7 +14,7 @@ use gsttcvc::model::stream::{
     compose, plane_to_tensor, tensor_to_rgb8, OutputMode, ResetReason, DEFAULT_SCENE_THRESHOLD,
 };
 use gsttcvc::model::{InputMode, ModelError};
-use gsttcvc::video::{self, Clip, VideoError};
+use gsttcvc::video::{self, Clip, Fit, VideoError};
 use serde::Serialize;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -88,6 +88,39 @@ fn parse_size(s: &str) -> Result<Size, String> {
     Ok(Size { width, height })
 }
 
+/// `--size`: a fixed size, or each video's own size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum SizeArg {
+    /// Every video decoded to this size.
+    Fixed(Size),
+    /// Each video at its own size and aspect (square pixels), as the element sees it.
+    Native,
+}
+
+impl std::fmt::Display for SizeArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SizeArg::Fixed(s) => s.fmt(f),
+            SizeArg::Native => f.write_str("native"),
+        }
+    }
+}
+
+fn parse_size_arg(s: &str) -> Result<SizeArg, String> {
+    if s.trim().eq_ignore_ascii_case("native") {
+        Ok(SizeArg::Native)
+    } else {
+        parse_size(s)
+            .map(SizeArg::Fixed)
+            .map_err(|e| format!("{e}, or `native` (each video's own size)"))
+    }
+}
+
+fn parse_fit(s: &str) -> Result<Fit, String> {
+    s.parse()
+}
+
 fn parse_fraction(s: &str) -> Result<f64, String> {
     let v: f64 = s
         .trim()
@@ -115,10 +148,23 @@ struct Args {
     /// *.jpeg, *.bmp, sorted by name).
     #[arg(value_name = "VIDEO", required = true)]
     videos: Vec<PathBuf>,
-    /// Frame size the videos are decoded to (stretched, pixel aspect 1:1) and measured at
+    /// Frame size the videos are decoded to (pixel aspect 1:1, fitted as --fit says) and
+    /// measured at, or `native`: each video at its own size, as the element colours it
     /// [default: each model's train_size].
-    #[arg(long, value_name = "WxH", value_parser = parse_size)]
-    size: Option<Size>,
+    #[arg(long, value_name = "WxH|native", value_parser = parse_size_arg)]
+    size: Option<SizeArg>,
+    /// How a video of another aspect ratio becomes --size: `stretch`, `crop` (centre crop to the
+    /// target aspect) or `pad` (black borders). Ignored with `--size native`.
+    #[arg(long, value_parser = parse_fit, default_value = "stretch")]
+    fit: Fit,
+    /// Leave out the trivial baselines (white and grey pages, the line art itself, the clip's
+    /// mean colour) that are otherwise measured beside the models.
+    #[arg(long)]
+    no_baselines: bool,
+    /// Draw mean PSNR against the frame index since the last chain reset (start of the video
+    /// or a scene cut) for every column into this PNG: drift shows as a falling line.
+    #[arg(long, value_name = "FILE.png")]
+    plot: Option<PathBuf>,
     /// Working size of the generator [default: each model's train_size].
     #[arg(long, value_name = "WxH", value_parser = parse_size)]
     working: Option<Size>,
@@ -195,6 +241,9 @@ struct FrameFigures {
     frame: usize,
     /// Index in the decoded video (differs from `frame` with --skip-fraction).
     source_frame: usize,
+    /// Frames since the last chain reset (the start of the video or a scene cut): 0 on the
+    /// first frame of a chain. Baselines have no chain: frames since the start.
+    chain_index: usize,
     /// PSNR (dB) over R, G, B (FFmpeg's `psnr_avg`); JSON `null` when infinite.
     psnr: f64,
     /// SSIM, Gaussian window, area-weighted mean over R, G, B.
@@ -266,10 +315,13 @@ struct VideoResult {
 struct ModelResult {
     /// Column label.
     label: String,
+    /// `model`, or the baseline: `white`, `grey`, `lineart`, `mean-colour`.
+    kind: String,
     path: PathBuf,
     input_mode: String,
     train_size: String,
-    size: Size,
+    size: SizeArg,
+    fit: String,
     working: Size,
     output_mode: String,
     seconds: f64,
@@ -295,7 +347,7 @@ struct Report {
 struct Job {
     label: String,
     model: Arc<CachedModel>,
-    size: Size,
+    size: SizeArg,
     working: Size,
     output: OutputMode,
 }
@@ -316,13 +368,14 @@ fn model_err(e: ModelError) -> Failure {
 /// measures each output against its frame.
 fn run_clip(
     job: &Job,
-    frames: &[Vec<u8>],
+    clip: &Clip,
     first_index: usize,
     args: &Args,
     device: tch::Device,
     progress: &indicatif::ProgressBar,
 ) -> Result<Vec<FrameFigures>, Failure> {
-    let (w, h) = (job.size.width as usize, job.size.height as usize);
+    let (w, h) = (clip.width as usize, clip.height as usize);
+    let frames = &clip.frames;
     let input_mode = job.model.meta.input_mode;
     let mut colorizer = job
         .model
@@ -342,21 +395,17 @@ fn run_clip(
     let mut out = vec![0u8; w * h * 3];
     let mut tracker = TemporalTracker::new(args.static_threshold);
     let mut figures = Vec::with_capacity(frames.len());
+    let mut chain_start = 0;
     for (k, rgb) in frames.iter().enumerate() {
-        // The GRAY8 frame tcvclineart gives the element: grey (scikit-image weights), then
-        // Canny line art, black on white, for line-art models.
-        edges::rgb_to_grey(rgb, w * 3, 3, [0, 1, 2], &mut grey, w, w, h);
-        let plane: &[u8] = match input_mode {
-            InputMode::Greyscale => &grey,
-            InputMode::Lineart => {
-                extractor.grey_mut().copy_from_slice(&grey);
-                let e = extractor
-                    .detect(&params)
-                    .map_err(|e| Failure::run(e.to_string()))?;
-                edges::write_lines(e, true, &mut lines, w, w, h);
-                &lines
-            }
-        };
+        let plane = input_plane(
+            &mut extractor,
+            &params,
+            rgb,
+            (w, h),
+            input_mode,
+            &mut grey,
+            &mut lines,
+        )?;
         // As the element: 1x1xHxW float in [0, 1] on the device.
         let input = plane_to_tensor(plane, w, h, device).map_err(model_err)?;
         let step = colorizer.step(&input).map_err(model_err)?;
@@ -365,25 +414,162 @@ fn run_clip(
         });
         let composed = compose(&step.prediction, &input, job.output).map_err(model_err)?;
         tensor_to_rgb8(&composed, &mut out).map_err(model_err)?;
+        if scene_cut.is_some() {
+            chain_start = k;
+        }
+        let mut f = measure(&out, rgb, (w, h), &mut tracker)?;
+        f.frame = k;
+        f.source_frame = first_index + k;
+        f.chain_index = k - chain_start;
+        f.scene_cut = scene_cut;
+        figures.push(f);
+        progress.inc(1);
+    }
+    Ok(figures)
+}
 
+/// The frame the generator sees, as the element gets it from `tcvclineart`: grey (scikit-image
+/// weights), then Canny line art, black on white, for line-art models.
+fn input_plane<'a>(
+    extractor: &mut Extractor,
+    params: &Params,
+    rgb: &[u8],
+    (w, h): (usize, usize),
+    mode: InputMode,
+    grey: &'a mut [u8],
+    lines: &'a mut [u8],
+) -> Result<&'a [u8], Failure> {
+    edges::rgb_to_grey(rgb, w * 3, 3, [0, 1, 2], grey, w, w, h);
+    Ok(match mode {
+        InputMode::Greyscale => grey,
+        InputMode::Lineart => {
+            extractor.grey_mut().copy_from_slice(grey);
+            let e = extractor
+                .detect(params)
+                .map_err(|e| Failure::run(e.to_string()))?;
+            edges::write_lines(e, true, lines, w, w, h);
+            lines
+        }
+    })
+}
+
+/// PSNR, SSIM and the temporal figures of one output frame `out` against its reference `rgb`
+/// (both packed RGB); the indices are left 0 for the caller.
+fn measure(
+    out: &[u8],
+    rgb: &[u8],
+    (w, h): (usize, usize),
+    tracker: &mut TemporalTracker,
+) -> Result<FrameFigures, Failure> {
+    {
         let metric_err = |e: metrics::MetricsError| Failure::run(format!("metrics: {e}"));
-        let x = Plane::packed(&out, w, h, w * 3, 3, [0, 1, 2]).map_err(metric_err)?;
+        let x = Plane::packed(out, w, h, w * 3, 3, [0, 1, 2]).map_err(metric_err)?;
         let r = Plane::packed(rgb, w, h, w * 3, 3, [0, 1, 2]).map_err(metric_err)?;
         let psnr = metrics::psnr(&x, &r).map_err(metric_err)?.psnr_avg;
         let ssim = metrics::ssim(&x, &r, SsimWindow::Gaussian)
             .map_err(metric_err)?
             .all;
         let temporal = tracker.push(&x, &r).map_err(metric_err)?;
-        figures.push(FrameFigures {
-            frame: k,
-            source_frame: first_index + k,
+        Ok(FrameFigures {
+            frame: 0,
+            source_frame: 0,
+            chain_index: 0,
             psnr,
             ssim,
             temporal_error: temporal.map(|t| t.temporal_error),
             static_flicker: temporal.and_then(|t| t.static_flicker),
-            scene_cut,
-        });
-        progress.inc(1);
+            scene_cut: None,
+        })
+    }
+}
+
+/// The trivial baselines every model must beat: a blank page (white, mid-grey), the line art
+/// itself as the output, and the clip's own mean colour as a flat fill (an oracle: it knows the
+/// answer's average).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Baseline {
+    White,
+    Grey,
+    Lineart,
+    MeanColour,
+}
+
+impl Baseline {
+    const ALL: [Baseline; 4] = [
+        Baseline::White,
+        Baseline::Grey,
+        Baseline::Lineart,
+        Baseline::MeanColour,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Baseline::White => "white",
+            Baseline::Grey => "grey",
+            Baseline::Lineart => "lineart",
+            Baseline::MeanColour => "mean-colour",
+        }
+    }
+}
+
+/// Measures `baseline` on one clip: every output frame is made without a model.
+fn run_baseline(
+    baseline: Baseline,
+    clip: &Clip,
+    first_index: usize,
+    args: &Args,
+) -> Result<Vec<FrameFigures>, Failure> {
+    let (w, h) = (clip.width as usize, clip.height as usize);
+    let n = w * h;
+    // The clip's mean colour over the evaluated frames, rounded to 8 bits.
+    let mean: [u8; 3] = {
+        let mut sum = [0f64; 3];
+        for f in &clip.frames {
+            for px in f.chunks_exact(3) {
+                for c in 0..3 {
+                    sum[c] += f64::from(px[c]);
+                }
+            }
+        }
+        let count = (n * clip.frames.len()).max(1) as f64;
+        sum.map(|v| (v / count).round().clamp(0.0, 255.0) as u8)
+    };
+    let mut extractor = Extractor::new();
+    extractor
+        .resize(w, h)
+        .map_err(|e| Failure::run(e.to_string()))?;
+    let params = Params::default();
+    let (mut grey, mut lines) = (vec![0u8; n], vec![0u8; n]);
+    let mut out = vec![0u8; n * 3];
+    let mut tracker = TemporalTracker::new(args.static_threshold);
+    let mut figures = Vec::with_capacity(clip.len());
+    for (k, rgb) in clip.frames.iter().enumerate() {
+        match baseline {
+            Baseline::White => out.fill(255),
+            Baseline::Grey => out.fill(128),
+            Baseline::MeanColour => out
+                .chunks_exact_mut(3)
+                .for_each(|px| px.copy_from_slice(&mean)),
+            Baseline::Lineart => {
+                let plane = input_plane(
+                    &mut extractor,
+                    &params,
+                    rgb,
+                    (w, h),
+                    InputMode::Lineart,
+                    &mut grey,
+                    &mut lines,
+                )?;
+                for (px, &v) in out.chunks_exact_mut(3).zip(plane) {
+                    px.fill(v);
+                }
+            }
+        }
+        let mut f = measure(&out, rgb, (w, h), &mut tracker)?;
+        f.frame = k;
+        f.source_frame = first_index + k;
+        f.chain_index = k;
+        figures.push(f);
     }
     Ok(figures)
 }
@@ -419,15 +605,17 @@ fn load_jobs(args: &Args, device: tch::Device, kind: Kind) -> Result<Vec<Job>, F
             width: ts.width,
             height: ts.height,
         };
-        let size = args.size.unwrap_or(train);
+        let size = args.size.unwrap_or(SizeArg::Fixed(train));
         let working = args.working.unwrap_or(train);
         let (min_w, min_h) = SsimWindow::Gaussian.min_size();
-        if (size.width as usize) < min_w || (size.height as usize) < min_h {
-            return Err(Failure::input(format!(
-                "frame size {size} (model {}) is too small: SSIM needs at least {min_w}x{min_h}; \
-                 use --size",
-                path.display()
-            )));
+        if let SizeArg::Fixed(size) = size {
+            if (size.width as usize) < min_w || (size.height as usize) < min_h {
+                return Err(Failure::input(format!(
+                    "frame size {size} (model {}) is too small: SSIM needs at least \
+                     {min_w}x{min_h}; use --size",
+                    path.display()
+                )));
+            }
         }
         if working.width < 12 || working.height < 12 {
             return Err(Failure::input(format!(
@@ -469,8 +657,8 @@ fn load_jobs(args: &Args, device: tch::Device, kind: Kind) -> Result<Vec<Job>, F
 /// Decodes (or takes from `clips`) every video at `size`; returns (clip, first frame index,
 /// frames decoded).
 fn clips_at<'a>(
-    clips: &'a mut HashMap<Size, Vec<(Clip, usize, usize)>>,
-    size: Size,
+    clips: &'a mut HashMap<SizeArg, Vec<(Clip, usize, usize)>>,
+    size: SizeArg,
     args: &Args,
 ) -> Result<&'a [(Clip, usize, usize)], Failure> {
     if let Entry::Vacant(slot) = clips.entry(size) {
@@ -482,10 +670,26 @@ fn clips_at<'a>(
             } else {
                 args.frames.map(|n| n as usize)
             };
+            let (width, height, fit) = match size {
+                SizeArg::Fixed(s) => (s.width, s.height, args.fit),
+                SizeArg::Native => {
+                    let (w, h) = video::source_size(path)?;
+                    (w, h, Fit::Stretch)
+                }
+            };
+            let (min_w, min_h) = SsimWindow::Gaussian.min_size();
+            if (width as usize) < min_w || (height as usize) < min_h {
+                return Err(Failure::input(format!(
+                    "{} is {width}x{height}: too small to measure (SSIM needs at least \
+                     {min_w}x{min_h}); give --size",
+                    path.display()
+                )));
+            }
             let clip = video::load_clip_cached(
                 path,
-                size.width,
-                size.height,
+                width,
+                height,
+                fit,
                 limit,
                 args.cache_dir.as_deref(),
             )?;
@@ -545,6 +749,31 @@ fn markdown(report: &Report, videos: usize) -> String {
         }
         s.push('\n');
     }
+    // A model that does not beat a blank page and its own input is broken: say so in the table.
+    let trivial: Vec<&ModelResult> = models
+        .iter()
+        .filter(|m| ["white", "grey", "lineart"].contains(&m.kind.as_str()))
+        .collect();
+    if !trivial.is_empty() {
+        let best_psnr = trivial.iter().map(|m| m.summary.psnr).fold(f64::MIN, f64::max);
+        let best_ssim = trivial.iter().map(|m| m.summary.ssim).fold(f64::MIN, f64::max);
+        let _ = write!(s, "| beats white, grey and lineart (PSNR dB, SSIM) |");
+        for m in models {
+            if m.kind == "model" {
+                let dp = m.summary.psnr - best_psnr;
+                let ok = dp > 0.0 && m.summary.ssim > best_ssim;
+                let _ = write!(
+                    s,
+                    " {} ({dp:+.2}, {:+.4}) |",
+                    if ok { "yes" } else { "**NO**" },
+                    m.summary.ssim - best_ssim
+                );
+            } else {
+                let _ = write!(s, " – |");
+            }
+        }
+        s.push('\n');
+    }
     let _ = writeln!(
         s,
         "\nMeans over all frames of {videos} video(s); device {}, {}:",
@@ -554,17 +783,26 @@ fn markdown(report: &Report, videos: usize) -> String {
             Precision::Bf16 => "bf16",
         }
     );
-    for m in models {
+    for m in models.iter().filter(|m| m.kind == "model") {
         let _ = writeln!(
             s,
-            "- {}: {} frames at {}, working size {}, output {}, {} scene cut(s), {:.1} frames/s",
+            "- {}: {} frames at {} ({}), working size {}, output {}, {} scene cut(s), {:.1} frames/s",
             m.label,
             m.summary.frames,
             m.size,
+            m.fit,
             m.working,
             m.output_mode,
             m.summary.scene_cuts,
             m.summary.frames as f64 / m.seconds.max(1e-9)
+        );
+    }
+    if models.iter().any(|m| m.kind != "model") {
+        let _ = writeln!(
+            s,
+            "- baselines: `white` and `grey` are blank pages (255, 128), `lineart` the input line \
+             art as the output, `mean-colour` each video's own mean colour as a flat fill (an \
+             oracle)"
         );
     }
     if videos > 1 {
@@ -606,7 +844,7 @@ fn csv_field(s: &str) -> String {
 
 fn csv(report: &Report) -> String {
     let mut s = String::from(
-        "model,input_mode,video,frame,source_frame,psnr,ssim,temporal_error,static_flicker,scene_cut\n",
+        "model,input_mode,video,frame,source_frame,chain_index,psnr,ssim,temporal_error,static_flicker,scene_cut\n",
     );
     let opt = |v: Option<f64>| v.map_or_else(String::new, |x| format!("{x}"));
     for m in &report.models {
@@ -614,12 +852,13 @@ fn csv(report: &Report) -> String {
             for f in &v.per_frame {
                 let _ = writeln!(
                     s,
-                    "{},{},{},{},{},{},{},{},{},{}",
+                    "{},{},{},{},{},{},{},{},{},{},{}",
                     csv_field(&m.label),
                     m.input_mode,
                     csv_field(&v.name),
                     f.frame,
                     f.source_frame,
+                    f.chain_index,
                     f.psnr,
                     f.ssim,
                     opt(f.temporal_error),
@@ -641,6 +880,42 @@ fn write_file(path: &Path, what: &str, text: &str) -> Result<(), Failure> {
     })
 }
 
+/// The fit recorded for a column: `native` videos are not fitted.
+fn fit_name(size: SizeArg, fit: Fit) -> String {
+    match size {
+        SizeArg::Native => "native".into(),
+        SizeArg::Fixed(_) => fit.to_string(),
+    }
+}
+
+/// Mean PSNR per frame index since the last chain reset, per column (indices reached by at
+/// least one frame).
+fn psnr_by_chain_index(report: &Report) -> Vec<(String, Vec<(f64, f64)>)> {
+    report
+        .models
+        .iter()
+        .map(|m| {
+            let mut sums: Vec<(f64, usize)> = Vec::new();
+            for f in m.videos.iter().flat_map(|v| &v.per_frame) {
+                if f.chain_index >= sums.len() {
+                    sums.resize(f.chain_index + 1, (0.0, 0));
+                }
+                if f.psnr.is_finite() {
+                    sums[f.chain_index].0 += f.psnr;
+                    sums[f.chain_index].1 += 1;
+                }
+            }
+            let points = sums
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, n))| *n > 0)
+                .map(|(i, (s, n))| (i as f64, s / *n as f64))
+                .collect();
+            (m.label.clone(), points)
+        })
+        .collect()
+}
+
 fn run(args: &Args) -> Result<(), Failure> {
     let spec: DeviceSpec = args
         .device
@@ -660,7 +935,7 @@ fn run(args: &Args) -> Result<(), Failure> {
         }
     }
     let jobs = load_jobs(args, device, kind)?;
-    let mut clips: HashMap<Size, Vec<(Clip, usize, usize)>> = HashMap::new();
+    let mut clips: HashMap<SizeArg, Vec<(Clip, usize, usize)>> = HashMap::new();
     // Decode everything first: a bad video fails before any model runs.
     for job in &jobs {
         clips_at(&mut clips, job.size, args)?;
@@ -683,7 +958,7 @@ fn run(args: &Args) -> Result<(), Failure> {
         let mut videos = Vec::new();
         for (clip, first, decoded) in clips_at(&mut clips, job.size, args)? {
             progress.set_message(format!("{} on {}", job.label, clip.name));
-            let per_frame = run_clip(job, &clip.frames, *first, args, device, &progress)?;
+            let per_frame = run_clip(job, clip, *first, args, device, &progress)?;
             videos.push(VideoResult {
                 name: clip.name.clone(),
                 path: clip.path.clone(),
@@ -695,10 +970,12 @@ fn run(args: &Args) -> Result<(), Failure> {
         let summary = Summary::of(videos.iter().flat_map(|v| &v.per_frame));
         results.push(ModelResult {
             label: job.label.clone(),
+            kind: "model".into(),
             path: job.model.path.clone(),
             input_mode: job.model.meta.input_mode.to_string(),
             train_size: job.model.meta.train_size.to_string(),
             size: job.size,
+            fit: fit_name(job.size, args.fit),
             working: job.working,
             output_mode: output_name(job.output).into(),
             seconds: t.elapsed().as_secs_f64(),
@@ -707,6 +984,53 @@ fn run(args: &Args) -> Result<(), Failure> {
         });
     }
     progress.finish_and_clear();
+    if !args.no_baselines {
+        // At every frame size the models were measured at (usually one).
+        let mut sizes: Vec<SizeArg> = Vec::new();
+        for job in &jobs {
+            if !sizes.contains(&job.size) {
+                sizes.push(job.size);
+            }
+        }
+        for size in &sizes {
+            for baseline in Baseline::ALL {
+                let t = Instant::now();
+                let mut videos = Vec::new();
+                for (clip, first, decoded) in clips_at(&mut clips, *size, args)? {
+                    let per_frame = run_baseline(baseline, clip, *first, args)?;
+                    videos.push(VideoResult {
+                        name: clip.name.clone(),
+                        path: clip.path.clone(),
+                        decoded_frames: *decoded,
+                        summary: Summary::of(&per_frame),
+                        per_frame,
+                    });
+                }
+                let label = if sizes.len() > 1 {
+                    format!("{} @{size}", baseline.name())
+                } else {
+                    baseline.name().to_string()
+                };
+                results.push(ModelResult {
+                    label,
+                    kind: baseline.name().into(),
+                    path: PathBuf::new(),
+                    input_mode: "lineart".into(),
+                    train_size: String::new(),
+                    size: *size,
+                    fit: fit_name(*size, args.fit),
+                    working: Size {
+                        width: 0,
+                        height: 0,
+                    },
+                    output_mode: "baseline".into(),
+                    seconds: t.elapsed().as_secs_f64(),
+                    summary: Summary::of(videos.iter().flat_map(|v| &v.per_frame)),
+                    videos,
+                });
+            }
+        }
+    }
     let report = Report {
         tool: "tcvc-eval",
         version: env!("CARGO_PKG_VERSION"),
@@ -726,6 +1050,15 @@ fn run(args: &Args) -> Result<(), Failure> {
     }
     if let Some(p) = &args.csv {
         write_file(p, "CSV", &csv(&report))?;
+    }
+    if let Some(p) = &args.plot {
+        gsttcvc::train::plots::plot_lines(
+            p,
+            "PSNR (dB) by frame index since the last chain reset",
+            "frames since the start of the video or the last scene cut",
+            &psnr_by_chain_index(&report),
+        )
+        .map_err(|e| Failure::run(format!("--plot: {e}")))?;
     }
     Ok(())
 }
