@@ -9,7 +9,7 @@ export GST_PLUGIN_PATH := $(CURDIR)/target/release
 # threads slow inference by >10x (docs/colorize.md, Performance).
 export OMP_WAIT_POLICY ?= passive
 
-.PHONY: setup build test demo bench install clean-data
+.PHONY: setup build test demo bench corpus install clean-data
 
 ## setup: install Debian packages, the Python venv, the sample data and build (re-runnable)
 setup:
@@ -32,6 +32,12 @@ demo: setup
 ## bench: benchmarks (not timed tests); figures are ratios against anchors measured in the same run
 bench: setup
 	cargo bench --locked
+
+## corpus: render the cel-animation training corpus (docs/corpus.md) into data/corpus:
+## train/val/test folders of PNG clips, manifest.json, LICENSES.md. CORPUS_SIZE=small: a tiny one.
+CORPUS_SIZE ?= full
+corpus: setup
+	$(TCVC_PYTHON) tools/corpus.py build --out data/corpus --size $(CORPUS_SIZE)
 
 ## install: copy the plugin into the user's GStreamer plugin folder
 install: build
