@@ -24,7 +24,7 @@ import sys
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
-TOOL_VERSION = "1"
+TOOL_VERSION = "2"
 SELECT_VERSION = "3"
 with open(os.path.abspath(__file__), "rb") as _f:  # a clip is re-rendered when this file changes
     CODE_HASH = hashlib.sha256(_f.read()).hexdigest()  # bump when the asset checks change
@@ -347,8 +347,28 @@ def fetch_kenney(sources):
 INK = (28, 22, 20)
 
 
-def rand_colour(rng, lo=60, hi=240):
-    return tuple(int(v) for v in rng.integers(lo, hi, 3))
+# The "show style" of the drawn backgrounds (BGR): like the episodes of one show, skies are blue
+# (now and then dusk), hills green, roofs red or brown, walls cream or pastel. A studio's model
+# learns its show's palette; with random colours no model could know a background's colour from
+# its line art. Each pick is jittered by a few levels.
+STYLE = {
+    "sky": [(235, 200, 140), (250, 215, 170), (240, 220, 185), (230, 190, 120), (170, 210, 250)],
+    "hill": [(70, 170, 90), (60, 140, 60), (90, 190, 120), (50, 160, 110), (80, 180, 150)],
+    "road": [(150, 160, 170), (120, 170, 200), (140, 150, 160)],
+    "trunk": [(40, 80, 130), (50, 90, 120)],
+    "foliage": [(50, 150, 60), (40, 120, 50), (70, 170, 90)],
+    "house": [(210, 235, 245), (190, 220, 240), (230, 230, 230), (180, 210, 230)],
+    "roof": [(50, 60, 180), (40, 80, 150), (60, 50, 140)],
+    "door": [(40, 80, 130), (60, 100, 150)],
+    "wall": [(200, 230, 245), (215, 225, 235), (230, 215, 200), (190, 220, 230)],
+    "floor": [(60, 110, 160), (80, 130, 170), (70, 100, 130)],
+    "window": [(240, 215, 170), (235, 205, 150)],
+}
+
+
+def style(rng, kind, jitter=10):
+    base = STYLE[kind][int(rng.integers(len(STYLE[kind])))]
+    return tuple(int(np.clip(v + rng.integers(-jitter, jitter + 1), 0, 255)) for v in base)
 
 
 def outline_poly(img, pts, fill, thick):
@@ -362,21 +382,20 @@ def draw_background(rng, W, H, thick):
     img = np.zeros((H, W, 3), np.uint8)
     ground_y = []
     if rng.random() < 0.25:  # interior
-        wall = rand_colour(rng, 120, 240)
+        wall = style(rng, "wall")
         img[:] = wall
         floor_y = int(H * rng.uniform(0.62, 0.78))
         outline_poly(img, [(-5, floor_y), (W + 5, floor_y), (W + 5, H + 5), (-5, H + 5)],
-                     rand_colour(rng, 60, 200), thick)
+                     style(rng, "floor"), thick)
         for _ in range(int(rng.integers(1, 4))):  # windows / frames / doors
             w, h = rng.uniform(0.08, 0.22) * W, rng.uniform(0.15, 0.4) * H
             x, y = rng.uniform(0, W - w), rng.uniform(0.08 * H, floor_y - h - 4)
-            outline_poly(img, [(x, y), (x + w, y), (x + w, y + h), (x, y + h)], rand_colour(rng, 90, 250), thick)
+            outline_poly(img, [(x, y), (x + w, y), (x + w, y + h), (x, y + h)], style(rng, "window"), thick)
             if rng.random() < 0.6:
                 cv2.line(img, (int(x + w / 2), int(y)), (int(x + w / 2), int(y + h)), INK, thick, cv2.LINE_AA)
                 cv2.line(img, (int(x), int(y + h / 2)), (int(x + w), int(y + h / 2)), INK, thick, cv2.LINE_AA)
         return img, np.full(W, floor_y, np.int32)
-    sky = [(235, 200, 140), (250, 215, 170), (200, 170, 240), (170, 210, 250), (240, 230, 200), (150, 120, 90)]
-    img[:] = sky[int(rng.integers(len(sky)))]
+    img[:] = style(rng, "sky")
     if rng.random() < 0.6:  # sun / moon
         c = (int(rng.uniform(0.1, 0.9) * W), int(rng.uniform(0.08, 0.3) * H))
         r = int(rng.uniform(0.04, 0.08) * min(W, H) + 4)
@@ -393,36 +412,35 @@ def draw_background(rng, W, H, thick):
     xs = np.arange(W, dtype=np.float64)
     base = rng.uniform(0.55, 0.75) * H
     layers = int(rng.integers(1, 3))
-    greens = [(70, 170, 90), (60, 140, 60), (90, 190, 140), (60, 120, 150), (110, 160, 200), (80, 200, 200)]
     for li in range(layers):
         y = base - (layers - li) * 0.08 * H
         for _ in range(3):
             y = y + rng.uniform(0.02, 0.08) * H * np.sin(xs / W * rng.uniform(2, 9) + rng.uniform(0, 6.3))
         pts = np.concatenate([np.stack([xs, y], 1), [[W + 5, H + 5], [-5, H + 5]]])
-        outline_poly(img, pts, greens[int(rng.integers(len(greens)))], thick)
+        outline_poly(img, pts, style(rng, "hill"), thick)
         ground_y = y
     if rng.random() < 0.5:  # a road / path band
         y0 = rng.uniform(0.8, 0.9) * H
         outline_poly(img, [(-5, y0), (W + 5, y0 + rng.uniform(-8, 8)), (W + 5, H + 5), (-5, H + 5)],
-                     rand_colour(rng, 120, 200), thick)
+                     style(rng, "road"), thick)
     for _ in range(int(rng.integers(0, 4))):  # simple trees
         x = rng.uniform(0, W)
         gy = float(ground_y[int(np.clip(x, 0, W - 1))]) + 6
         th, tw = rng.uniform(0.08, 0.18) * H, rng.uniform(0.01, 0.02) * W + 2
-        outline_poly(img, [(x - tw, gy), (x + tw, gy), (x + tw, gy - th), (x - tw, gy - th)], (40, 80, 130), thick)
+        outline_poly(img, [(x - tw, gy), (x + tw, gy), (x + tw, gy - th), (x - tw, gy - th)], style(rng, "trunk"), thick)
         r = int(rng.uniform(0.05, 0.1) * H)
         cv2.circle(img, (int(x), int(gy - th - r * 0.6)), r, INK, thick * 2 + 1, cv2.LINE_AA)
-        cv2.circle(img, (int(x), int(gy - th - r * 0.6)), r, rand_colour(rng, 40, 180), -1, cv2.LINE_AA)
+        cv2.circle(img, (int(x), int(gy - th - r * 0.6)), r, style(rng, "foliage"), -1, cv2.LINE_AA)
     for _ in range(int(rng.integers(0, 3))):  # simple houses
         x = rng.uniform(0, W * 0.85)
         w, h = rng.uniform(0.08, 0.16) * W, rng.uniform(0.1, 0.2) * H
         gy = float(ground_y[int(np.clip(x + w / 2, 0, W - 1))]) + 4
-        outline_poly(img, [(x, gy), (x + w, gy), (x + w, gy - h), (x, gy - h)], rand_colour(rng, 120, 250), thick)
+        outline_poly(img, [(x, gy), (x + w, gy), (x + w, gy - h), (x, gy - h)], style(rng, "house"), thick)
         outline_poly(img, [(x - 4, gy - h), (x + w + 4, gy - h), (x + w / 2, gy - h - 0.6 * w)],
-                     rand_colour(rng, 30, 160), thick)
+                     style(rng, "roof"), thick)
         dw = w * 0.25
         outline_poly(img, [(x + w * 0.4, gy), (x + w * 0.4 + dw, gy), (x + w * 0.4 + dw, gy - h * 0.5),
-                           (x + w * 0.4, gy - h * 0.5)], rand_colour(rng, 40, 140), thick)
+                           (x + w * 0.4, gy - h * 0.5)], style(rng, "door"), thick)
     return img, np.asarray(ground_y, np.int32)
 
 
