@@ -93,7 +93,14 @@ fn text(b: &[u8]) -> String {
 /// PSNR of each frame computed here: the same frames decoded by the video module, line art by
 /// `edges::line_art` on the grey of `common::grey_of_rgb`, the chain and compose as the element.
 fn independent_psnr(model: &Path) -> Vec<f64> {
-    let clip = gsttcvc::video::load_clip(&sample(CLIP_720P), 64, 48, gsttcvc::video::Fit::Stretch, Some(FRAMES)).unwrap();
+    let clip = gsttcvc::video::load_clip(
+        &sample(CLIP_720P),
+        64,
+        48,
+        gsttcvc::video::Fit::Stretch,
+        Some(FRAMES),
+    )
+    .unwrap();
     assert_eq!(clip.len(), FRAMES);
     let loaded = ModelFile::load(model, Device::Cpu, Kind::Float).unwrap();
     assert_eq!(loaded.meta.input_mode, InputMode::Lineart);
@@ -186,7 +193,10 @@ fn two_models_give_the_table_json_and_csv_and_match_an_independent_psnr() {
         }
     }
     // Two untrained models: neither beats a blank page.
-    assert!(table[6].contains("beats white, grey and lineart"), "{stdout}");
+    assert!(
+        table[6].contains("beats white, grey and lineart"),
+        "{stdout}"
+    );
     assert_eq!(table[6].matches("**NO**").count(), 2, "{stdout}");
     // One video: no per-video table.
     assert!(!stdout.contains("| video |"), "{stdout}");
@@ -240,7 +250,8 @@ fn the_tail_of_several_videos_is_evaluated_and_reported_per_video() {
     let clip = sample(CLIP_720P);
     // A short image sequence as the second video.
     let seq = scratch_dir("eval-seq");
-    let frames = gsttcvc::video::load_clip(&clip, 64, 48, gsttcvc::video::Fit::Stretch, Some(4)).unwrap();
+    let frames =
+        gsttcvc::video::load_clip(&clip, 64, 48, gsttcvc::video::Fit::Stretch, Some(4)).unwrap();
     for (i, f) in frames.frames.iter().enumerate() {
         let bgr: Vec<u8> = f.chunks_exact(3).flat_map(|p| [p[2], p[1], p[0]]).collect();
         let flat = opencv::core::Mat::from_slice(&bgr).unwrap();
@@ -374,13 +385,9 @@ fn baselines_match_numpy_and_scikit_image_and_the_plot_is_drawn() {
         let p = seq.join(format!("{i:04}.png"));
         assert!(opencv::imgcodecs::imwrite(p.to_str().unwrap(), &m, &v).unwrap());
         // The line art tcvclineart would make of it.
-        let art = gsttcvc::edges::line_art(
-            &grey_of_rgb(f),
-            w,
-            h,
-            &gsttcvc::edges::Params::default(),
-        )
-        .unwrap();
+        let art =
+            gsttcvc::edges::line_art(&grey_of_rgb(f), w, h, &gsttcvc::edges::Params::default())
+                .unwrap();
         let m = opencv::core::Mat::from_slice(&art)
             .unwrap()
             .reshape(1, h as i32)
@@ -434,7 +441,10 @@ fn baselines_match_numpy_and_scikit_image_and_the_plot_is_drawn() {
             if let (Some(p), Some(wp)) = (p.as_f64(), wp.as_f64()) {
                 assert!((p - wp).abs() < 1e-6, "{name} frame {k}: PSNR {p} vs {wp}");
             }
-            let (s, ws) = (f["ssim"].as_f64().unwrap(), want[name]["ssim"][k].as_f64().unwrap());
+            let (s, ws) = (
+                f["ssim"].as_f64().unwrap(),
+                want[name]["ssim"][k].as_f64().unwrap(),
+            );
             assert!((s - ws).abs() < 1e-4, "{name} frame {k}: SSIM {s} vs {ws}");
         }
     }

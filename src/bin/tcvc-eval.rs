@@ -755,8 +755,14 @@ fn markdown(report: &Report, videos: usize) -> String {
         .filter(|m| ["white", "grey", "lineart"].contains(&m.kind.as_str()))
         .collect();
     if !trivial.is_empty() {
-        let best_psnr = trivial.iter().map(|m| m.summary.psnr).fold(f64::MIN, f64::max);
-        let best_ssim = trivial.iter().map(|m| m.summary.ssim).fold(f64::MIN, f64::max);
+        let best_psnr = trivial
+            .iter()
+            .map(|m| m.summary.psnr)
+            .fold(f64::MIN, f64::max);
+        let best_ssim = trivial
+            .iter()
+            .map(|m| m.summary.ssim)
+            .fold(f64::MIN, f64::max);
         let _ = write!(s, "| beats white, grey and lineart (PSNR dB, SSIM) |");
         for m in models {
             if m.kind == "model" {

@@ -81,7 +81,12 @@ pub fn temporal_loss(
         .f_sub(&target.f_sub(prev_truth)?)?
         .f_abs()?;
     let per_sample = diff.f_mean_dim([1i64, 2, 3].as_slice(), true, tch::Kind::Float)?;
-    Ok(Some(per_sample.f_mul(mask)?.f_sum(tch::Kind::Float)?.f_div_scalar(n)?))
+    Ok(Some(
+        per_sample
+            .f_mul(mask)?
+            .f_sum(tch::Kind::Float)?
+            .f_div_scalar(n)?,
+    ))
 }
 
 /// Both networks, the perceptual VGG and both optimizers.

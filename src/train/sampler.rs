@@ -660,11 +660,17 @@ mod tests {
         });
         let diff = |a: &Tensor, b: &Tensor| (a - b).abs().max().double_value(&[]);
         assert_eq!(diff(&b.prev.get(0).unsqueeze(0), &want0), 0.0);
-        assert_eq!(diff(&b.prev.get(1).unsqueeze(0), &f(4).narrow(1, 1, 3)), 0.0);
+        assert_eq!(
+            diff(&b.prev.get(1).unsqueeze(0), &f(4).narrow(1, 1, 3)),
+            0.0
+        );
         assert_eq!(diff(&b.prev.get(2).unsqueeze(0), &want2), 0.0);
         assert!(!b.prev.requires_grad());
         // The temporal loss sees the ground truth t − 1 and which samples are self-fed.
-        assert_eq!(diff(&b.prev_truth.get(0).unsqueeze(0), &f(3).narrow(1, 1, 3)), 0.0);
+        assert_eq!(
+            diff(&b.prev_truth.get(0).unsqueeze(0), &f(3).narrow(1, 1, 3)),
+            0.0
+        );
         assert_eq!(
             Vec::<f32>::try_from(b.self_fed.flatten(0, -1)).unwrap(),
             vec![1.0, 0.0, 1.0]
@@ -699,7 +705,10 @@ mod tests {
                     for t in sf.start + 1..=d.frame {
                         assert!(s.has_valid_previous(t), "{d:?}");
                     }
-                    assert_eq!(sf.seed, s.has_valid_previous(sf.start).then(|| sf.start - 1));
+                    assert_eq!(
+                        sf.seed,
+                        s.has_valid_previous(sf.start).then(|| sf.start - 1)
+                    );
                 }
                 (None, Some(_)) => panic!("self-fed without a previous frame: {d:?}"),
                 _ => {}

@@ -495,7 +495,10 @@ fn fit_image(rgb: &Mat, width: u32, height: u32, fit: Fit) -> opencv::Result<Mat
         Fit::Stretch => resize(rgb, width, height),
         Fit::Crop => {
             let (x, y, w, h) = crop_rect(src_w, src_h, width, height);
-            let roi = Mat::roi(rgb, opencv::core::Rect::new(x as i32, y as i32, w as i32, h as i32))?;
+            let roi = Mat::roi(
+                rgb,
+                opencv::core::Rect::new(x as i32, y as i32, w as i32, h as i32),
+            )?;
             resize(&roi.try_clone()?, width, height)
         }
         Fit::Pad => {
@@ -615,7 +618,10 @@ fn decode_video(
     let crop = match fit {
         Fit::Crop => size.map(|(width, height)| {
             gst::ElementFactory::make("aspectratiocrop")
-                .property("aspect-ratio", gst::Fraction::new(width as i32, height as i32))
+                .property(
+                    "aspect-ratio",
+                    gst::Fraction::new(width as i32, height as i32),
+                )
                 .build()
                 .map_err(|e| {
                     pipe_err(format!(

@@ -201,7 +201,8 @@ fn cache_hit_returns_the_same_frames_and_bad_entries_are_rewritten() {
     let cache = d.join("cache");
     let src = sample_720p();
     let t0 = Instant::now();
-    let first = load_clip_cached(&src, 32, 24, Fit::Stretch, Some(20), Some(&cache)).expect("decodes");
+    let first =
+        load_clip_cached(&src, 32, 24, Fit::Stretch, Some(20), Some(&cache)).expect("decodes");
     let cold = t0.elapsed();
     let entries = || {
         let mut v: Vec<PathBuf> = std::fs::read_dir(&cache)
@@ -217,10 +218,14 @@ fn cache_hit_returns_the_same_frames_and_bad_entries_are_rewritten() {
         .iter()
         .all(|f| !f.file_name().unwrap().to_string_lossy().starts_with('.')));
     let t1 = Instant::now();
-    let second = load_clip_cached(&src, 32, 24, Fit::Stretch, Some(20), Some(&cache)).expect("cache hit");
+    let second =
+        load_clip_cached(&src, 32, 24, Fit::Stretch, Some(20), Some(&cache)).expect("cache hit");
     let warm = t1.elapsed();
     assert_eq!(second, first);
-    assert_eq!(first, load_clip(&src, 32, 24, Fit::Stretch, Some(20)).unwrap());
+    assert_eq!(
+        first,
+        load_clip(&src, 32, 24, Fit::Stretch, Some(20)).unwrap()
+    );
     eprintln!("cold {cold:?}, warm {warm:?}");
 
     // Another size or frame limit is another entry.
@@ -273,7 +278,8 @@ fn cache_sees_changed_image_folders() {
     assert_eq!(b.len(), 4, "a new image makes the entry stale");
     assert_eq!(b.frames[..3], a.frames[..]);
     // Errors still come first with a cache.
-    let e = load_clip_cached(&d.join("missing"), 16, 12, Fit::Stretch, None, Some(&cache)).unwrap_err();
+    let e =
+        load_clip_cached(&d.join("missing"), 16, 12, Fit::Stretch, None, Some(&cache)).unwrap_err();
     assert!(matches!(e, VideoError::NotFound { .. }), "{e:?}");
 }
 
@@ -350,7 +356,9 @@ fn is_black(c: [f64; 3]) -> bool {
 }
 
 fn near(c: [f64; 3], want: [u8; 3]) -> bool {
-    c.iter().zip(want).all(|(&a, b)| (a - f64::from(b)).abs() < 30.0)
+    c.iter()
+        .zip(want)
+        .all(|(&a, b)| (a - f64::from(b)).abs() < 30.0)
 }
 
 #[test]
@@ -367,32 +375,69 @@ fn portrait_and_4_3_clips_get_borders_only_with_fit_pad() {
             assert_eq!(c.len(), 3);
             for f in &c.frames {
                 for y in 0..h {
-                    assert!(!is_black(line_mean(f, w, h, Some(y), None)), "{} row {y}", what(Fit::Stretch));
+                    assert!(
+                        !is_black(line_mean(f, w, h, Some(y), None)),
+                        "{} row {y}",
+                        what(Fit::Stretch)
+                    );
                 }
                 for x in 0..w {
-                    assert!(!is_black(line_mean(f, w, h, None, Some(x))), "{} column {x}", what(Fit::Stretch));
+                    assert!(
+                        !is_black(line_mean(f, w, h, None, Some(x))),
+                        "{} column {x}",
+                        what(Fit::Stretch)
+                    );
                 }
-                assert!(near(line_mean(f, w, h, Some(0), None), [220, 30, 30]), "{}", what(Fit::Stretch));
-                assert!(near(line_mean(f, w, h, Some(h - 1), None), [30, 30, 220]), "{}", what(Fit::Stretch));
+                assert!(
+                    near(line_mean(f, w, h, Some(0), None), [220, 30, 30]),
+                    "{}",
+                    what(Fit::Stretch)
+                );
+                assert!(
+                    near(line_mean(f, w, h, Some(h - 1), None), [30, 30, 220]),
+                    "{}",
+                    what(Fit::Stretch)
+                );
             }
             // Crop: the centre at the target aspect: the 8 % bands are outside it (both sources
             // are taller than 5:3), no border either.
             let c = load_clip(src, w as u32, h as u32, Fit::Crop, None).unwrap();
             for f in &c.frames {
                 for y in [0, h / 2, h - 1] {
-                    assert!(near(line_mean(f, w, h, Some(y), None), [240, 220, 160]), "{} row {y}: {:?}", what(Fit::Crop), line_mean(f, w, h, Some(y), None));
+                    assert!(
+                        near(line_mean(f, w, h, Some(y), None), [240, 220, 160]),
+                        "{} row {y}: {:?}",
+                        what(Fit::Crop),
+                        line_mean(f, w, h, Some(y), None)
+                    );
                 }
                 for x in [0, w - 1] {
-                    assert!(!is_black(line_mean(f, w, h, None, Some(x))), "{} column {x}", what(Fit::Crop));
+                    assert!(
+                        !is_black(line_mean(f, w, h, None, Some(x))),
+                        "{} column {x}",
+                        what(Fit::Crop)
+                    );
                 }
             }
             // Pad: pillarbox (both are narrower than 5:3): black first and last columns, the
             // picture in the middle.
             let c = load_clip(src, w as u32, h as u32, Fit::Pad, None).unwrap();
             for f in &c.frames {
-                assert!(is_black(line_mean(f, w, h, None, Some(0))), "{}", what(Fit::Pad));
-                assert!(is_black(line_mean(f, w, h, None, Some(w - 1))), "{}", what(Fit::Pad));
-                assert!(!is_black(line_mean(f, w, h, None, Some(w / 2))), "{}", what(Fit::Pad));
+                assert!(
+                    is_black(line_mean(f, w, h, None, Some(0))),
+                    "{}",
+                    what(Fit::Pad)
+                );
+                assert!(
+                    is_black(line_mean(f, w, h, None, Some(w - 1))),
+                    "{}",
+                    what(Fit::Pad)
+                );
+                assert!(
+                    !is_black(line_mean(f, w, h, None, Some(w / 2))),
+                    "{}",
+                    what(Fit::Pad)
+                );
             }
         }
         // The source size is the decoder's own.
