@@ -22,12 +22,14 @@ build:
 test: setup
 	cargo test --release --locked -- --test-threads=2
 
-## demo: colorize the sample clip with the built-in default model: line art | colorized |
+## demo: colorize a held-out 2D clip of the corpus (DEMO_INPUT=data/bigbuckbunny_720p.mp4 for
+## the 3-D sample) with the built-in default model: line art | colorized |
 ## original side by side (out/*_demo.mp4), a contact sheet (out/*_demo_contact.png) and the
 ## tcvcssim / tcvcpsnr / tcvcflicker summaries. DEMO_FRAMES=N: only the first N frames.
 DEMO_FRAMES ?= 0
+DEMO_INPUT ?= data/corpus/test/test_000_16x9
 demo: setup
-	examples/demo.sh data/bigbuckbunny_720p.mp4 $(DEMO_FRAMES)
+	examples/demo.sh $(DEMO_INPUT) $(DEMO_FRAMES)
 
 ## bench: benchmarks (not timed tests); figures are ratios against anchors measured in the same run
 bench: setup

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The demo (`make demo`): line art | colorized | original, side by side, with the quality figures.
 #   examples/demo.sh [INPUT] [FRAMES]
+# INPUT: a video file or a folder of PNG frames (e.g. a held-out clip of the 2D corpus,
+# data/corpus/test/test_000_16x9, which `make demo` uses; encoded to an MP4 first, 24 frames/s).
 # defaults: data/bigbuckbunny_720p.mp4, every frame. Environment: OUT_DIR (default out/),
 # DEMO_WIDTH x DEMO_HEIGHT (panel size, default 640x360), MODEL (a model file; default: the
 # default model built into the plugin), GST_PLUGIN_PATH (default the repo's target/release).
@@ -21,7 +23,7 @@ h=${DEMO_HEIGHT:-360}
 model=${MODEL:-}
 
 [ $# -le 2 ] || { echo "$usage" >&2; exit 2; }
-[ -f "$in" ] || { echo "demo: input '$in' not found (run 'make setup' for the sample clips)" >&2; exit 1; }
+[ -f "$in" ] || [ -d "$in" ] || { echo "demo: input '$in' not found (run 'make setup' for the sample clips)" >&2; exit 1; }
 [[ $frames =~ ^[0-9]+$ ]] || { echo "demo: FRAMES must be a whole number (0 = all), got '$frames'" >&2; exit 2; }
 [[ $w =~ ^[1-9][0-9]*$ && $h =~ ^[1-9][0-9]*$ ]] || { echo "demo: DEMO_WIDTH/DEMO_HEIGHT must be positive integers" >&2; exit 2; }
 [ -z "$model" ] || [ -f "$model" ] || { echo "demo: MODEL '$model' not found" >&2; exit 1; }
@@ -38,6 +40,15 @@ done
 
 mkdir -p "$out_dir"
 name=$(basename "${in%.*}")
+if [ -d "$in" ]; then
+  # A folder of frames: one near-lossless MP4 of it (4:4:4 keeps the flat colours).
+  first=$(find "$in" -maxdepth 1 -name '*.png' | sort | head -n 1)
+  [ -n "$first" ] || { echo "demo: folder '$in' has no PNG frames" >&2; exit 1; }
+  seq_mp4=$out_dir/${name}.mp4
+  ffmpeg -v error -y -framerate 24 -pattern_type glob -i "$in/*.png" -c:v libx264 -crf 8 \
+    -pix_fmt yuv444p "$seq_mp4"
+  in=$seq_mp4
+fi
 mp4=$out_dir/${name}_demo.mp4
 sheet=$out_dir/${name}_demo_contact.png
 log=$(mktemp "${TMPDIR:-/tmp}/demo.XXXXXX")
@@ -57,7 +68,7 @@ echo "demo: $in -> line art | colorized ($([ -n "$model" ] && echo "$model" || e
 # quality elements (each forwards its sink stream) to the compositor's middle panel.
 # shellcheck disable=SC2086
 if ! gst-launch-1.0 -m \
-  filesrc location="$in" ! decodebin ! videoconvert ! videoscale ! \
+  filesrc location="$in" ! decodebin ! videoconvert ! videoscale add-borders=false ! \
   video/x-raw,width="$w",height="$h",pixel-aspect-ratio=1/1,format=RGB ! tee name=orig \
   orig. ! queue ! tcvclineart ! tee name=line \
   line. ! queue ! videoconvert ! comp.sink_0 \

@@ -70,6 +70,11 @@ fi
 
 # --- 3. Sample data -------------------------------------------------------------------------
 TCVC_PYTHON="$venv/bin/python" tools/fetch-data.sh
+# The 2D cel corpus (docs/corpus.md): its held-out test clips are the demo and the default
+# model's check; ~30 s the first time (the arcade wheel from PyPI, openclipart SVGs), then cached.
+step "2D corpus: tools/corpus.py build --out ${TCVC_DATA_DIR:-$here/data}/corpus"
+"$venv/bin/python" tools/corpus.py build --out "${TCVC_DATA_DIR:-$here/data}/corpus" >/dev/null ||
+  fail "rendering the 2D corpus failed (see above); run 'tools/corpus.py build --out data/corpus' for details"
 
 # --- 4. Release build -----------------------------------------------------------------------
 step "build: cargo build --release (from scratch ~6 min, then incremental)"
