@@ -373,29 +373,13 @@ fn baselines_match_numpy_and_scikit_image_and_the_plot_is_drawn() {
         Some(4),
     )
     .unwrap();
-    let v = opencv::core::Vector::<i32>::new();
     for (i, f) in clip.frames.iter().enumerate() {
-        let bgr: Vec<u8> = f.chunks_exact(3).flat_map(|p| [p[2], p[1], p[0]]).collect();
-        let m = opencv::core::Mat::from_slice(&bgr)
-            .unwrap()
-            .reshape(3, h as i32)
-            .unwrap()
-            .try_clone()
-            .unwrap();
-        let p = seq.join(format!("{i:04}.png"));
-        assert!(opencv::imgcodecs::imwrite(p.to_str().unwrap(), &m, &v).unwrap());
+        write_png(&seq.join(format!("{i:04}.png")), f, h, 3);
         // The line art tcvclineart would make of it.
         let art =
             gsttcvc::edges::line_art(&grey_of_rgb(f), w, h, &gsttcvc::edges::Params::default())
                 .unwrap();
-        let m = opencv::core::Mat::from_slice(&art)
-            .unwrap()
-            .reshape(1, h as i32)
-            .unwrap()
-            .try_clone()
-            .unwrap();
-        let p = lines_dir.join(format!("{i:04}.png"));
-        assert!(opencv::imgcodecs::imwrite(p.to_str().unwrap(), &m, &v).unwrap());
+        write_png(&lines_dir.join(format!("{i:04}.png")), &art, h, 1);
     }
     let d = scratch_dir("eval-baselines");
     let (json, plot) = (d.join("out.json"), d.join("by-index.png"));

@@ -310,6 +310,18 @@ struct VideoResult {
     per_frame: Vec<FrameFigures>,
 }
 
+impl VideoResult {
+    fn new(clip: &Clip, decoded_frames: usize, per_frame: Vec<FrameFigures>) -> Self {
+        VideoResult {
+            name: clip.name.clone(),
+            path: clip.path.clone(),
+            decoded_frames,
+            summary: Summary::of(&per_frame),
+            per_frame,
+        }
+    }
+}
+
 /// One model's results.
 #[derive(Debug, Serialize)]
 struct ModelResult {
@@ -965,13 +977,7 @@ fn run(args: &Args) -> Result<(), Failure> {
         for (clip, first, decoded) in clips_at(&mut clips, job.size, args)? {
             progress.set_message(format!("{} on {}", job.label, clip.name));
             let per_frame = run_clip(job, clip, *first, args, device, &progress)?;
-            videos.push(VideoResult {
-                name: clip.name.clone(),
-                path: clip.path.clone(),
-                decoded_frames: *decoded,
-                summary: Summary::of(&per_frame),
-                per_frame,
-            });
+            videos.push(VideoResult::new(clip, *decoded, per_frame));
         }
         let summary = Summary::of(videos.iter().flat_map(|v| &v.per_frame));
         results.push(ModelResult {
@@ -1004,13 +1010,7 @@ fn run(args: &Args) -> Result<(), Failure> {
                 let mut videos = Vec::new();
                 for (clip, first, decoded) in clips_at(&mut clips, *size, args)? {
                     let per_frame = run_baseline(baseline, clip, *first, args)?;
-                    videos.push(VideoResult {
-                        name: clip.name.clone(),
-                        path: clip.path.clone(),
-                        decoded_frames: *decoded,
-                        summary: Summary::of(&per_frame),
-                        per_frame,
-                    });
+                    videos.push(VideoResult::new(clip, *decoded, per_frame));
                 }
                 let label = if sizes.len() > 1 {
                     format!("{} @{size}", baseline.name())

@@ -207,6 +207,24 @@ pub fn write_pgm(path: &Path, data: &[u8], width: usize, height: usize) {
     std::fs::write(path, bytes).unwrap();
 }
 
+/// Writes a PNG (OpenCV) of packed `RGB` (3 channels) or grey (1 channel) `data`.
+pub fn write_png(path: &Path, data: &[u8], height: usize, channels: usize) {
+    use opencv::prelude::*;
+    let bytes: Vec<u8> = if channels == 3 {
+        data.chunks_exact(3).flat_map(|p| [p[2], p[1], p[0]]).collect()
+    } else {
+        data.to_vec()
+    };
+    let m = opencv::core::Mat::from_slice(&bytes)
+        .unwrap()
+        .reshape(channels as i32, height as i32)
+        .unwrap()
+        .try_clone()
+        .unwrap();
+    let v = opencv::core::Vector::<i32>::new();
+    assert!(opencv::imgcodecs::imwrite(path.to_str().unwrap(), &m, &v).unwrap());
+}
+
 /// A fresh, empty scratch folder under the target dir, unique to this call.
 pub fn scratch_dir(name: &str) -> PathBuf {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
