@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
 //! The shipped default model (`models/tcvc-default.safetensors`, built into the plugin): run
-//! through `tcvclineart ! tcvccolorize` (no `model-file`) in a real pipeline on the sample clip,
-//! measured by `tcvcpsnr` / `tcvcssim` against the original, and checked against the figures in
-//! `docs/model-card.md` — the model file, the element and the card agree.
+//! through `tcvclineart ! tcvccolorize` (no `model-file`) in a real pipeline on a held-out clip of
+//! the 2D corpus (`make setup` renders it, docs/corpus.md) at its own size, measured by
+//! `tcvcpsnr` / `tcvcssim` against the original, and checked against the figures in
+//! `docs/model-card.md` — the model file, the element and the card agree — and against the
+//! trivial baselines: a white or grey page and the line art itself score lower.
 mod common;
 
 use common::*;
 use gst::prelude::*;
 use gsttcvc::compare::messages::Summary;
+use opencv::prelude::*;
 
 /// The card's row checked here: `| element check | <clip> | <W>x<H> | <frames> | <PSNR> | <SSIM> |`.
 struct CardFigures {
@@ -43,18 +46,80 @@ fn card_figures() -> CardFigures {
     }
 }
 
+/// The card's clip: a folder of `%05d.png` frames or a video file under the data folder.
+fn card_clip(name: &str) -> (std::path::PathBuf, String) {
+    let dir = std::env::var_os("TCVC_DATA_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root().join("data"));
+    let p = dir.join(name);
+    if p.is_dir() {
+        let src = format!(
+            "multifilesrc location=\"{}/%05d.png\" index=0 caps=image/png,framerate=24/1 ! pngdec",
+            p.display()
+        );
+        (p, src)
+    } else {
+        assert!(
+            p.is_file(),
+            "clip {} is missing: run `make setup` (it renders the 2D corpus)",
+            p.display()
+        );
+        let src = format!("filesrc location=\"{}\" ! decodebin", p.display());
+        (p, src)
+    }
+}
+
+/// Mean PSNR (FFmpeg's `psnr_avg`) and Gaussian SSIM of constant or line-art outputs against the
+/// clip's frames, computed here without the elements: (white, grey, line art).
+fn baselines(dir: &std::path::Path, w: usize, h: usize) -> [(f64, f64); 3] {
+    use gsttcvc::metrics::{self, Plane, SsimWindow};
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .collect();
+    files.sort();
+    let mut sums = [(0.0, 0.0); 3];
+    for f in &files {
+        let bgr = opencv::imgcodecs::imread(f.to_str().unwrap(), opencv::imgcodecs::IMREAD_COLOR)
+            .unwrap();
+        assert_eq!(
+            (bgr.cols() as usize, bgr.rows() as usize),
+            (w, h),
+            "{}",
+            f.display()
+        );
+        let mut rgb = opencv::core::Mat::default();
+        opencv::imgproc::cvt_color_def(&bgr, &mut rgb, opencv::imgproc::COLOR_BGR2RGB).unwrap();
+        let rgb = rgb.data_bytes().unwrap().to_vec();
+        let art = gsttcvc::edges::line_art(&grey_of_rgb(&rgb), w, h, &Default::default()).unwrap();
+        let outputs = [
+            vec![255u8; w * h * 3],
+            vec![128u8; w * h * 3],
+            art.iter().flat_map(|&v| [v, v, v]).collect::<Vec<u8>>(),
+        ];
+        let r = Plane::packed(&rgb, w, h, w * 3, 3, [0, 1, 2]).unwrap();
+        for (k, out) in outputs.iter().enumerate() {
+            let x = Plane::packed(out, w, h, w * 3, 3, [0, 1, 2]).unwrap();
+            sums[k].0 += metrics::psnr(&x, &r).unwrap().psnr_avg;
+            sums[k].1 += metrics::ssim(&x, &r, SsimWindow::Gaussian).unwrap().all;
+        }
+    }
+    let n = files.len() as f64;
+    sums.map(|(p, s)| (p / n, s / n))
+}
+
 #[test]
 fn the_default_model_through_the_element_matches_the_model_card() {
     init();
     let card = card_figures();
-    let clip = sample(&card.clip);
+    let (clip, src) = card_clip(&card.clip);
     let pipeline = gst::parse::launch(&format!(
-        "filesrc location=\"{}\" ! decodebin ! videoconvert ! videoscale ! \
+        "{src} ! videoconvert ! videoscale add-borders=false ! \
          video/x-raw,format=RGB,width={w},height={h},pixel-aspect-ratio=1/1 ! tee name=t \
          t. ! queue ! tcvclineart ! tcvccolorize name=c ! videoconvert ! video/x-raw,format=RGB ! \
            tcvcpsnr name=p ! tcvcssim name=s ! fakesink sync=false \
          t. ! queue ! p.reference  t. ! queue ! s.reference",
-        clip.display(),
         w = card.width,
         h = card.height,
     ))
@@ -93,7 +158,36 @@ fn the_default_model_through_the_element_matches_the_model_card() {
         ssim.mean,
         card.ssim
     );
+    // Better than a blank page and than the line art itself, on both figures.
+    if clip.is_dir() {
+        let [white, grey, lines] = baselines(&clip, card.width as usize, card.height as usize);
+        eprintln!(
+            "element {:.2} dB / {:.4}; white {white:?}, grey {grey:?}, line art {lines:?}",
+            psnr.mean, ssim.mean
+        );
+        for (name, (p, _)) in [("white", white), ("grey", grey), ("line art", lines)] {
+            assert!(
+                psnr.mean >= p + MARGIN_DB,
+                "PSNR {:.2} dB is not {MARGIN_DB} dB above the {name} baseline's {p:.2}",
+                psnr.mean
+            );
+        }
+        // SSIM beats the white page and the line art; a flat mid-grey page still scores a
+        // higher SSIM than the model (docs/model-card.md): flat areas have no structure error.
+        for (name, (_, s)) in [("white", white), ("line art", lines)] {
+            assert!(
+                ssim.mean > s,
+                "SSIM {:.4} is not above the {name} baseline's {s:.4}",
+                ssim.mean
+            );
+        }
+        assert!(ssim.mean < grey.1, "the model card says the grey page's SSIM is higher");
+    }
 }
+
+/// How far above the best trivial baseline the default model's PSNR must be on the card's clip
+/// (measured: 1.40 dB above the grey page; the issue's goal of 3 dB is not reached yet).
+const MARGIN_DB: f64 = 1.0;
 
 #[test]
 fn gst_inspect_says_where_the_default_model_comes_from() {

@@ -242,7 +242,7 @@ struct FrameFigures {
     /// Index in the decoded video (differs from `frame` with --skip-fraction).
     source_frame: usize,
     /// Frames since the last chain reset (the start of the video or a scene cut): 0 on the
-    /// first frame of a chain. Baselines have no chain: frames since the start.
+    /// first frame of a chain. Baselines have no chain: the first model's index of that frame.
     chain_index: usize,
     /// PSNR (dB) over R, G, B (FFmpeg's `psnr_avg`); JSON `null` when infinite.
     psnr: f64,
@@ -1011,6 +1011,15 @@ fn run(args: &Args) -> Result<(), Failure> {
                 for (clip, first, decoded) in clips_at(&mut clips, *size, args)? {
                     let per_frame = run_baseline(baseline, clip, *first, args)?;
                     videos.push(VideoResult::new(clip, *decoded, per_frame));
+                }
+                // A baseline has no chain: it takes the first model's chain indices (the same
+                // frames), so that the by-index plot compares like with like.
+                if let Some(model) = results.iter().find(|m| m.kind == "model" && m.size == *size) {
+                    for (v, mv) in videos.iter_mut().zip(&model.videos) {
+                        for (f, mf) in v.per_frame.iter_mut().zip(&mv.per_frame) {
+                            f.chain_index = mf.chain_index;
+                        }
+                    }
                 }
                 let label = if sizes.len() > 1 {
                     format!("{} @{size}", baseline.name())
