@@ -643,8 +643,9 @@ fn steps_str(d: &[(f64, f64)]) -> String {
 }
 
 /// bf16 on the CPU (the CPU speed lever): every step of the chain stays close to fp32 given the
-/// same previous frame. Measured here: mean |Δ| 1.4–1.9 code values per step, max 14–32 (a few
-/// pixels at line edges); the limits are about 1.6–2× that.
+/// same previous frame. Measured here with the default model fine-tuned on the 2D corpus: mean
+/// |Δ| 0.7–3.4 code values per step, max 7–41 (a few pixels at line edges; the model before it:
+/// 1.4–1.9, 14–32); the limits are about 1.7–2× that.
 #[test]
 fn on_the_cpu_bf16_chain_steps_stay_close_to_fp32() {
     let d = chain_steps_against_cpu_fp32(Device::Cpu, Kind::BFloat16);
@@ -654,7 +655,7 @@ fn on_the_cpu_bf16_chain_steps_stay_close_to_fp32() {
     );
     for (k, (max, mean)) in d.iter().enumerate() {
         assert!(
-            *mean < 3.0 && *max < 64.0,
+            *mean < 6.0 && *max < 80.0,
             "step {k}: max {max} mean {mean}"
         );
     }
