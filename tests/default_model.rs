@@ -181,7 +181,10 @@ fn the_default_model_through_the_element_matches_the_model_card() {
                 ssim.mean
             );
         }
-        assert!(ssim.mean < grey.1, "the model card says the grey page's SSIM is higher");
+        assert!(
+            ssim.mean < grey.1,
+            "the model card says the grey page's SSIM is higher"
+        );
     }
 }
 

@@ -797,8 +797,8 @@ fn the_recipe_self_feeds_weighs_the_temporal_loss_and_resumes_exactly() {
             );
         }
         assert_eq!(
-            g.values.get("g_temporal").is_some(),
-            w.values.get("g_temporal").is_some(),
+            g.values.contains_key("g_temporal"),
+            w.values.contains_key("g_temporal"),
             "step {}",
             g.step
         );

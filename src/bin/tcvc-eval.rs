@@ -1014,7 +1014,10 @@ fn run(args: &Args) -> Result<(), Failure> {
                 }
                 // A baseline has no chain: it takes the first model's chain indices (the same
                 // frames), so that the by-index plot compares like with like.
-                if let Some(model) = results.iter().find(|m| m.kind == "model" && m.size == *size) {
+                if let Some(model) = results
+                    .iter()
+                    .find(|m| m.kind == "model" && m.size == *size)
+                {
                     for (v, mv) in videos.iter_mut().zip(&model.videos) {
                         for (f, mf) in v.per_frame.iter_mut().zip(&mv.per_frame) {
                             f.chain_index = mf.chain_index;

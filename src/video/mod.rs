@@ -536,6 +536,9 @@ fn read_images(
         .collect()
 }
 
+/// A decoded video: its frames (packed RGB), frame rate and frame size.
+type Decoded = (Vec<Vec<u8>>, Option<f64>, (u32, u32));
+
 /// Sets the pipeline to `NULL` when dropped, on every exit path.
 struct StopOnDrop(gst::Pipeline);
 
@@ -585,7 +588,7 @@ fn decode_video(
     size: Option<(u32, u32)>,
     fit: Fit,
     max_frames: Option<usize>,
-) -> Result<(Vec<Vec<u8>>, Option<f64>, (u32, u32)), VideoError> {
+) -> Result<Decoded, VideoError> {
     let pipe_err = |detail: String| VideoError::Pipeline {
         path: path.to_path_buf(),
         detail,
@@ -735,7 +738,7 @@ fn pull_frames(
     shared: &Shared,
     size: Option<(u32, u32)>,
     max_frames: Option<usize>,
-) -> Result<(Vec<Vec<u8>>, Option<f64>, (u32, u32)), VideoError> {
+) -> Result<Decoded, VideoError> {
     let not_video = |detail: String| VideoError::NotAVideo {
         path: path.to_path_buf(),
         detail,

@@ -211,7 +211,9 @@ pub fn write_pgm(path: &Path, data: &[u8], width: usize, height: usize) {
 pub fn write_png(path: &Path, data: &[u8], height: usize, channels: usize) {
     use opencv::prelude::*;
     let bytes: Vec<u8> = if channels == 3 {
-        data.chunks_exact(3).flat_map(|p| [p[2], p[1], p[0]]).collect()
+        data.chunks_exact(3)
+            .flat_map(|p| [p[2], p[1], p[0]])
+            .collect()
     } else {
         data.to_vec()
     };
