@@ -50,6 +50,9 @@ import sys
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from convert_torchvision_vgg19 import write_safetensors  # noqa: E402  (one writer for both)
+
 BN_EPS = 1e-3  # efficientnet_lite_pytorch: batch_norm_epsilon=1e-3 (as in TF)
 
 # (repeats, kernel, stride, expand_ratio, in, out) from efficientnet_lite_builder.py, lite0
@@ -139,26 +142,6 @@ def fold(sd, layers):
         out[meta["name"] + ".weight"] = (w * scale.view(-1, 1, 1, 1)).float()
         out[meta["name"] + ".bias"] = (beta - mean * scale).float()
     return out
-
-
-def write_safetensors(path, tensors, metadata):
-    header = {"__metadata__": metadata}
-    offset, blobs = 0, []
-    for name in sorted(tensors):
-        data = tensors[name].detach().to(torch.float32).contiguous().numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for blob in blobs:
-            f.write(blob)
-    os.replace(tmp, path)
 
 
 def read_safetensors(path):
