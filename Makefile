@@ -9,7 +9,7 @@ export GST_PLUGIN_PATH := $(CURDIR)/target/release
 # threads slow inference by >10x (docs/colorize.md, Performance).
 export OMP_WAIT_POLICY ?= passive
 
-.PHONY: setup build test demo bench corpus install clean-data
+.PHONY: setup build test demo bench corpus peer-sizes install clean-data
 
 ## setup: install Debian packages, the Python venv, the sample data and build (re-runnable)
 setup:
@@ -21,6 +21,12 @@ build:
 ## test: set up what is missing, then run every test
 test: setup
 	cargo test --release --locked -- --test-threads=2
+
+## peer-sizes: the randomised peer test of tcvcssim/tcvcpsnr/tcvcflicker on 200 drawn
+## size x format cases (PEER_SEED=S draws others; TCVC_PEER_CASE="I420 848x480" replays one).
+PEER_SEED ?= 1
+peer-sizes: setup
+	TCVC_PEER_CASES=200 TCVC_PEER_SEED=$(PEER_SEED) cargo test --release --locked --test peer_sizes -- --nocapture
 
 ## demo: colorize a held-out 2D clip of the corpus (DEMO_INPUT=data/bigbuckbunny_720p.mp4 for
 ## the 3-D sample) with the built-in default model: line art | colorized |

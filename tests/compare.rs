@@ -3,6 +3,7 @@
 //! scikit-image, NumPy) on real frames, and their behaviour in pipelines.
 mod common;
 
+use common::peers::*;
 use common::*;
 use gst::prelude::*;
 use gsttcvc::compare::messages::{FlickerFrame, PsnrFrame, SsimFrame, Summary};
@@ -31,139 +32,12 @@ fn clip_pair(caps: &str) -> (Vec<gst::Sample>, Vec<gst::Sample>) {
     (a, b)
 }
 
-/// Writes frames as packed raw video (every plane, rows without padding).
-fn write_raw(path: &Path, frames: &[gst::Sample]) {
-    let mut bytes = Vec::new();
-    for s in frames {
-        for p in 0..info(s).n_planes() {
-            bytes.extend(plane_packed(s, p).0);
-        }
-    }
-    std::fs::write(path, bytes).unwrap();
-}
-
-fn timed(buf: &gst::Buffer, i: usize) -> gst::Buffer {
-    let mut b = buf.copy();
-    let m = b.get_mut().unwrap();
-    m.set_pts(gst::ClockTime::from_mseconds(40 * i as u64));
-    m.set_duration(gst::ClockTime::from_mseconds(40));
-    b
-}
-
-/// Runs `test` and `reference` through `tcvcssim window=ffmpeg`, `tcvcssim` (gaussian),
-/// `tcvcpsnr` and `tcvcflicker` chained on the sink side, each with a stats file; returns every
-/// element message and the stats folder.
-fn run_all(test: &[gst::Sample], reference: &[gst::Sample], name: &str) -> (Msgs, PathBuf) {
-    init();
-    let dir = scratch_dir(name);
-    let st = |n: &str| dir.join(n).display().to_string();
-    let pipeline = gst::parse::launch(&format!(
-        "appsrc name=a format=time ! tcvcssim name=sf window=ffmpeg stats-file={} ! \
-         tcvcssim name=sg stats-file={} ! tcvcpsnr name=p stats-file={} ! \
-         tcvcflicker name=f stats-file={} ! fakesink sync=false \
-         appsrc name=b format=time ! tee name=t \
-         t. ! queue ! sf.reference  t. ! queue ! sg.reference \
-         t. ! queue ! p.reference  t. ! queue ! f.reference",
-        st("ssim_ffmpeg.log"),
-        st("ssim_gaussian.log"),
-        st("psnr.log"),
-        st("flicker.csv")
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    feed(&pipeline, &[("a", test), ("b", reference)]);
-    let msgs = run_to_eos(pipeline.upcast_ref(), 120);
-    (msgs, dir)
-}
-
-/// Queues `frames` (40 ms apart) and EOS into each named appsrc of `pipeline`.
-fn feed(pipeline: &gst::Pipeline, sources: &[(&str, &[gst::Sample])]) {
-    for (name, frames) in sources {
-        let src = pipeline
-            .by_name(name)
-            .unwrap()
-            .downcast::<gst_app::AppSrc>()
-            .unwrap();
-        src.set_caps(frames[0].caps_owned().as_ref());
-        for (i, s) in frames.iter().enumerate() {
-            src.push_buffer(timed(s.buffer_owned().as_ref().unwrap(), i))
-                .unwrap();
-        }
-        src.end_of_stream().unwrap();
-    }
-}
-
 /// The `<element>-summary` message among `msgs`.
 fn summary(msgs: &Msgs) -> Summary {
     msgs.iter()
         .find(|(_, s)| s.name().ends_with("-summary"))
         .map(|(_, s)| Summary::try_from(s.as_ref()).unwrap())
         .expect("a summary at EOS")
-}
-
-/// The per-frame messages of element `src` (summaries left out), typed.
-fn of<T: for<'a> TryFrom<&'a gst::StructureRef>>(msgs: &Msgs, src: &str) -> Vec<T> {
-    msgs.iter()
-        .filter(|(from, s)| from == src && !s.name().ends_with("-summary"))
-        .map(|(_, s)| T::try_from(s.as_ref()).ok().expect("a well-formed message"))
-        .collect()
-}
-
-/// Parses `key:value` pairs of an ffmpeg stats line (`(db)` of ssim lines becomes key `db`).
-fn parse_stats_line(line: &str) -> Vec<(String, f64)> {
-    line.split_whitespace()
-        .map(|tok| {
-            if let Some(db) = tok.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
-                ("db".to_string(), db.parse().unwrap())
-            } else {
-                let (k, v) = tok.split_once(':').unwrap();
-                (k.to_string(), v.parse().unwrap())
-            }
-        })
-        .collect()
-}
-
-fn read_stats(path: &Path) -> Vec<Vec<(String, f64)>> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(parse_stats_line)
-        .collect()
-}
-
-fn ffmpeg_stats(
-    dir: &Path,
-    pix_fmt: &str,
-    w: u32,
-    h: u32,
-    filter: &str,
-) -> Vec<Vec<(String, f64)>> {
-    let log = dir.join(format!("ffmpeg_{filter}.log"));
-    let size = format!("{w}x{h}");
-    let raw = |f: &str| {
-        vec![
-            "-f".to_string(),
-            "rawvideo".into(),
-            "-pix_fmt".into(),
-            pix_fmt.into(),
-            "-s".into(),
-            size.clone(),
-            "-i".into(),
-            dir.join(f).display().to_string(),
-        ]
-    };
-    let st = Command::new("ffmpeg")
-        .args(["-loglevel", "error", "-y"])
-        .args(raw("test.raw"))
-        .args(raw("ref.raw"))
-        .arg("-lavfi")
-        .arg(format!("[0][1]{filter}=stats_file={}", log.display()))
-        .args(["-f", "null", "-"])
-        .status()
-        .unwrap();
-    assert!(st.success(), "ffmpeg {filter} failed");
-    read_stats(&log)
 }
 
 fn check_against_peers(caps: &str, pix_fmt: &str, peer_fmt: &str) {
@@ -178,7 +52,14 @@ fn check_against_peers(caps: &str, pix_fmt: &str, peer_fmt: &str) {
         ("ssim", "ssim_ffmpeg.log", 1e-4),
         ("psnr", "psnr.log", 0.01),
     ] {
-        let theirs = ffmpeg_stats(&dir, pix_fmt, i.width(), i.height(), filter);
+        let theirs = ffmpeg_stats(
+            &dir,
+            pix_fmt,
+            i.width(),
+            i.height(),
+            filter,
+            FfmpegPath::Default,
+        );
         let ours = read_stats(&dir.join(ours_log));
         assert_eq!(ours.len(), FRAMES);
         assert_eq!(theirs.len(), FRAMES);
@@ -202,7 +83,14 @@ fn check_against_peers(caps: &str, pix_fmt: &str, peer_fmt: &str) {
     let ssim_f: Vec<SsimFrame> = of(&msgs, "sf");
     let ssim_g: Vec<SsimFrame> = of(&msgs, "sg");
     let psnr: Vec<PsnrFrame> = of(&msgs, "p");
-    let ssim_theirs = ffmpeg_stats(&dir, pix_fmt, i.width(), i.height(), "ssim");
+    let ssim_theirs = ffmpeg_stats(
+        &dir,
+        pix_fmt,
+        i.width(),
+        i.height(),
+        "ssim",
+        FfmpegPath::Default,
+    );
     assert_eq!(ssim_f.len(), FRAMES);
     for (m, t) in ssim_f.iter().zip(&ssim_theirs) {
         let t: HashMap<_, _> = t.iter().cloned().collect();
@@ -221,7 +109,14 @@ fn check_against_peers(caps: &str, pix_fmt: &str, peer_fmt: &str) {
             );
         }
     }
-    let theirs = ffmpeg_stats(&dir, pix_fmt, i.width(), i.height(), "psnr");
+    let theirs = ffmpeg_stats(
+        &dir,
+        pix_fmt,
+        i.width(),
+        i.height(),
+        "psnr",
+        FfmpegPath::Default,
+    );
     for (m, t) in psnr.iter().zip(&theirs) {
         let t: HashMap<_, _> = t.iter().cloned().collect();
         assert!(
@@ -234,24 +129,7 @@ fn check_against_peers(caps: &str, pix_fmt: &str, peer_fmt: &str) {
     }
 
     // Gaussian SSIM against scikit-image, temporal figures against NumPy.
-    let out = Command::new(python())
-        .arg(root().join("tests/peers/metrics_peer.py"))
-        .args([
-            "--format",
-            peer_fmt,
-            "--size",
-            &format!("{}x{}", i.width(), i.height()),
-        ])
-        .arg(dir.join("test.raw"))
-        .arg(dir.join("ref.raw"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let peer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let peer = metrics_peer(&dir, peer_fmt, i.width(), i.height());
     let frames = peer["frames"].as_array().unwrap();
     assert_eq!(frames.len(), FRAMES);
     assert_eq!(ssim_g.len(), FRAMES);

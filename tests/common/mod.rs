@@ -8,6 +8,8 @@ use gst_video::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+pub mod peers;
+
 /// Initialises GStreamer and registers the plugin statically (once per test process).
 pub fn init() {
     static INIT: Once = Once::new();

@@ -24,7 +24,8 @@ Usage::
                     [--frames N] [--skip K] [--static-threshold T] [--no-ssim] [--indent N]
 
 ``FMT`` is one of ``gray``, ``yuv420p``, ``yuv422p``, ``yuv444p`` (planes Y, U, V; chroma of
-``ceil(W/2)`` x ``ceil(H/2)`` / ``ceil(W/2)`` x ``H``), ``gbrp`` (planes G, B, R as FFmpeg stores
+``ceil(W/2)`` x ``ceil(H/2)`` / ``ceil(W/2)`` x ``H``), ``nv12`` (Y, then U and V interleaved at
+``ceil(W/2)`` x ``ceil(H/2)``), ``gbrp`` (planes G, B, R as FFmpeg stores
 them, reported as R, G, B), ``rgb24``, ``bgr24``, ``rgba``, ``bgra`` (components reported as R, G,
 B[, A]), ``rgbx``, ``bgrx`` (the padding byte is ignored). Rows are packed (no padding). ``--skip``
 frames are skipped at the start of both files and at most ``--frames`` frames are compared (default:
@@ -57,6 +58,7 @@ FORMATS = {
     "yuv420p": (["Y", "U", "V"], "planar", [(1, 1), (2, 2), (2, 2)], [0, 1, 2]),
     "yuv422p": (["Y", "U", "V"], "planar", [(1, 1), (2, 1), (2, 1)], [0, 1, 2]),
     "yuv444p": (["Y", "U", "V"], "planar", [(1, 1), (1, 1), (1, 1)], [0, 1, 2]),
+    "nv12": (["Y", "U", "V"], "nv12", None, [0, 1, 2]),
     "gbrp": (["R", "G", "B"], "planar", [(1, 1), (1, 1), (1, 1)], [2, 0, 1]),
     "rgb24": (["R", "G", "B"], "packed", 3, [0, 1, 2]),
     "bgr24": (["R", "G", "B"], "packed", 3, [2, 1, 0]),
@@ -74,6 +76,17 @@ def ceil_div(a, b):
 def frame_layout(fmt, width, height):
     """Returns (frame size in bytes, function bytes -> list of 2-D uint8 planes, plane sizes)."""
     names, kind, layout, order = FORMATS[fmt]
+    if kind == "nv12":
+        cw, ch = ceil_div(width, 2), ceil_div(height, 2)
+        sizes = [(width, height), (cw, ch), (cw, ch)]
+        frame_bytes = width * height + 2 * cw * ch
+
+        def split_nv12(buf):
+            y = np.frombuffer(buf, np.uint8, width * height).reshape(height, width)
+            uv = np.frombuffer(buf, np.uint8, 2 * cw * ch, width * height).reshape(ch, cw, 2)
+            return [y, np.ascontiguousarray(uv[:, :, 0]), np.ascontiguousarray(uv[:, :, 1])]
+
+        return frame_bytes, split_nv12, sizes
     if kind == "planar":
         sizes = [(ceil_div(width, dw), ceil_div(height, dh)) for dw, dh in layout]
         frame_bytes = sum(w * h for w, h in sizes)
