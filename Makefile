@@ -22,11 +22,13 @@ build:
 test: setup
 	cargo test --release --locked -- --test-threads=2
 
-## peer-sizes: the randomised peer test of tcvcssim/tcvcpsnr/tcvcflicker on 200 drawn
-## size x format cases (PEER_SEED=S draws others; TCVC_PEER_CASE="I420 848x480" replays one).
+## peer-sizes: the randomised peer tests on 200 drawn size x format cases each: tcvcssim /
+## tcvcpsnr / tcvcflicker against FFmpeg, scikit-image and NumPy, tcvclineart against OpenCV
+## (PEER_SEED=S draws others; TCVC_PEER_CASE / TCVC_LINEART_CASE="I420 848x480" replay one).
 PEER_SEED ?= 1
 peer-sizes: setup
 	TCVC_PEER_CASES=200 TCVC_PEER_SEED=$(PEER_SEED) cargo test --release --locked --test peer_sizes -- --nocapture
+	TCVC_LINEART_CASES=200 TCVC_LINEART_SEED=$(PEER_SEED) cargo test --release --locked --test lineart_sizes -- --nocapture
 
 ## demo: colorize a held-out 2D clip of the corpus (DEMO_INPUT=data/bigbuckbunny_720p.mp4 for
 ## the 3-D sample) with the built-in default model: line art | colorized |
