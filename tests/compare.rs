@@ -8,7 +8,6 @@ use common::*;
 use gst::prelude::*;
 use gsttcvc::compare::messages::{FlickerFrame, PsnrFrame, SsimFrame, Summary};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const FRAMES: usize = 24;
@@ -315,6 +314,46 @@ fn identical_streams_give_ssim_1_and_psnr_inf() {
             .ends_with("All:1.000000 (inf)"),
         "{ssim_log}"
     );
+}
+
+/// Both pads switch size at the same frame (`tee` in front): every pair is compared at its own
+/// size, and the temporal chain of `tcvcflicker` starts again at the new size.
+#[test]
+fn a_size_change_on_both_pads_at_once_is_compared_per_pair() {
+    init();
+    let big = frames("video/x-raw,format=I420,width=160,height=96", 3);
+    let small = frames("video/x-raw,format=I420,width=128,height=64", 3);
+    for element in ["tcvcssim", "tcvcpsnr", "tcvcflicker"] {
+        let pipeline = gst::parse::launch(&format!(
+            "appsrc name=a format=time ! tee name=t ! queue ! {element} name=m ! fakesink sync=false \
+             t. ! queue ! m.reference"
+        ))
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        let src = pipeline
+            .by_name("a")
+            .unwrap()
+            .downcast::<gst_app::AppSrc>()
+            .unwrap();
+        for (i, s) in big.iter().chain(&small).enumerate() {
+            let buf = timed(&s.buffer_owned().unwrap(), i);
+            let sample = gst::Sample::builder()
+                .buffer(&buf)
+                .caps(&s.caps_owned().unwrap())
+                .build();
+            src.push_sample(&sample).unwrap();
+        }
+        src.end_of_stream().unwrap();
+        let msgs = run_to_eos(pipeline.upcast_ref(), 60);
+        let s = summary(&msgs);
+        let want = if element == "tcvcflicker" { 4 } else { 6 };
+        assert_eq!(s.frames, want, "{element}: {s:?}");
+        assert_eq!((s.unpaired_sink, s.unpaired_reference), (0, 0));
+        if element == "tcvcssim" {
+            assert!((s.min - 1.0).abs() < 1e-12, "identical frames: {s:?}");
+        }
+    }
 }
 
 #[test]

@@ -360,14 +360,10 @@ impl<M: Metric> Core<M> {
                 } else {
                     state.reference_info = Some(info);
                 }
+                // A new size or format starts a new temporal chain. Sizes and formats are
+                // compared per pair (in `measure`), not here: when both streams change size at
+                // the same frame, one pad's caps arrive before the other's.
                 state.metric.reset();
-                if let (Some(a), Some(b)) = (&state.sink_info, &state.reference_info) {
-                    if let Err(msg) = check_compatible(a, b) {
-                        drop(state);
-                        gst::element_error!(obj, gst::StreamError::Format, ["{msg}"]);
-                        return Some(false);
-                    }
-                }
                 drop(state);
                 if is_sink {
                     gst::info!(self.cat, obj = obj, "passing caps {caps} through");
@@ -507,6 +503,13 @@ impl<M: Metric> Core<M> {
             gst::element_error!(obj, gst::CoreError::Negotiation, ["Buffer before caps"]);
             return Err(gst::FlowError::NotNegotiated);
         };
+        // The caps each frame of the pair came with (the pads' current caps: GstAggregator
+        // handles a pad's serialized events before the buffers behind them).
+        if let Err(msg) = check_compatible(&ia, &ib) {
+            drop(state);
+            gst::element_error!(obj, gst::StreamError::Format, ["{msg}"]);
+            return Err(gst::FlowError::Error);
+        }
         let fa = gst_video::VideoFrameRef::from_buffer_ref_readable(a.as_ref(), &ia);
         let fb = gst_video::VideoFrameRef::from_buffer_ref_readable(b.as_ref(), &ib);
         let (Ok(fa), Ok(fb)) = (fa, fb) else {
