@@ -710,3 +710,187 @@ fn on_cuda_the_frames_match_the_cpu_frames() {
     let err = start_error(&format!("device=cuda:{count}"));
     assert!(err.contains(&format!("cuda:{count}")), "{err}");
 }
+
+#[test]
+fn keyframe_patterns_that_would_blow_up_or_never_match_are_errors_at_start() {
+    let m = model().display().to_string();
+    for (pattern, want) in [
+        ("keys/k%065536d.png", "field width of 065536"),
+        ("keys/k%d_%d.png", "more than one frame-number conversion"),
+        ("keys/k.png", "no frame-number conversion"),
+        ("keys/k%s.png", "%s conversion"),
+    ] {
+        let err = start_error(&format!(
+            "model-file=\"{m}\" keyframe-location=\"{pattern}\""
+        ));
+        assert!(
+            err.contains("keyframe-location") && err.contains(want) && err.contains("%05d"),
+            "{pattern}: {err}"
+        );
+    }
+}
+
+/// Runs `description` until an error or EOS; returns the error text (`None`: EOS) and the
+/// warnings seen.
+fn run_collect(description: &str) -> (Option<String>, Vec<String>) {
+    init();
+    let p = gst::parse::launch(description).unwrap();
+    let _ = p.set_state(gst::State::Playing);
+    let bus = p.bus().unwrap();
+    let mut warnings = Vec::new();
+    let mut error = None;
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(60)) {
+        match msg.view() {
+            gst::MessageView::Error(e) => {
+                error = Some(format!("{} {}", e.error(), e.debug().unwrap_or_default()));
+                break;
+            }
+            gst::MessageView::Warning(w) => {
+                warnings.push(format!("{} {}", w.error(), w.debug().unwrap_or_default()))
+            }
+            gst::MessageView::Eos(..) => break,
+            _ => (),
+        }
+    }
+    p.set_state(gst::State::Null).unwrap();
+    (error, warnings)
+}
+
+#[test]
+fn hostile_model_files_are_refused_from_their_size_and_header_alone() {
+    let dir = scratch_dir("hostile-models");
+    // A device: reading it would never end.
+    let err = start_error("model-file=/dev/zero");
+    assert!(err.contains("not a regular file"), "{err}");
+    // A 3 GB (sparse) file: refused from its size, nothing read.
+    let big = dir.join("big.safetensors");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(3 << 30)
+        .unwrap();
+    let t = std::time::Instant::now();
+    let err = start_error(&format!("model-file=\"{}\"", big.display()));
+    assert!(err.contains("more than the 1073741824 bytes"), "{err}");
+    assert!(t.elapsed().as_secs() < 10, "refused without reading it");
+    let _ = std::fs::remove_file(&big);
+    // A header length larger than the file, and bytes after the declared tensors.
+    let good = std::fs::read(model()).unwrap();
+    let mut huge_header = good.clone();
+    huge_header[..8].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    let mut trailing = good.clone();
+    trailing.extend_from_slice(b"garbage");
+    for (name, bytes, want) in [
+        ("header.safetensors", huge_header, "header length field"),
+        ("trailing.safetensors", trailing, "7 unexpected bytes"),
+    ] {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let err = start_error(&format!("model-file=\"{}\"", p.display()));
+        assert!(err.contains(want), "{name}: {err}");
+    }
+    // A training size no machine could run: refused when the file is read.
+    let loaded = ModelFile::load(model(), Device::Cpu, Kind::Float).unwrap();
+    let mut meta = loaded.meta.clone();
+    meta.train_size = model::TrainSize {
+        width: 100_000,
+        height: 100_000,
+    };
+    let p = dir.join("train-size.safetensors");
+    ModelFile::save(&p, &loaded.generator, &meta, model::StorageDtype::F32).unwrap();
+    let err = start_error(&format!("model-file=\"{}\"", p.display()));
+    assert!(
+        err.contains("train_size") && err.contains("12..=4096"),
+        "{err}"
+    );
+}
+
+#[test]
+fn untrained_or_broken_weights_load_with_a_warning() {
+    let dir = scratch_dir("degenerate-models");
+    for (name, value, want) in [
+        ("zero", 0.0, "every weight is zero"),
+        ("huge", 1e30, "values up to 1.000e30"),
+    ] {
+        let loaded = ModelFile::load(model(), Device::Cpu, Kind::Float).unwrap();
+        tch::no_grad(|| {
+            for (_, mut t) in loaded.generator.named_tensors() {
+                let _ = t.fill_(value);
+            }
+        });
+        let p = dir.join(format!("{name}.safetensors"));
+        ModelFile::save(
+            &p,
+            &loaded.generator,
+            &loaded.meta,
+            model::StorageDtype::F32,
+        )
+        .unwrap();
+        let (err, warnings) = run_collect(&format!(
+            "videotestsrc num-buffers=2 ! video/x-raw,format=GRAY8,width=32,height=32 ! \
+             tcvccolorize model-file=\"{}\" ! fakesink",
+            p.display()
+        ));
+        assert_eq!(err, None, "{name}: the model still runs");
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains("looks untrained or broken") && w.contains(want)),
+            "{name}: {warnings:?}"
+        );
+    }
+    // Non-finite weights were already refused by the loader.
+    let loaded = ModelFile::load(model(), Device::Cpu, Kind::Float).unwrap();
+    tch::no_grad(|| {
+        for (_, mut t) in loaded.generator.named_tensors() {
+            let _ = t.fill_(f64::NAN);
+        }
+    });
+    let p = dir.join("nan.safetensors");
+    ModelFile::save(
+        &p,
+        &loaded.generator,
+        &loaded.meta,
+        model::StorageDtype::F32,
+    )
+    .unwrap();
+    let err = start_error(&format!("model-file=\"{}\"", p.display()));
+    assert!(err.contains("NaN or infinite"), "{err}");
+    // The test model (random but plausible weights) gets no warning.
+    let (err, warnings) = run_collect(&format!(
+        "videotestsrc num-buffers=2 ! video/x-raw,format=GRAY8,width=32,height=32 ! \
+         tcvccolorize model-file=\"{}\" ! fakesink",
+        model().display()
+    ));
+    assert_eq!((err, warnings), (None, vec![]));
+}
+
+#[test]
+fn a_working_size_below_the_generators_minimum_is_an_error_naming_the_property() {
+    let m = model().display().to_string();
+    for props in ["working-width=8 working-height=8", "working-height=11"] {
+        let err = start_error(&format!("model-file=\"{m}\" {props}"));
+        assert!(
+            err.contains("is too small") && err.contains("at least 12"),
+            "{props}: {err}"
+        );
+    }
+}
+
+#[test]
+fn interlaced_video_is_refused_with_the_fix() {
+    let m = model().display().to_string();
+    for element in [
+        format!("tcvccolorize model-file=\"{m}\""),
+        "tcvclineart".into(),
+    ] {
+        let (err, _) = run_collect(&format!(
+            "videotestsrc num-buffers=2 ! video/x-raw,format=GRAY8,width=32,height=32 ! \
+             capssetter caps=\"video/x-raw,interlace-mode=interleaved\" ! {element} ! fakesink"
+        ));
+        let err = err.expect("interlaced input must fail");
+        assert!(
+            err.contains("Interlaced video (interleaved)") && err.contains("deinterlace"),
+            "{element}: {err}"
+        );
+    }
+}

@@ -717,6 +717,18 @@ fn input_problems_are_clear_errors_before_training() {
         "{err}"
     );
 
+    // Sizes the PatchGAN cannot take (it needs 24 per side): refused before libtorch sees them.
+    for size in ["16", "23", "64x23"] {
+        let mut a = with(&ck, &[]);
+        let i = a.iter().position(|x| x == "--size").unwrap();
+        a[i + 1] = size.into();
+        let err = usage_error(&a);
+        assert!(
+            err.contains("24..=4096") && err.contains("PatchGAN"),
+            "--size {size}: {err}"
+        );
+    }
+
     // Too few frames.
     let mut a = with(&ck, &[]);
     let i = a.iter().position(|x| x == "--max-frames").unwrap();

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 use super::messages::{Reason, Reset};
+use super::pattern::FramePattern;
 use crate::device::DeviceSpec;
 use crate::formatcaps::{self, MAX_SIDE};
 use crate::model::cache::{self, CachedModel};
@@ -128,33 +129,13 @@ pub struct Colorize {
     state: Mutex<Option<State>>,
 }
 
-/// Formats a printf-style pattern with one `%d` / `%0Nd` conversion (as multifilesrc).
-pub(crate) fn format_frame_pattern(pattern: &str, n: u64) -> Option<String> {
-    let start = pattern.find('%')?;
-    let rest = &pattern[start + 1..];
-    let end = rest.find('d')?;
-    let spec = &rest[..end];
-    if !spec.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    let width: usize = if spec.is_empty() {
-        0
-    } else {
-        spec.parse().ok()?
-    };
-    let zero = spec.starts_with('0');
-    let num = if zero {
-        format!("{n:0width$}")
-    } else {
-        format!("{n:width$}")
-    };
-    Some(format!("{}{}{}", &pattern[..start], num, &rest[end + 1..]))
-}
+/// The generator's smallest input side.
+const MIN_WORKING_SIDE: i64 = 12;
 
 /// The working size for a `w × h` input: both properties 0 (the default) = the model's training
 /// size `train`; one 0 = from the other and the input's aspect ratio; else as set.
 fn working_size(s: &Settings, w: u32, h: u32, train: (u32, u32)) -> (i64, i64) {
-    let round4 = |v: f64| ((v / 4.0).round() as i64 * 4).max(12);
+    let round4 = |v: f64| ((v / 4.0).round() as i64 * 4).max(MIN_WORKING_SIDE);
     match (s.working_width, s.working_height) {
         (0, 0) => (train.0 as i64, train.1 as i64),
         (0, wh) => (round4(wh as f64 * w as f64 / h as f64), wh as i64),
@@ -397,10 +378,21 @@ impl BaseTransformImpl for Colorize {
             }
         };
         if let Some(pattern) = &s.keyframe_location {
-            if format_frame_pattern(pattern, 0).is_none() {
+            if let Err(e) = FramePattern::parse(pattern) {
                 return Err(gst::error_msg!(
                     gst::LibraryError::Settings,
-                    ["keyframe-location '{pattern}' has no frame-number conversion: use %d or %05d, e.g. keys/frame%05d.png"]
+                    ["keyframe-location {e}"]
+                ));
+            }
+        }
+        for (name, v) in [
+            ("working-width", s.working_width),
+            ("working-height", s.working_height),
+        ] {
+            if v > 0 && i64::from(v) < MIN_WORKING_SIDE {
+                return Err(gst::error_msg!(
+                    gst::LibraryError::Settings,
+                    ["{name}={v} is too small: the generator needs at least {MIN_WORKING_SIDE} pixels; set it to {MIN_WORKING_SIDE} or more, or 0 for the model's training size"]
                 ));
             }
         }
@@ -421,6 +413,14 @@ impl BaseTransformImpl for Colorize {
                 )
             })?,
         };
+        if let Some(problem) = &model.weights_problem {
+            gst::warning!(CAT, imp = self, "model {}: {problem}", model.path.display());
+            gst::element_imp_warning!(
+                self,
+                gst::LibraryError::Settings,
+                ["The model {} looks untrained or broken: {problem}; its output will be meaningless. Use a model written by tcvc-train or tools/convert_reference.py", model.path.display()]
+            );
+        }
         gst::info!(
             CAT,
             imp = self,
@@ -484,6 +484,14 @@ impl VideoFilterImpl for Colorize {
         _outcaps: &gst::Caps,
         _out_info: &gst_video::VideoInfo,
     ) -> Result<(), gst::LoggableError> {
+        if in_info.is_interlaced() {
+            gst::element_imp_error!(
+                self,
+                gst::StreamError::Format,
+                ["Interlaced video ({}) is not supported: the generator sees whole progressive frames; put deinterlace in front", in_info.interlace_mode().to_str()]
+            );
+            return Err(gst::loggable_error!(CAT, "interlaced input"));
+        }
         let settings = self.settings.lock().unwrap().clone();
         let mut state = self.state.lock().unwrap();
         let Some(st) = state.as_mut() else {
@@ -503,10 +511,22 @@ impl VideoFilterImpl for Colorize {
         {
             st.pending = Some(Reason::Caps);
         }
-        let colorizer = st
-            .model
-            .colorizer(ww, wh, settings.scene_threshold)
-            .map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
+        let colorizer = match st.model.colorizer(ww, wh, settings.scene_threshold) {
+            Ok(c) => c,
+            Err(e) => {
+                drop(state);
+                gst::element_imp_error!(
+                    self,
+                    gst::LibraryError::Settings,
+                    [
+                        "Cannot colorize {}x{} video: {e}",
+                        in_info.width(),
+                        in_info.height()
+                    ]
+                );
+                return Err(gst::loggable_error!(CAT, "{e}"));
+            }
+        };
         gst::debug!(
             CAT,
             imp = self,
@@ -570,10 +590,12 @@ impl VideoFilterImpl for Colorize {
         let input = plane_to_tensor(&stream.grey, w, h, device)
             .map_err(|e| fail("Colorization failed", &e))?;
 
-        let keyframe = keyframe_location
-            .as_deref()
-            .and_then(|p| format_frame_pattern(p, n))
-            .filter(|p| Path::new(p).is_file());
+        // Parsed per frame: the property may change while playing (checked at start too).
+        let keyframe = match keyframe_location.as_deref().map(FramePattern::parse) {
+            None => None,
+            Some(Err(e)) => return Err(fail("keyframe-location", &e)),
+            Some(Ok(p)) => Some(p.format(n)).filter(|p| Path::new(p).is_file()),
+        };
         let rgb = if let Some(path) = keyframe {
             gst::debug!(CAT, imp = self, "frame {n}: artist keyframe {path}");
             let key = read_rgb(&path).map_err(|e| fail("Keyframe", &e))?;
@@ -637,20 +659,6 @@ impl VideoFilterImpl for Colorize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn frame_patterns_like_multifilesrc() {
-        assert_eq!(
-            format_frame_pattern("k/%05d.png", 42).as_deref(),
-            Some("k/00042.png")
-        );
-        assert_eq!(
-            format_frame_pattern("f%d.jpg", 7).as_deref(),
-            Some("f7.jpg")
-        );
-        assert_eq!(format_frame_pattern("no-number.png", 1), None);
-        assert_eq!(format_frame_pattern("%s.png", 1), None);
-    }
 
     #[test]
     fn working_size_keeps_the_aspect_ratio_when_asked() {

@@ -6,6 +6,7 @@ use gst::prelude::*;
 
 mod imp;
 pub mod messages;
+pub mod pattern;
 
 glib::wrapper! {
     pub struct Colorize(ObjectSubclass<imp::Colorize>)

@@ -265,6 +265,14 @@ impl VideoFilterImpl for LineArt {
         out_info: &gst_video::VideoInfo,
     ) -> Result<(), gst::LoggableError> {
         gst::debug!(CAT, imp = self, "configured {incaps} -> {outcaps}");
+        if in_info.is_interlaced() {
+            gst::element_imp_error!(
+                self,
+                gst::StreamError::Format,
+                ["Interlaced video ({}) is not supported: Canny on woven fields draws combs; put deinterlace in front", in_info.interlace_mode().to_str()]
+            );
+            return Err(gst::loggable_error!(CAT, "interlaced input"));
+        }
         if out_info.format() != gst_video::VideoFormat::Gray8
             || (in_info.width(), in_info.height()) != (out_info.width(), out_info.height())
         {

@@ -17,6 +17,9 @@ pub struct CachedModel {
     pub meta: ModelMeta,
     /// The file it was loaded from (canonical path), or [`DEFAULT_MODEL_NAME`].
     pub path: PathBuf,
+    /// Why the weights look untrained or broken, if they do (`ColorNet::weights_problem`):
+    /// users warn about it.
+    pub weights_problem: Option<String>,
 }
 
 impl CachedModel {
@@ -72,7 +75,9 @@ fn cached(
         .unwrap_or_else(|e| e.into_inner())
         .entry(path.clone())
         .or_default() += 1;
+    let weights_problem = loaded.net.weights_problem();
     let m = Arc::new(CachedModel {
+        weights_problem,
         shared: SharedGenerator::new(loaded.net),
         meta: loaded.meta,
         path,

@@ -139,6 +139,11 @@ impl SpectralNormConv2d {
     }
 }
 
+/// The smallest input side the PatchGAN takes: its three stride-2 4×4 convolutions (padding 1)
+/// map a side `s` to `⌊s/8⌋`, and its two stride-1 4×4 convolutions (padding 1) take 1 each, so
+/// the output has `⌊s/8⌋ − 2 ≥ 1` cells only when `s ≥ 24`. (The generator needs 12.)
+pub const MIN_INPUT_SIDE: u32 = 24;
+
 /// The PatchGAN discriminator; `forward_t` returns logits `N x 1 x h x w`
 /// (30x30 for a 256x256 input, each with a 70x70 receptive field).
 #[derive(Debug)]
@@ -202,5 +207,27 @@ impl Discriminator {
         self.forward_t(x, train)?
             .f_sigmoid()
             .map_err(ModelError::torch("running sigmoid"))
+    }
+}
+
+#[cfg(test)]
+mod min_size_tests {
+    use super::*;
+    use tch::{nn, Device, Kind, Tensor};
+
+    #[test]
+    fn min_input_side_is_the_real_minimum() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let d = Discriminator::new(&vs.root(), 7).unwrap();
+        let run = |h: i64, w: i64| {
+            d.forward_t(
+                &Tensor::zeros([1, 7, h, w], (Kind::Float, Device::Cpu)),
+                false,
+            )
+        };
+        let m = i64::from(MIN_INPUT_SIDE);
+        assert_eq!(run(m, m).unwrap().size(), vec![1, 1, 1, 1]);
+        assert!(run(m - 1, m).is_err());
+        assert!(run(m, m - 1).is_err());
     }
 }

@@ -96,6 +96,13 @@ pub struct TrainSize {
     pub height: u32,
 }
 
+impl TrainSize {
+    /// The smallest side: the generator needs 12 pixels.
+    pub const MIN: u32 = 12;
+    /// The largest side (`tcvc-train --size` allows up to 4096).
+    pub const MAX: u32 = 4096;
+}
+
 impl fmt::Display for TrainSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}x{}", self.width, self.height)
@@ -113,8 +120,15 @@ impl FromStr for TrainSize {
         let (w, h) = s.split_once('x').ok_or_else(bad)?;
         let width: u32 = w.trim().parse().map_err(|_| bad())?;
         let height: u32 = h.trim().parse().map_err(|_| bad())?;
-        if width == 0 || height == 0 {
-            return Err(bad());
+        if !(TrainSize::MIN..=TrainSize::MAX).contains(&width)
+            || !(TrainSize::MIN..=TrainSize::MAX).contains(&height)
+        {
+            return Err(ModelError::InvalidMetadata {
+                key: "train_size",
+                value: s.to_string(),
+                expected: "`WIDTHxHEIGHT` with each side in 12..=4096 (the element's working \
+                           size when working-width/height are 0)",
+            });
         }
         Ok(TrainSize { width, height })
     }
@@ -380,23 +394,111 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Reads a whole file, mapping errors to [`ModelError::Io`] / `EmptyFile`.
+/// The largest weights file read (1 GiB): the paper's generator is 31 MB in fp32, VGG19's
+/// features 80 MB.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+/// The largest safetensors header read (the format's own limit is 100 MB).
+const MAX_HEADER_BYTES: u64 = 100 << 20;
+
+/// Reads a weights file after checking, from its size and its header alone, that it is a
+/// regular file of at most [`MAX_FILE_BYTES`] whose safetensors header declares exactly the
+/// bytes that follow it: a device (`/dev/zero`), a pipe, a huge or a truncated file is refused
+/// before its tensors are read. Errors: [`ModelError::Io`], `EmptyFile`, `NotSafetensors`.
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
     let io = |source| ModelError::Io {
         path: path.to_path_buf(),
         source,
+    };
+    let not_st = |detail: String| ModelError::NotSafetensors {
+        path: path.to_path_buf(),
+        detail,
     };
     let md = std::fs::metadata(path).map_err(io)?;
     if md.is_dir() {
         return Err(io(std::io::Error::other("is a directory, not a file")));
     }
-    let bytes = std::fs::read(path).map_err(io)?;
-    if bytes.is_empty() {
+    if !md.is_file() {
+        return Err(io(std::io::Error::other(
+            "is not a regular file (a device, a pipe or a socket)",
+        )));
+    }
+    let len = md.len();
+    if len == 0 {
         return Err(ModelError::EmptyFile {
             path: path.to_path_buf(),
         });
     }
+    if len > MAX_FILE_BYTES {
+        return Err(not_st(format!(
+            "{len} bytes, more than the {MAX_FILE_BYTES} bytes a weights file may have \
+             (the paper's generator is 31 MB)"
+        )));
+    }
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    if len < 8 {
+        // Too short for a header: `parse` names the problem.
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io)?;
+        return Ok(bytes);
+    }
+    let mut head = [0u8; 8];
+    file.read_exact(&mut head).map_err(io)?;
+    let n = u64::from_le_bytes(head);
+    if n > MAX_HEADER_BYTES || 8 + n > len {
+        return Err(not_st(format!(
+            "its header length field says {n} bytes but the file has {len}"
+        )));
+    }
+    let mut header = vec![0u8; n as usize];
+    file.read_exact(&mut header).map_err(io)?;
+    let declared = declared_data_bytes(&header).map_err(not_st)?;
+    let want = 8 + n + declared;
+    if want != len {
+        return Err(not_st(if want > len {
+            format!("its header declares {want} bytes, the file has only {len}: it is truncated")
+        } else {
+            format!(
+                "its header declares {want} bytes, the file has {len}: {} unexpected bytes \
+                 follow the tensors",
+                len - want
+            )
+        }));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    bytes.extend_from_slice(&head);
+    bytes.extend_from_slice(&header);
+    file.take(declared).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 != len {
+        return Err(not_st(format!(
+            "the file shrank to {} bytes while it was read",
+            bytes.len()
+        )));
+    }
     Ok(bytes)
+}
+
+/// The data bytes a safetensors header declares: the largest end offset of its tensors.
+fn declared_data_bytes(header: &[u8]) -> std::result::Result<u64, String> {
+    let v: serde_json::Value =
+        serde_json::from_slice(header).map_err(|e| format!("its header is not JSON: {e}"))?;
+    let obj = v.as_object().ok_or("its header is not a JSON object")?;
+    let mut end = 0u64;
+    for (name, t) in obj {
+        if name == "__metadata__" {
+            continue;
+        }
+        let offsets = t
+            .get("data_offsets")
+            .and_then(|o| o.as_array())
+            .filter(|o| o.len() == 2)
+            .ok_or_else(|| format!("tensor `{name}` has no data_offsets"))?;
+        let e = offsets[1]
+            .as_u64()
+            .ok_or_else(|| format!("tensor `{name}` has a bad end offset"))?;
+        end = end.max(e);
+    }
+    Ok(end)
 }
 
 /// A parsed safetensors container.

@@ -7,6 +7,10 @@ use super::generator::{Generator, GeneratorConfig};
 use super::unet::UnetGenerator;
 use tch::{Device, Kind, Tensor};
 
+/// The largest weight magnitude [`ColorNet::weights_problem`] accepts (trained TCVC and
+/// pix2pix generators stay below 10).
+pub const MAX_PLAUSIBLE_WEIGHT: f64 = 1e4;
+
 /// A colorization generator of either architecture.
 // One per stream, moved rarely: boxing the larger variant would buy nothing.
 #[allow(clippy::large_enum_variant)]
@@ -99,6 +103,42 @@ impl ColorNet {
         match self {
             ColorNet::Tcvc(g) => g.named_tensors(),
             ColorNet::Pix2pix(u) => u.named_tensors(),
+        }
+    }
+
+    /// Why these weights cannot be a trained network, if they cannot: a non-finite value,
+    /// every value zero, or magnitudes above [`MAX_PLAUSIBLE_WEIGHT`]. Such a file loads (its
+    /// names and shapes are right) but paints garbage.
+    pub fn weights_problem(&self) -> Option<String> {
+        let mut max = 0.0f64;
+        let mut max_name = String::new();
+        for (name, t) in self.named_tensors() {
+            let t = t.to_kind(Kind::Float);
+            let bad = t.numel() as i64 - t.isfinite().sum(Kind::Int64).int64_value(&[]);
+            if bad > 0 {
+                return Some(format!(
+                    "tensor `{name}` has {bad} non-finite values (NaN or infinity)"
+                ));
+            }
+            let m = if t.numel() == 0 {
+                0.0
+            } else {
+                t.abs().max().double_value(&[])
+            };
+            if m > max {
+                max = m;
+                max_name = name;
+            }
+        }
+        if max == 0.0 {
+            Some("every weight is zero".into())
+        } else if max > MAX_PLAUSIBLE_WEIGHT {
+            Some(format!(
+                "tensor `{max_name}` has values up to {max:.3e}; no trained network has weights \
+                 that large"
+            ))
+        } else {
+            None
         }
     }
 

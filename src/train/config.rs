@@ -78,9 +78,11 @@ fn parse_size(s: &str) -> std::result::Result<Size, String> {
     };
     let width: u32 = w.trim().parse().map_err(|_| bad())?;
     let height: u32 = h.trim().parse().map_err(|_| bad())?;
-    if width < 16 || height < 16 || width > 4096 || height > 4096 {
+    let min = crate::model::discriminator::MIN_INPUT_SIDE;
+    if width < min || height < min || width > 4096 || height > 4096 {
         return Err(format!(
-            "size {width}x{height} is out of range: each side must be 16..=4096 pixels"
+            "size {width}x{height} is out of range: each side must be {min}..=4096 pixels \
+             (the 70x70 PatchGAN's five 4x4 convolutions need at least {min})"
         ));
     }
     Ok(Size { width, height })
