@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-//! Randomised peer test of `tcvclineart`: frame sizes (1 to 2000 pixels a side) and all 17 input
-//! formats drawn from a seeded generator, real frames of the 720p sample decoded by GStreamer at
+//! Randomised peer test of `tcvclineart`: frame sizes (1 to 2000 pixels a side) and all 20 input
+//! formats (the 10-bit ones included) drawn from a seeded generator, real frames of the 720p sample decoded by GStreamer at
 //! that size and format, and the element's line art compared pixel by pixel with OpenCV's
 //! Python binding doing what `docs/lineart.md` defines (`tests/peers/lineart_cv_peer.py`).
 //!
@@ -14,9 +14,27 @@ use std::process::Command;
 
 const DEFAULT_CASES: usize = 8;
 const FRAMES: usize = 2;
-const FORMATS: [&str; 17] = [
-    "GRAY8", "RGB", "BGR", "RGBx", "BGRx", "xRGB", "xBGR", "RGBA", "BGRA", "ARGB", "ABGR", "I420",
-    "YV12", "NV12", "NV21", "Y42B", "Y444",
+const FORMATS: [&str; 20] = [
+    "GRAY8",
+    "RGB",
+    "BGR",
+    "RGBx",
+    "BGRx",
+    "xRGB",
+    "xBGR",
+    "RGBA",
+    "BGRA",
+    "ARGB",
+    "ABGR",
+    "I420",
+    "YV12",
+    "NV12",
+    "NV21",
+    "Y42B",
+    "Y444",
+    "I420_10LE",
+    "I422_10LE",
+    "P010_10LE",
 ];
 
 /// SplitMix64.
@@ -59,10 +77,18 @@ fn cases() -> Vec<(String, u32, u32)> {
     eprintln!("drawing {n} cases with TCVC_LINEART_SEED={seed}");
     let mut rng = Rng(seed);
     // Sizes where a kernel is wider than the frame, every format once.
-    let mut v: Vec<_> = ["GRAY8 1x1", "NV21 3x2", "Y42B 5x9", "xBGR 2x17"]
-        .iter()
-        .map(|s| parse(s))
-        .collect();
+    let mut v: Vec<_> = [
+        "GRAY8 1x1",
+        "NV21 3x2",
+        "Y42B 5x9",
+        "xBGR 2x17",
+        "I420_10LE 64x36",
+        "I422_10LE 17x9",
+        "P010_10LE 130x71",
+    ]
+    .iter()
+    .map(|s| parse(s))
+    .collect();
     for _ in 0..n {
         let f = FORMATS[(rng.next() % FORMATS.len() as u64) as usize];
         let w = rng.side(2000);

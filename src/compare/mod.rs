@@ -4,7 +4,7 @@
 //! paired by running time, caps checks, per-frame element messages, a stats file, and a summary
 //! message at EOS. Each element supplies only its [`Metric`] (what to compute on a pair, how to
 //! name it) through [`compare_element!`].
-use crate::metrics::{MetricsError, Plane};
+use crate::metrics::{DeepPlane, MetricsError, Plane};
 use gst::glib;
 use gst::prelude::*;
 use gst_base::prelude::*;
@@ -19,7 +19,8 @@ pub mod messages;
 
 pub use messages::Summary;
 
-/// Raw formats the metrics read: components are Y/U/V or R/G/B (alpha and padding ignored).
+/// Raw formats the metrics read: components are Y/U/V or R/G/B (alpha and padding ignored);
+/// the last three carry 10 bits per sample.
 pub const FORMATS: &[VideoFormat] = &[
     VideoFormat::Gray8,
     VideoFormat::Rgb,
@@ -31,7 +32,30 @@ pub const FORMATS: &[VideoFormat] = &[
     VideoFormat::I420,
     VideoFormat::Nv12,
     VideoFormat::Y444,
+    VideoFormat::I42010le,
+    VideoFormat::I42210le,
+    VideoFormat::P01010le,
 ];
+
+/// The samples of both frames of a pair.
+pub enum Samples<'a> {
+    /// 8-bit planes, read in place.
+    Eight {
+        /// Planes of the frame under test, one per component.
+        test: &'a [Plane<'a>],
+        /// Planes of the reference frame.
+        reference: &'a [Plane<'a>],
+    },
+    /// Planes of more than 8 bits, unpacked to plain values `0..2^depth`.
+    Deep {
+        /// Planes of the frame under test.
+        test: &'a [DeepPlane],
+        /// Planes of the reference frame.
+        reference: &'a [DeepPlane],
+        /// Bits per sample.
+        depth: u32,
+    },
+}
 
 /// One frame of a pair, with where it sits in the stream.
 pub struct FrameRef<'a> {
@@ -43,10 +67,8 @@ pub struct FrameRef<'a> {
     pub pts: Option<gst::ClockTime>,
     /// Component letters, `['Y', 'U', 'V']`, `['R', 'G', 'B']` or `['Y']`.
     pub components: &'a [char],
-    /// Planes of the frame under test, one per component.
-    pub test: &'a [Plane<'a>],
-    /// Planes of the reference frame.
-    pub reference: &'a [Plane<'a>],
+    /// The samples of both frames.
+    pub samples: Samples<'a>,
 }
 
 /// The figures of one pair.
@@ -193,9 +215,66 @@ pub fn pad_templates() -> Vec<gst::PadTemplate> {
 fn components(format: VideoFormat) -> &'static [char] {
     match format {
         VideoFormat::Gray8 => &['Y'],
-        VideoFormat::I420 | VideoFormat::Nv12 | VideoFormat::Y444 => &['Y', 'U', 'V'],
+        VideoFormat::I420
+        | VideoFormat::Nv12
+        | VideoFormat::Y444
+        | VideoFormat::I42010le
+        | VideoFormat::I42210le
+        | VideoFormat::P01010le => &['Y', 'U', 'V'],
         _ => &['R', 'G', 'B'],
     }
+}
+
+/// Whether `format` carries more than 8 bits per sample.
+fn is_deep(format: VideoFormat) -> bool {
+    gst_video::VideoFormatInfo::from_format(format).depth()[0] > 8
+}
+
+/// The Y, U, V planes of a mapped frame of more than 8 bits (copied), with their depth.
+///
+/// MSB-aligned formats (P010: 10 bits in the high bits of 16) are read as FFmpeg's `ssim` and
+/// `psnr` filters read them — FFmpeg converts `p010le` to `yuv420p16le` in front of them, clearing
+/// the padding bits — as 16-bit samples with a 16-bit peak.
+fn deep_planes(
+    frame: &gst_video::VideoFrameRef<&gst::BufferRef>,
+) -> Result<(Vec<DeepPlane>, u32), MetricsError> {
+    let info = frame.info();
+    let finfo = info.format_info();
+    let mut out = Vec::with_capacity(3);
+    for c in 0..finfo.n_components().min(3) as usize {
+        let plane = finfo.plane()[c] as usize;
+        let (w, h) = (
+            finfo.scale_width(c as u8, info.width()) as usize,
+            finfo.scale_height(c as u8, info.height()) as usize,
+        );
+        let stride = frame.plane_stride()[plane] as usize;
+        let pstride = finfo.pixel_stride()[c] as usize;
+        // GStreamer counts the offsets of 16-bit formats in 16-bit words (P010: V at 1).
+        let offset = finfo.poffset()[c] as usize * (finfo.bits() as usize).div_ceil(8);
+        let shift = finfo.shift()[c];
+        let data = frame.plane_data(plane as u32).unwrap_or(&[]);
+        let needed = if h == 0 {
+            0
+        } else {
+            (h - 1) * stride + offset + (w.max(1) - 1) * pstride + 2
+        };
+        if data.len() < needed {
+            return Err(MetricsError::BufferTooSmall {
+                plane: c,
+                needed,
+                len: data.len(),
+            });
+        }
+        let mut v = Vec::with_capacity(w * h);
+        for y in 0..h {
+            let row = &data[y * stride + offset..];
+            v.extend((0..w).map(|x| {
+                u16::from_le_bytes([row[x * pstride], row[x * pstride + 1]]) >> shift << shift
+            }));
+        }
+        out.push(DeepPlane::new(v, w, h)?);
+    }
+    Ok((out, finfo.depth()[0] + finfo.shift()[0]))
 }
 
 /// The component planes of a mapped frame (no copy).
@@ -521,18 +600,40 @@ impl<M: Metric> Core<M> {
             return Err(gst::FlowError::Error);
         };
         state.pairs += 1;
-        let result = planes(&fa).and_then(|pa| {
-            let pb = planes(&fb)?;
-            let frame = FrameRef {
-                n: state.pairs,
-                running_time,
-                pts: a.pts(),
-                components: components(ia.format()),
-                test: &pa,
-                reference: &pb,
-            };
-            state.metric.measure(&settings, &frame)
-        });
+        let n = state.pairs;
+        let components = components(ia.format());
+        let result = if is_deep(ia.format()) {
+            deep_planes(&fa).and_then(|(pa, depth)| {
+                let (pb, _) = deep_planes(&fb)?;
+                let frame = FrameRef {
+                    n,
+                    running_time,
+                    pts: a.pts(),
+                    components,
+                    samples: Samples::Deep {
+                        test: &pa,
+                        reference: &pb,
+                        depth,
+                    },
+                };
+                state.metric.measure(&settings, &frame)
+            })
+        } else {
+            planes(&fa).and_then(|pa| {
+                let pb = planes(&fb)?;
+                let frame = FrameRef {
+                    n,
+                    running_time,
+                    pts: a.pts(),
+                    components,
+                    samples: Samples::Eight {
+                        test: &pa,
+                        reference: &pb,
+                    },
+                };
+                state.metric.measure(&settings, &frame)
+            })
+        };
         let m = match result {
             Ok(Some(m)) => m,
             Ok(None) => return Ok(()),

@@ -186,6 +186,34 @@ impl Extractor {
     }
 }
 
+/// The 8-bit grey image of a plane of little-endian 16-bit words holding `depth` bits `shift`
+/// bits up (I420_10LE: 10, 0; P010: 10, 6): `v` becomes `(v + 2^(depth−9)) >> (depth − 8)`,
+/// clamped to 255 (round half up).
+#[allow(clippy::too_many_arguments)]
+pub fn deep_to_grey(
+    src: &[u8],
+    src_stride: usize,
+    depth: u32,
+    shift: u32,
+    dst: &mut [u8],
+    dst_stride: usize,
+    width: usize,
+    height: usize,
+) {
+    let down = depth.saturating_sub(8);
+    let half = if down > 0 { 1u32 << (down - 1) } else { 0 };
+    for (s, d) in src
+        .chunks(src_stride)
+        .zip(dst.chunks_mut(dst_stride))
+        .take(height)
+    {
+        for (x, o) in d[..width].iter_mut().enumerate() {
+            let v = u32::from(u16::from_le_bytes([s[2 * x], s[2 * x + 1]])) >> shift;
+            *o = ((v + half) >> down).min(255) as u8;
+        }
+    }
+}
+
 /// Copies a `width` × `height` 8-bit plane between buffers of any stride.
 pub fn copy_plane(
     src: &[u8],

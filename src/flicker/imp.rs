@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 //! `tcvcflicker`: temporal consistency of `sink` against `reference`, frame to frame.
 use crate::compare::messages::FlickerFrame;
-use crate::compare::{FrameRef, Measurement, Metric};
-use crate::metrics::{MetricsError, TemporalTracker, DEFAULT_STATIC_THRESHOLD};
+use crate::compare::{FrameRef, Measurement, Metric, Samples};
+use crate::metrics::{
+    DeepTemporalTracker, MetricsError, TemporalTracker, DEFAULT_STATIC_THRESHOLD,
+};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -32,6 +34,7 @@ impl Default for FlickerSettings {
 #[derive(Default)]
 pub struct FlickerMetric {
     tracker: TemporalTracker,
+    deep: DeepTemporalTracker,
 }
 
 impl Metric for FlickerMetric {
@@ -65,6 +68,7 @@ impl Metric for FlickerMetric {
 
     fn reset(&mut self) {
         self.tracker.reset();
+        self.deep.reset();
     }
 
     fn measure(
@@ -76,7 +80,15 @@ impl Metric for FlickerMetric {
         if self.tracker.static_threshold() != threshold {
             self.tracker = TemporalTracker::new(threshold);
         }
-        let Some(t) = self.tracker.push(f.test, f.reference)? else {
+        let t = match f.samples {
+            Samples::Eight { test, reference } => self.tracker.push(test, reference)?,
+            Samples::Deep {
+                test,
+                reference,
+                depth,
+            } => self.deep.push(test, reference, depth, threshold)?,
+        };
+        let Some(t) = t else {
             return Ok(None);
         };
         let ns =

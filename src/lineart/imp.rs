@@ -38,6 +38,9 @@ const SINK_FORMATS: &[gst_video::VideoFormat] = &[
     gst_video::VideoFormat::Nv21,
     gst_video::VideoFormat::Y42b,
     gst_video::VideoFormat::Y444,
+    gst_video::VideoFormat::I42010le,
+    gst_video::VideoFormat::I42210le,
+    gst_video::VideoFormat::P01010le,
 ];
 
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum)]
@@ -78,6 +81,9 @@ impl Default for Settings {
 enum GreySource {
     /// Plane 0 is the grey / luma plane.
     Plane0,
+    /// Plane 0 is a luma plane of little-endian 16-bit words holding `depth` bits, `shift` bits
+    /// up (P010: 10 bits, shift 6); it becomes 8 bits by rounding.
+    Plane0Deep { depth: u32, shift: u32 },
     /// Packed RGB family: bytes per pixel and the offsets of R, G, B.
     Packed {
         pixel_stride: usize,
@@ -289,6 +295,11 @@ impl VideoFilterImpl for LineArt {
                 pixel_stride,
                 offsets: [po[0] as usize, po[1] as usize, po[2] as usize],
             }
+        } else if finfo.depth()[0] > 8 {
+            GreySource::Plane0Deep {
+                depth: finfo.depth()[0],
+                shift: finfo.shift()[0],
+            }
         } else {
             GreySource::Plane0
         };
@@ -322,6 +333,9 @@ impl VideoFilterImpl for LineArt {
         let grey = state.extractor.grey_mut();
         match state.source {
             GreySource::Plane0 => edges::copy_plane(src, in_stride, grey, w, w, h),
+            GreySource::Plane0Deep { depth, shift } => {
+                edges::deep_to_grey(src, in_stride, depth, shift, grey, w, w, h)
+            }
             GreySource::Packed {
                 pixel_stride,
                 offsets,

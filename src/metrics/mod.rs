@@ -109,12 +109,14 @@ fn force_baseline() -> bool {
     false
 }
 
+mod deep;
 mod parallel;
 mod plane;
 mod psnr;
 mod ssim;
 mod temporal;
 
+pub use deep::{psnr_deep, ssim_deep, DeepPlane, DeepTemporalTracker};
 pub use parallel::{max_threads, set_max_threads};
 pub use plane::{MetricsError, Plane};
 pub use psnr::{psnr, psnr_from_mse, psnr_plane, PlanePsnr, PsnrResult};

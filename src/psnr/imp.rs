@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //! `tcvcpsnr`: per-frame PSNR (ffmpeg's definitions) of `sink` against `reference`.
 use crate::compare::messages::PsnrFrame;
-use crate::compare::{FrameRef, Measurement, Metric};
+use crate::compare::{FrameRef, Measurement, Metric, Samples};
 use crate::metrics::{self, MetricsError};
 use gst::glib;
 use gst::subclass::prelude::*;
@@ -22,7 +22,14 @@ impl Metric for PsnrMetric {
     type Settings = ();
 
     fn measure(&mut self, _: &(), f: &FrameRef<'_>) -> Result<Option<Measurement>, MetricsError> {
-        let r = metrics::psnr(f.test, f.reference)?;
+        let r = match f.samples {
+            Samples::Eight { test, reference } => metrics::psnr(test, reference)?,
+            Samples::Deep {
+                test,
+                reference,
+                depth,
+            } => metrics::psnr_deep(test, reference, depth)?,
+        };
         let lower: Vec<char> = f
             .components
             .iter()

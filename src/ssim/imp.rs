@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //! `tcvcssim`: per-frame SSIM of the `sink` stream against the `reference` stream.
 use crate::compare::messages::SsimFrame;
-use crate::compare::{FrameRef, Measurement, Metric};
+use crate::compare::{FrameRef, Measurement, Metric, Samples};
 use crate::metrics::{self, MetricsError, SsimWindow};
 use gst::glib;
 use gst::prelude::*;
@@ -64,7 +64,14 @@ impl Metric for SsimMetric {
             Window::Gaussian => SsimWindow::Gaussian,
             Window::Ffmpeg => SsimWindow::Ffmpeg,
         };
-        let r = metrics::ssim(f.test, f.reference, window)?;
+        let r = match f.samples {
+            Samples::Eight { test, reference } => metrics::ssim(test, reference, window)?,
+            Samples::Deep {
+                test,
+                reference,
+                depth,
+            } => metrics::ssim_deep(test, reference, window, depth)?,
+        };
         let db = r.all_db();
         let mut line = format!("n:{} ", f.n);
         for (c, v) in f.components.iter().zip(&r.planes) {

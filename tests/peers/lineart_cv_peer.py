@@ -5,7 +5,8 @@
 Reads raw input frames (``--format``, ``--size``, rows packed) and the element's GRAY8 outputs
 (same size, rows packed) and computes, independently of the element's code, the line art its
 documentation defines: grey = the Y plane (GRAY8 and YUV formats) or
-``(2125 R + 7154 G + 721 B + 5000) // 10000`` (RGB formats, alpha and padding ignored); a
+``(2125 R + 7154 G + 721 B + 5000) // 10000`` (RGB formats, alpha and padding ignored) or
+``min((Y10 + 2) >> 2, 255)`` (10-bit formats, P010's samples shifted down first); a
 Gaussian blur (σ 1, 9×9, reflect-101 borders); Canny with thresholds 25.5 / 51 on the L2
 gradient (3×3 Sobel); lines black (0) on white (255). Prints one JSON document:
 ``{"frames": [{"differing": N, "pixels": P, "lines_peer": L}, ...]}``.
@@ -30,7 +31,14 @@ def ceil_div(a, b):
     return -(-a // b)
 
 
+# 10-bit formats: chroma divisors and how far up the 10 bits sit in each 16-bit word
+DEEP = {"I420_10LE": ((2, 2), 0), "I422_10LE": ((2, 1), 0), "P010_10LE": ((2, 2), 6)}
+
+
 def frame_bytes(fmt, w, h):
+    if fmt in DEEP:
+        (cw, ch), _ = DEEP[fmt]
+        return 2 * (w * h + 2 * ceil_div(w, cw) * ceil_div(h, ch))
     if fmt in PACKED:
         return w * h * PACKED[fmt][0]
     if fmt == "GRAY8":
@@ -41,6 +49,10 @@ def frame_bytes(fmt, w, h):
 
 
 def grey(fmt, buf, w, h):
+    if fmt in DEEP:
+        shift = DEEP[fmt][1]
+        v = np.frombuffer(buf, "<u2", w * h).reshape(h, w).astype(np.uint32) >> shift
+        return np.minimum((v + 2) >> 2, 255).astype(np.uint8)
     if fmt in PACKED:
         bpp, (r, g, b) = PACKED[fmt]
         px = np.frombuffer(buf, np.uint8, w * h * bpp).reshape(h, w, bpp).astype(np.uint32)

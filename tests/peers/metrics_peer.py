@@ -59,6 +59,11 @@ FORMATS = {
     "yuv422p": (["Y", "U", "V"], "planar", [(1, 1), (2, 1), (2, 1)], [0, 1, 2]),
     "yuv444p": (["Y", "U", "V"], "planar", [(1, 1), (1, 1), (1, 1)], [0, 1, 2]),
     "nv12": (["Y", "U", "V"], "nv12", None, [0, 1, 2]),
+    # 10 bits per sample, little-endian 16-bit words; p010le keeps them in the high bits and is
+    # compared as 16-bit samples, as FFmpeg compares it.
+    "yuv420p10le": (["Y", "U", "V"], "planar16", [(1, 1), (2, 2), (2, 2)], [0, 1, 2]),
+    "yuv422p10le": (["Y", "U", "V"], "planar16", [(1, 1), (2, 1), (2, 1)], [0, 1, 2]),
+    "p010le": (["Y", "U", "V"], "p010", None, [0, 1, 2]),
     "gbrp": (["R", "G", "B"], "planar", [(1, 1), (1, 1), (1, 1)], [2, 0, 1]),
     "rgb24": (["R", "G", "B"], "packed", 3, [0, 1, 2]),
     "bgr24": (["R", "G", "B"], "packed", 3, [2, 1, 0]),
@@ -76,6 +81,32 @@ def ceil_div(a, b):
 def frame_layout(fmt, width, height):
     """Returns (frame size in bytes, function bytes -> list of 2-D uint8 planes, plane sizes)."""
     names, kind, layout, order = FORMATS[fmt]
+    if kind == "planar16":
+        sizes = [(ceil_div(width, dw), ceil_div(height, dh)) for dw, dh in layout]
+        frame_bytes = 2 * sum(w * h for w, h in sizes)
+
+        def split16(buf):
+            words = np.frombuffer(buf, "<u2", frame_bytes // 2)
+            planes, pos = [], 0
+            for w, h in sizes:
+                planes.append(words[pos:pos + w * h].reshape(h, w))
+                pos += w * h
+            return planes
+
+        return frame_bytes, split16, sizes
+    if kind == "p010":
+        cw, ch = ceil_div(width, 2), ceil_div(height, 2)
+        sizes = [(width, height), (cw, ch), (cw, ch)]
+        frame_bytes = 2 * (width * height + 2 * cw * ch)
+
+        def split_p010(buf):
+            # As FFmpeg reads p010le (converted to yuv420p16le): 16-bit, padding bits cleared.
+            words = np.frombuffer(buf, "<u2", frame_bytes // 2) & 0xFFC0
+            y = words[: width * height].reshape(height, width)
+            uv = words[width * height:].reshape(ch, cw, 2)
+            return [y, np.ascontiguousarray(uv[:, :, 0]), np.ascontiguousarray(uv[:, :, 1])]
+
+        return frame_bytes, split_p010, sizes
     if kind == "nv12":
         cw, ch = ceil_div(width, 2), ceil_div(height, 2)
         sizes = [(width, height), (cw, ch), (cw, ch)]
@@ -130,8 +161,17 @@ def finite_or_none(v):
     return v if math.isfinite(v) else None
 
 
+def peak(fmt):
+    """The largest sample value: 1023 for the planar 10-bit formats, 65535 for p010le (read as
+    16-bit, as FFmpeg's filters read it), else 255."""
+    return {"planar16": 1023, "p010": 65535}.get(FORMATS[fmt][1], 255)
+
+
+PEAK = 255
+
+
 def psnr_of(mse):
-    return math.inf if mse == 0 else 10.0 * math.log10(255.0 * 255.0 / mse)
+    return math.inf if mse == 0 else 10.0 * math.log10(float(PEAK) * PEAK / mse)
 
 
 def psnr_figures(test, ref, sizes):
@@ -158,7 +198,7 @@ def ssim_figures(test, ref, sizes):
                 gaussian_weights=True,
                 sigma=1.5,
                 use_sample_covariance=False,
-                data_range=255,
+                data_range=PEAK,
             )
         )
         for a, b in zip(test, ref)
@@ -169,7 +209,20 @@ def ssim_figures(test, ref, sizes):
 def temporal_figures(x_prev, x_cur, r_prev, r_cur, threshold):
     sums = np.zeros(4, np.int64)
     samples = static = 0
+    if PEAK != 255:
+        # Deep samples: differences in 8-bit units (x 255 / peak), summed in float.
+        sums = np.zeros(4, np.float64)
+        scale = 255.0 / PEAK
     for xp, xc, rp, rc in zip(x_prev, x_cur, r_prev, r_cur):
+        if PEAK != 255:
+            dx = (xc.astype(np.float64) - xp.astype(np.float64)) * scale
+            dr = (rc.astype(np.float64) - rp.astype(np.float64)) * scale
+            adx = np.abs(dx)
+            mask = np.abs(dr) <= threshold
+            sums += [np.abs(dx - dr).sum(), adx.sum(), np.abs(dr).sum(), adx[mask].sum()]
+            samples += dx.size
+            static += int(mask.sum())
+            continue
         dx = xc.astype(np.int16) - xp.astype(np.int16)
         dr = rc.astype(np.int16) - rp.astype(np.int16)
         adx = np.abs(dx).astype(np.int64)
@@ -209,6 +262,8 @@ def main(argv=None):
     except ValueError:
         p.error(f"bad --size {args.size!r}, expected WIDTHxHEIGHT")
 
+    global PEAK
+    PEAK = peak(args.format)
     frame_bytes, split, sizes = frame_layout(args.format, width, height)
     tests = read_frames(args.test, frame_bytes, split, args.skip, args.frames)
     refs = read_frames(args.ref, frame_bytes, split, args.skip, args.frames)
