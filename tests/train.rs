@@ -824,3 +824,46 @@ fn the_recipe_self_feeds_weighs_the_temporal_loss_and_resumes_exactly() {
     let e = usage_error(&with(&d, &["--prev-prob", "0", "--degrade-prev", "0.5"]));
     assert!(e.contains("--prev-prob 0"), "{e}");
 }
+
+/// `--adv-weight` and `--l1-weight` set the terms' weights: the weighted L1 term of the first
+/// step scales with the weight (same seed, same first batch), the adversarial term vanishes at
+/// 0, and a resume with other weights is refused.
+#[test]
+fn loss_weights_scale_their_terms_and_are_checked_on_resume() {
+    let first = |extra: &[&str], name: &str| {
+        let d = scratch_dir(name);
+        let mut a = base_args(&d);
+        a.extend(
+            ["--steps", "1", "--val-every", "0", "--no-plots"]
+                .iter()
+                .chain(extra)
+                .map(|s| s.to_string()),
+        );
+        assert!(run(&a).status.success());
+        (train_rows(&d.join("losses.csv"))[0].values.clone(), a, d)
+    };
+    let (paper, _, _) = first(&[], "weights-paper");
+    let (custom, args, _) = first(&["--adv-weight", "0", "--l1-weight", "5"], "weights-custom");
+    assert!(paper["g_adv"] > 0.0);
+    assert_eq!(custom["g_adv"], 0.0);
+    let ratio = custom["g_l1"] / paper["g_l1"];
+    assert!(
+        (ratio - 0.5).abs() < 1e-4,
+        "L1 term 5/10 of the paper's: {ratio}"
+    );
+    assert!((custom["g_total"] - custom["g_l1"]).abs() < 1e-6 * custom["g_l1"]);
+    // Resuming that run with the paper's weights is refused.
+    let k = args.iter().position(|a| a == "--adv-weight").unwrap();
+    let mut resume: Vec<String> = args[..k].iter().chain(&args[k + 4..]).cloned().collect();
+    let i = resume.iter().position(|a| a == "--steps").unwrap();
+    resume[i + 1] = "2".into();
+    resume.push("--resume".into());
+    let e = usage_error(&resume);
+    assert!(e.contains("--adv-weight"), "{e}");
+    let d = scratch_dir("weights-bad");
+    let e = usage_error(&with(&d, &["--l1-weight=-1"]));
+    assert!(
+        e.contains("--l1-weight must be a finite number >= 0"),
+        "{e}"
+    );
+}

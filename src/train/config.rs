@@ -92,6 +92,10 @@ fn parse_fit(s: &str) -> std::result::Result<Fit, String> {
     s.parse()
 }
 
+fn one() -> f64 {
+    1.0
+}
+
 fn default_fit() -> String {
     Fit::Stretch.as_str().to_string()
 }
@@ -216,6 +220,13 @@ pub struct Args {
     /// samples (where G_{t−1} is the generator's own previous output); needs --self-feed.
     #[arg(long, value_name = "W", default_value_t = 0.0)]
     pub temporal_weight: f64,
+    /// Weight of the adversarial term of the generator's loss (the paper: 1; 0 trains the
+    /// generator on the other terms alone, the discriminator still trains).
+    #[arg(long, value_name = "W", default_value_t = 1.0)]
+    pub adv_weight: f64,
+    /// Weight of the L1 term (default: the paper's 10 for TCVC, pix2pix's 100).
+    #[arg(long, value_name = "W")]
+    pub l1_weight: Option<f64>,
     /// Compute device: auto, cpu, cuda or cuda:N.
     #[arg(long, value_parser = parse_device, default_value = "auto")]
     pub device: DeviceSpec,
@@ -340,6 +351,12 @@ pub struct RunConfig {
     /// Weight of the temporal loss (`--temporal-weight`).
     #[serde(default)]
     pub temporal_weight: f64,
+    /// Weight of the adversarial term (`--adv-weight`).
+    #[serde(default = "one")]
+    pub adv_weight: f64,
+    /// Weight of the L1 term (`--l1-weight`; `None`: the architecture's default).
+    #[serde(default)]
+    pub l1_weight: Option<f64>,
     /// Generator learning rate.
     pub lr_g: f64,
     /// Discriminator learning rate.
@@ -414,6 +431,18 @@ impl RunConfig {
                 "--temporal-weight must be a finite number >= 0",
             ));
         }
+        for (flag, w) in [
+            ("--adv-weight", Some(args.adv_weight)),
+            ("--l1-weight", args.l1_weight),
+        ] {
+            if let Some(w) = w {
+                if !(w >= 0.0 && w.is_finite()) {
+                    return Err(TrainError::usage(format!(
+                        "{flag} must be a finite number >= 0"
+                    )));
+                }
+            }
+        }
         if args.temporal_weight > 0.0 && args.self_feed == 0.0 {
             return Err(TrainError::usage(
                 "--temporal-weight compares the output with the generator's own previous output, \
@@ -467,6 +496,8 @@ impl RunConfig {
                 degrade: args.degrade_prev,
             },
             temporal_weight: args.temporal_weight,
+            adv_weight: args.adv_weight,
+            l1_weight: args.l1_weight,
             lr_g: args.lr_g,
             lr_d: args.lr_d,
             perceptual,
@@ -534,6 +565,16 @@ impl RunConfig {
                 "--temporal-weight",
                 self.temporal_weight.to_string(),
                 other.temporal_weight.to_string(),
+            ),
+            (
+                "--adv-weight",
+                self.adv_weight.to_string(),
+                other.adv_weight.to_string(),
+            ),
+            (
+                "--l1-weight",
+                format!("{:?}", self.l1_weight),
+                format!("{:?}", other.l1_weight),
             ),
             (
                 "--vgg19/--perceptual",

@@ -159,6 +159,11 @@ impl Nets {
                 (ColorNet::Pix2pix(g), d, w)
             }
         };
+        let mut weights = weights;
+        weights.adversarial = config.adv_weight;
+        if let Some(l1) = config.l1_weight {
+            weights.l1 = l1;
+        }
         let adam_g = Adam::new(trainable(&vs_g), AdamConfig::paper(config.lr_g))?;
         let adam_d = Adam::new(trainable(&vs_d), AdamConfig::paper(config.lr_d))?;
         Ok(Nets {

@@ -265,7 +265,17 @@ fn setup(args: &Args) -> Result<Setup> {
             ))
         })?),
     };
-    let perceptual = perceptual_text(config.arch, &config.perceptual, config.seed);
+    let mut perceptual = perceptual_text(config.arch, &config.perceptual, config.seed);
+    if config.adv_weight != 1.0 || config.l1_weight.is_some() {
+        perceptual.push_str(&format!(
+            "; weights changed: adversarial {}, L1 {}",
+            config.adv_weight,
+            config
+                .l1_weight
+                .map(|w| w.to_string())
+                .unwrap_or_else(|| "default".into())
+        ));
+    }
 
     // Data.
     let cache = args
@@ -412,6 +422,8 @@ fn provenance(s: &Setup, step: u64) -> String {
         "fit": s.config.fit,
         "recipe": s.config.recipe,
         "temporal_weight": s.config.temporal_weight,
+        "adv_weight": s.config.adv_weight,
+        "l1_weight": s.config.l1_weight,
         "perceptual": s.config.perceptual,
         "init_from": s.config.init_from,
         "flags": std::env::args().skip(1).collect::<Vec<_>>(),
