@@ -9,7 +9,7 @@ export GST_PLUGIN_PATH := $(CURDIR)/target/release
 # threads slow inference by >10x (docs/colorize.md, Performance).
 export OMP_WAIT_POLICY ?= passive
 
-.PHONY: setup build test demo bench corpus peer-sizes install clean-data
+.PHONY: setup build test demo bench corpus peer-sizes fuzz install clean-data
 
 ## setup: install Debian packages, the Python venv, the sample data and build (re-runnable)
 setup:
@@ -29,6 +29,12 @@ PEER_SEED ?= 1
 peer-sizes: setup
 	TCVC_PEER_CASES=200 TCVC_PEER_SEED=$(PEER_SEED) cargo test --release --locked --test peer_sizes -- --nocapture
 	TCVC_LINEART_CASES=200 TCVC_LINEART_SEED=$(PEER_SEED) cargo test --release --locked --test lineart_sizes -- --nocapture
+
+## fuzz: the parsers' property/fuzz run at 50x the make-test slice (over a million inputs:
+## model files, keyframe patterns, stats lines, element messages); FUZZ_SEED=S draws others.
+FUZZ_SEED ?= 1
+fuzz: setup
+	TCVC_FUZZ_SCALE=50 TCVC_FUZZ_SEED=$(FUZZ_SEED) cargo test --release --locked --test fuzz -- --nocapture --test-threads=1
 
 ## demo: colorize a held-out 2D clip of the corpus (DEMO_INPUT=data/bigbuckbunny_720p.mp4 for
 ## the 3-D sample) with the built-in default model: line art | colorized |

@@ -277,6 +277,82 @@ impl TryFrom<&gst::StructureRef> for Summary {
     }
 }
 
+impl SsimFrame {
+    /// The frame's line in FFmpeg's `ssim` stats-file format:
+    /// `n:1 Y:0.912345 U:0.954321 V:0.967890 All:0.923456 (11.145678)`.
+    pub fn stats_line(&self) -> String {
+        let mut line = format!("n:{} ", self.n);
+        for (c, v) in &self.components {
+            line.push_str(&format!("{}:{v:.6} ", c.to_ascii_uppercase()));
+        }
+        line.push_str(&format!("All:{:.6} ({:.6})", self.all, self.db));
+        line
+    }
+}
+
+impl PsnrFrame {
+    /// The frame's line in FFmpeg's `psnr` stats-file format (trailing space included):
+    /// `n:1 mse_avg:3.00 mse_y:… psnr_avg:43.36 psnr_y:… `.
+    pub fn stats_line(&self) -> String {
+        let mut line = format!("n:{} mse_avg:{:.2} ", self.n, self.mse_avg);
+        for (c, mse, _) in &self.components {
+            line.push_str(&format!("mse_{c}:{mse:.2} "));
+        }
+        line.push_str(&format!("psnr_avg:{:.2} ", self.psnr_avg));
+        for (c, _, psnr) in &self.components {
+            line.push_str(&format!("psnr_{c}:{psnr:.2} "));
+        }
+        line
+    }
+}
+
+impl FlickerFrame {
+    /// The CSV header of [`FlickerFrame::csv_line`].
+    pub const CSV_HEADER: &'static str =
+        "n,running_time_ns,pts_ns,temporal_error,flicker,reference_flicker,static_flicker";
+
+    /// The frame's CSV line (empty fields for unknown times and no static sample).
+    pub fn csv_line(&self) -> String {
+        let ns =
+            |t: Option<gst::ClockTime>| t.map(|t| t.nseconds().to_string()).unwrap_or_default();
+        format!(
+            "{},{},{},{:.6},{:.6},{:.6},{}",
+            self.n,
+            ns(self.running_time),
+            ns(self.pts),
+            self.temporal_error,
+            self.flicker,
+            self.reference_flicker,
+            self.static_flicker
+                .map(|v| format!("{v:.6}"))
+                .unwrap_or_default()
+        )
+    }
+}
+
+/// Parses a line of an FFmpeg-format stats file (`ssim` or `psnr`, ours or FFmpeg's) into
+/// `(key, value)` pairs in order; the `(…)` of an `ssim` line becomes key `db`, `inf` is
+/// infinity.
+pub fn parse_stats_line(line: &str) -> Result<Vec<(String, f64)>, MessageError> {
+    line.split_whitespace()
+        .map(|tok| {
+            let (k, v) = match tok.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
+                Some(db) => ("db", db),
+                None => tok
+                    .split_once(':')
+                    .ok_or_else(|| MessageError(format!("'{tok}' is not key:value")))?,
+            };
+            if k.is_empty() {
+                return Err(MessageError(format!("'{tok}' has no key")));
+            }
+            let v: f64 = v
+                .parse()
+                .map_err(|_| MessageError(format!("'{tok}': '{v}' is not a number")))?;
+            Ok((k.to_string(), v))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -63,7 +63,7 @@ impl Metric for FlickerMetric {
     }
 
     fn stats_header() -> Option<&'static str> {
-        Some("n,running_time_ns,pts_ns,temporal_error,flicker,reference_flicker,static_flicker")
+        Some(FlickerFrame::CSV_HEADER)
     }
 
     fn reset(&mut self) {
@@ -91,20 +91,6 @@ impl Metric for FlickerMetric {
         let Some(t) = t else {
             return Ok(None);
         };
-        let ns =
-            |t: Option<gst::ClockTime>| t.map(|t| t.nseconds().to_string()).unwrap_or_default();
-        let line = format!(
-            "{},{},{},{:.6},{:.6},{:.6},{}",
-            f.n,
-            ns(f.running_time),
-            ns(f.pts),
-            t.temporal_error,
-            t.flicker,
-            t.reference_flicker,
-            t.static_flicker
-                .map(|v| format!("{v:.6}"))
-                .unwrap_or_default()
-        );
         let msg = FlickerFrame {
             n: f.n,
             running_time: f.running_time,
@@ -116,7 +102,7 @@ impl Metric for FlickerMetric {
         };
         Ok(Some(Measurement {
             message: (&msg).into(),
-            stats_line: line,
+            stats_line: msg.csv_line(),
             main: t.temporal_error,
         }))
     }

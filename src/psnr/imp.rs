@@ -35,15 +35,6 @@ impl Metric for PsnrMetric {
             .iter()
             .map(|c| c.to_ascii_lowercase())
             .collect();
-        // ffmpeg's stats_file line, trailing space included.
-        let mut line = format!("n:{} mse_avg:{:.2} ", f.n, r.mse_avg);
-        for (c, p) in lower.iter().zip(&r.planes) {
-            line.push_str(&format!("mse_{c}:{:.2} ", p.mse));
-        }
-        line.push_str(&format!("psnr_avg:{:.2} ", r.psnr_avg));
-        for (c, p) in lower.iter().zip(&r.planes) {
-            line.push_str(&format!("psnr_{c}:{:.2} ", p.psnr));
-        }
         let msg = PsnrFrame {
             n: f.n,
             running_time: f.running_time,
@@ -58,7 +49,7 @@ impl Metric for PsnrMetric {
         };
         Ok(Some(Measurement {
             message: (&msg).into(),
-            stats_line: line,
+            stats_line: msg.stats_line(),
             main: r.psnr_avg,
         }))
     }

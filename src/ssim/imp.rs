@@ -73,11 +73,6 @@ impl Metric for SsimMetric {
             } => metrics::ssim_deep(test, reference, window, depth)?,
         };
         let db = r.all_db();
-        let mut line = format!("n:{} ", f.n);
-        for (c, v) in f.components.iter().zip(&r.planes) {
-            line.push_str(&format!("{c}:{v:.6} "));
-        }
-        line.push_str(&format!("All:{:.6} ({db:.6})", r.all));
         let msg = SsimFrame {
             n: f.n,
             running_time: f.running_time,
@@ -91,6 +86,7 @@ impl Metric for SsimMetric {
             all: r.all,
             db,
         };
+        let line = msg.stats_line();
         Ok(Some(Measurement {
             message: (&msg).into(),
             stats_line: line,

@@ -77,18 +77,9 @@ pub fn write_raw(path: &Path, frames: &[gst::Sample]) {
     std::fs::write(path, bytes).unwrap();
 }
 
-/// Parses `key:value` pairs of an ffmpeg stats line (`(db)` of ssim lines becomes key `db`).
+/// Parses `key:value` pairs of an ffmpeg stats line (the crate's parser).
 pub fn parse_stats_line(line: &str) -> Vec<(String, f64)> {
-    line.split_whitespace()
-        .map(|tok| {
-            if let Some(db) = tok.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
-                ("db".to_string(), db.parse().unwrap())
-            } else {
-                let (k, v) = tok.split_once(':').unwrap();
-                (k.to_string(), v.parse().unwrap())
-            }
-        })
-        .collect()
+    gsttcvc::compare::messages::parse_stats_line(line).expect("a stats line")
 }
 
 /// The lines of a stats file, parsed.
