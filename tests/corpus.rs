@@ -179,7 +179,7 @@ fn small_corpus_is_deterministic_licensed_and_split_by_asset() {
         }
         by_split.entry(split).or_default().push(clip);
     }
-    for split in ["train", "val", "test"] {
+    for split in ["train", "val", "test", "chain"] {
         assert!(
             by_split.get(split).is_some_and(|v| !v.is_empty()),
             "no {split} clip in the manifest"
@@ -198,11 +198,17 @@ fn small_corpus_is_deterministic_licensed_and_split_by_asset() {
             .collect()
     };
     let train = assets("train");
-    for split in ["val", "test"] {
+    for split in ["val", "test", "chain"] {
         let shared: Vec<_> = assets(split).intersection(&train).cloned().collect();
         assert!(
             shared.is_empty(),
             "{split} clips use training assets: {shared:?}"
         );
     }
+    // The chain clips are one shot each, made from test assets only.
+    for clip in &by_split["chain"] {
+        assert_eq!(clip["shots"].as_array().unwrap().len(), 1, "{clip}");
+    }
+    let test = assets("test");
+    assert!(assets("chain").is_subset(&test), "chain clips use only test assets");
 }

@@ -510,11 +510,14 @@ def frame_size(aspect, short):
 SIZES = {
     # split: (clips, shots range, frames per shot range)
     "full": {"train": (48, (2, 3), (16, 36)), "val": (5, (2, 3), (16, 32)), "test": (7, (2, 3), (16, 32)),
-             "height": 216},
+             "chain": (2, (1, 1), (100, 100)), "height": 216},
     "small": {"train": (3, (2, 2), (4, 4)), "val": (1, (2, 2), (4, 4)), "test": (1, (2, 2), (4, 4)),
-              "height": 64},
+              "chain": (1, (1, 1), (8, 8)), "height": 64},
 }
 TEST_ASPECTS = ["16:9", "4:3", "9:16", "1:1", "16:9", "4:3", "9:16", "1:1"]
+# "chain": single shots of 100 frames made from the test split's assets, for measuring how the
+# previous-frame chain drifts along a long shot (tcvc-eval --plot); never trained on.
+CHAIN_ASPECTS = ["16:9", "4:3"]
 VAL_ASPECTS = ["16:9", "4:3", "1:1", "9:16", "16:9", "4:3"]
 TRAIN_ASPECTS = (["16:9"] * 9 + ["4:3"] * 7 + ["1:1"] * 2 + ["9:16"] * 1 + ["3:4"] * 1)
 
@@ -525,6 +528,7 @@ class Assets:
         self._img = {}
 
     def pool(self, kind, split):
+        split = "test" if split == "chain" else split
         if kind == "kenney":
             return [k for k in self.kenney if k["split"] == split]
         return [a for a in self.oc if a["kind"] == kind and a["split"] == split]
@@ -738,11 +742,12 @@ def build(args):
                 "short_side": short, "fps": 24, "clips": [],
                 "asset_counts": dict(sorted(counts.items())),
                 "kenney_split": {k["name"]: k["split"] for k in kenney}}
-    split_ids = {"train": 0, "val": 1, "test": 2}
+    split_ids = {"train": 0, "val": 1, "test": 2, "chain": 3}
     made = rendered = 0
-    for split in ("train", "val", "test"):
+    for split in ("train", "val", "test", "chain"):
         nclips, shots_r, frames_r = size[split]
-        aspects = {"train": TRAIN_ASPECTS, "val": VAL_ASPECTS, "test": TEST_ASPECTS}[split]
+        aspects = {"train": TRAIN_ASPECTS, "val": VAL_ASPECTS, "test": TEST_ASPECTS,
+                   "chain": CHAIN_ASPECTS}[split]
         os.makedirs(os.path.join(out, split), exist_ok=True)
         for ci in range(nclips):
             rng = np.random.default_rng([args.seed, split_ids[split], ci])
@@ -788,7 +793,7 @@ def build(args):
             log(f"{split}/{name}: {W}x{H}, {total} frames, shots at {bounds}")
     # drop clip folders of an earlier build that this one does not have
     names = {c["path"] for c in manifest["clips"]}
-    for split in ("train", "val", "test"):
+    for split in ("train", "val", "test", "chain"):
         for d in sorted(os.listdir(os.path.join(out, split))):
             if f"{split}/{d}" not in names and not d.startswith("."):
                 shutil.rmtree(os.path.join(out, split, d), ignore_errors=True)
