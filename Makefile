@@ -9,7 +9,7 @@ export GST_PLUGIN_PATH := $(CURDIR)/target/release
 # threads slow inference by >10x (docs/colorize.md, Performance).
 export OMP_WAIT_POLICY ?= passive
 
-.PHONY: setup build test demo bench corpus peer-sizes fuzz install clean-data
+.PHONY: setup build test lint unit demo bench corpus peer-sizes fuzz install clean-data
 
 ## setup: install Debian packages, the Python venv, the sample data and build (re-runnable)
 setup:
@@ -21,6 +21,15 @@ build:
 ## test: set up what is missing, then run every test
 test: setup
 	cargo test --release --locked -- --test-threads=2
+
+## lint: formatting and clippy, warnings as errors (CI runs it first).
+lint: setup
+	cargo fmt --all -- --check
+	cargo clippy --release --locked --all-targets -- -D warnings
+
+## unit: the library's unit tests, which need no downloaded data.
+unit: setup
+	cargo test --release --locked --lib -- --test-threads=2
 
 ## peer-sizes: the randomised peer tests on 200 drawn size x format cases each: tcvcssim /
 ## tcvcpsnr / tcvcflicker against FFmpeg, scikit-image and NumPy, tcvclineart against OpenCV

@@ -210,5 +210,8 @@ fn small_corpus_is_deterministic_licensed_and_split_by_asset() {
         assert_eq!(clip["shots"].as_array().unwrap().len(), 1, "{clip}");
     }
     let test = assets("test");
-    assert!(assets("chain").is_subset(&test), "chain clips use only test assets");
+    assert!(
+        assets("chain").is_subset(&test),
+        "chain clips use only test assets"
+    );
 }
