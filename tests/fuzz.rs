@@ -208,16 +208,7 @@ fn stats_lines_round_trip_and_garbage_lines_are_errors() {
         assert!(close(parsed[1].1, psnr.mse_avg, 5e-3));
         assert!(close(parsed[2 + cs.len()].1, psnr.psnr_avg, 5e-3));
 
-        let fl = FlickerFrame {
-            n: rng.next() >> 20,
-            running_time: (rng.below(2) == 0)
-                .then(|| gst::ClockTime::from_nseconds(rng.next() >> 2)),
-            pts: None,
-            temporal_error: rng.f64(),
-            flicker: rng.f64(),
-            reference_flicker: rng.f64(),
-            static_flicker: (rng.below(2) == 0).then(|| rng.f64()),
-        };
+        let fl = random_flicker(&mut rng);
         let line = fl.csv_line();
         let fields: Vec<&str> = line.split(',').collect();
         assert_eq!(
@@ -237,6 +228,19 @@ fn stats_lines_round_trip_and_garbage_lines_are_errors() {
         let _ = parse_stats_line(&junk);
     }
     report("stats lines (3 writers + reader, and junk)", 4 * n, t);
+}
+
+/// A random flicker message.
+fn random_flicker(rng: &mut Rng) -> FlickerFrame {
+    FlickerFrame {
+        n: rng.next() >> 20,
+        running_time: (rng.below(2) == 0).then(|| gst::ClockTime::from_nseconds(rng.next() >> 2)),
+        pts: None,
+        temporal_error: rng.f64(),
+        flicker: rng.f64(),
+        reference_flicker: rng.f64(),
+        static_flicker: (rng.below(2) == 0).then(|| rng.f64()),
+    }
 }
 
 /// A random value of a random type for a structure field.
@@ -310,16 +314,7 @@ fn message_structures_never_panic_and_round_trip() {
             + usize::from(Summary::try_from(r).is_ok())
             + usize::from(gsttcvc::colorize::messages::Reset::try_from(r).is_ok());
         // Round trip of a random well-formed message.
-        let m = FlickerFrame {
-            n: rng.next(),
-            running_time: (rng.below(2) == 0)
-                .then(|| gst::ClockTime::from_nseconds(rng.next() >> 2)),
-            pts: None,
-            temporal_error: rng.f64(),
-            flicker: rng.f64(),
-            reference_flicker: rng.f64(),
-            static_flicker: (rng.below(2) == 0).then(|| rng.f64()),
-        };
+        let m = random_flicker(&mut rng);
         assert_eq!(
             FlickerFrame::try_from(gst::Structure::from(&m).as_ref()),
             Ok(m)

@@ -37,27 +37,6 @@ const FORMATS: [&str; 20] = [
     "P010_10LE",
 ];
 
-/// SplitMix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn side(&mut self, max: u64) -> u32 {
-        let v = match self.next() % 10 {
-            0..=2 => 1 + self.next() % 40,
-            3..=7 => 41 + self.next() % 760,
-            _ => 801 + self.next() % 1200,
-        };
-        v.min(max.max(1)) as u32
-    }
-}
-
 fn cases() -> Vec<(String, u32, u32)> {
     let parse = |s: &str| {
         let (f, size) = s.trim().split_once(' ').expect("case: FORMAT WxH");
@@ -75,7 +54,7 @@ fn cases() -> Vec<(String, u32, u32)> {
     let n = env("TCVC_LINEART_CASES", DEFAULT_CASES as u64);
     let seed = env("TCVC_LINEART_SEED", 0);
     eprintln!("drawing {n} cases with TCVC_LINEART_SEED={seed}");
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix(seed);
     // Sizes where a kernel is wider than the frame, every format once.
     let mut v: Vec<_> = [
         "GRAY8 1x1",
@@ -91,8 +70,8 @@ fn cases() -> Vec<(String, u32, u32)> {
     .collect();
     for _ in 0..n {
         let f = FORMATS[(rng.next() % FORMATS.len() as u64) as usize];
-        let w = rng.side(2000);
-        let h = rng.side(1_000_000 / u64::from(w));
+        let w = rng.side(1, 2000);
+        let h = rng.side(1, 1_000_000 / w);
         v.push((f.to_string(), w, h));
     }
     v

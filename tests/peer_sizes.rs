@@ -211,33 +211,8 @@ impl Case {
     }
 }
 
-/// SplitMix64: a small, seedable, reproducible generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn range(&mut self, lo: u32, hi: u32) -> u32 {
-        lo + (self.next() % u64::from(hi - lo + 1)) as u32
-    }
-    /// A side: tiny (odd sizes, non-multiples of everything), medium, or large.
-    fn side(&mut self, min: u32, max: u32) -> u32 {
-        let v = match self.next() % 10 {
-            0..=2 => self.range(min, 40),
-            3..=7 => self.range(41, 800),
-            _ => self.range(801, 2000),
-        };
-        v.clamp(min, max.max(min))
-    }
-}
-
 /// Every plane at least 11×11 (the Gaussian window; FFmpeg's needs 8×8); at most ~1 Mpixel.
-fn draw(rng: &mut Rng) -> Case {
+fn draw(rng: &mut SplitMix) -> Case {
     let format = (rng.next() % FORMATS.len() as u64) as usize;
     let f = &FORMATS[format];
     let min = if f.subsampled || f.half_width { 21 } else { 11 };
@@ -276,7 +251,7 @@ fn cases() -> Vec<Case> {
         .map(|v| v.parse().expect("TCVC_PEER_SEED is a number"))
         .unwrap_or(0u64);
     eprintln!("drawing {n} cases with TCVC_PEER_SEED={seed}");
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix(seed);
     let mut v: Vec<Case> = REGRESSIONS.iter().map(|s| Case::parse(s)).collect();
     v.extend((0..n).map(|_| draw(&mut rng)));
     v

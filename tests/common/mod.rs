@@ -283,3 +283,32 @@ pub fn run_to_eos(pipeline: &gst::Element, timeout_s: u64) -> Msgs {
     pipeline.set_state(gst::State::Null).unwrap();
     msgs
 }
+
+/// SplitMix64: the small, seedable, reproducible generator of the randomised tests.
+pub struct SplitMix(pub u64);
+
+impl SplitMix {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `lo..=hi`.
+    pub fn range(&mut self, lo: u32, hi: u32) -> u32 {
+        lo + (self.next() % u64::from(hi - lo + 1)) as u32
+    }
+
+    /// A frame side in `min..=max`: tiny (min–40: odd sizes, non-multiples of everything) 3 times
+    /// in 10, medium (41–800) 5 in 10, large (801–2000) 2 in 10.
+    pub fn side(&mut self, min: u32, max: u32) -> u32 {
+        let v = match self.next() % 10 {
+            0..=2 => self.range(min, 40.max(min)),
+            3..=7 => self.range(41, 800),
+            _ => self.range(801, 2000),
+        };
+        v.clamp(min, max.max(min))
+    }
+}
