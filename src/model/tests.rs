@@ -890,8 +890,14 @@ fn generator_loss_backpropagates_with_and_without_vgg() {
     for use_vgg in [false, true] {
         let fake = g.forward(&l, &p).expect("forward");
         let logits = d.forward_parts(&l, &p, &fake, true).expect("disc");
-        let losses = loss::generator_loss(&logits, &fake, &real, use_vgg.then_some(&vgg), &weights)
-            .expect("loss");
+        let losses = loss::generator_loss(
+            &logits,
+            &fake,
+            &real,
+            use_vgg.then_some(&vgg as &dyn loss::FeatureNet),
+            &weights,
+        )
+        .expect("loss");
         assert_eq!(losses.content.is_some(), use_vgg);
         assert_eq!(losses.style.is_some(), use_vgg);
         let mut sum = losses.adversarial.double_value(&[]) + losses.l1.double_value(&[]);

@@ -53,6 +53,10 @@ impl From<InputArg> for InputMode {
 pub enum PerceptualArg {
     /// A frozen VGG19 with deterministic random weights (`Vgg19::random(seed)`).
     Random,
+    /// Frozen ImageNet EfficientNet-Lite0 (`--perceptual-weights`, made by `make efficientnet`):
+    /// content on its five stage outputs, style (Gram) on the last four.
+    #[value(name = "efficientnet-lite0")]
+    EfficientnetLite0,
 }
 
 /// A training size `W` (square) or `WxH`.
@@ -227,6 +231,12 @@ pub struct Args {
     /// Weight of the L1 term (default: the paper's 10 for TCVC, pix2pix's 100).
     #[arg(long, value_name = "W")]
     pub l1_weight: Option<f64>,
+    /// Weight of the content term (default: the paper's 1, tuned for VGG19's features).
+    #[arg(long, value_name = "W")]
+    pub content_weight: Option<f64>,
+    /// Weight of the style term (default: the paper's 1000, tuned for VGG19's features).
+    #[arg(long, value_name = "W")]
+    pub style_weight: Option<f64>,
     /// Compute device: auto, cpu, cuda or cuda:N.
     #[arg(long, value_parser = parse_device, default_value = "auto")]
     pub device: DeviceSpec,
@@ -243,10 +253,18 @@ pub struct Args {
     /// tools/convert_torchvision_vgg19.py) for the content and style losses.
     #[arg(long, value_name = "FILE", conflicts_with = "perceptual")]
     pub vgg19: Option<PathBuf>,
-    /// `random`: content and style losses through a frozen random VGG19 (no download needed).
-    /// Without --vgg19 or --perceptual the content and style terms are off.
+    /// `random`: content and style losses through a frozen random VGG19 (no download needed);
+    /// `efficientnet-lite0`: through ImageNet EfficientNet-Lite0 (`make efficientnet` fetches and
+    /// converts it). Without --vgg19 or --perceptual the content and style terms are off.
     #[arg(long, value_enum)]
     pub perceptual: Option<PerceptualArg>,
+    /// The EfficientNet-Lite0 file of `--perceptual efficientnet-lite0`.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "data/efficientnet-lite0.safetensors"
+    )]
+    pub perceptual_weights: PathBuf,
     /// Folder of checkpoints, losses.csv, plots, sample grids and run.json.
     #[arg(long, value_name = "DIR", default_value = "tcvc-run")]
     pub checkpoint_dir: PathBuf,
@@ -320,6 +338,11 @@ pub enum Perceptual {
         /// The weights file as given.
         path: PathBuf,
     },
+    /// EfficientNet-Lite0 features from the converter's file.
+    EfficientNet {
+        /// The weights file as given.
+        path: PathBuf,
+    },
 }
 
 /// The run's configuration as recorded in every checkpoint and in `DIR/run.json`.
@@ -357,6 +380,12 @@ pub struct RunConfig {
     /// Weight of the L1 term (`--l1-weight`; `None`: the architecture's default).
     #[serde(default)]
     pub l1_weight: Option<f64>,
+    /// Weight of the content term (`--content-weight`; `None`: the paper's).
+    #[serde(default)]
+    pub content_weight: Option<f64>,
+    /// Weight of the style term (`--style-weight`; `None`: the paper's).
+    #[serde(default)]
+    pub style_weight: Option<f64>,
     /// Generator learning rate.
     pub lr_g: f64,
     /// Discriminator learning rate.
@@ -473,6 +502,9 @@ impl RunConfig {
         let perceptual = match (&args.vgg19, args.perceptual) {
             (Some(p), _) => Perceptual::File { path: p.clone() },
             (None, Some(PerceptualArg::Random)) => Perceptual::Random,
+            (None, Some(PerceptualArg::EfficientnetLite0)) => Perceptual::EfficientNet {
+                path: args.perceptual_weights.clone(),
+            },
             (None, None) => Perceptual::Off,
         };
         Ok(RunConfig {
@@ -498,6 +530,8 @@ impl RunConfig {
             temporal_weight: args.temporal_weight,
             adv_weight: args.adv_weight,
             l1_weight: args.l1_weight,
+            content_weight: args.content_weight,
+            style_weight: args.style_weight,
             lr_g: args.lr_g,
             lr_d: args.lr_d,
             perceptual,
@@ -575,6 +609,11 @@ impl RunConfig {
                 "--l1-weight",
                 format!("{:?}", self.l1_weight),
                 format!("{:?}", other.l1_weight),
+            ),
+            (
+                "--content-weight/--style-weight",
+                format!("{:?}/{:?}", self.content_weight, self.style_weight),
+                format!("{:?}/{:?}", other.content_weight, other.style_weight),
             ),
             (
                 "--vgg19/--perceptual",

@@ -23,8 +23,8 @@ use crate::model::loss::{adversarial_loss, discriminator_loss, generator_loss};
 use crate::model::stream::DEFAULT_SCENE_THRESHOLD;
 use crate::model::unet::{downs_for, PIX2PIX_DISCRIMINATOR_CHANNELS};
 use crate::model::{
-    ColorNet, Discriminator, Generator, GeneratorConfig, InputMode, LossWeights, StreamColorizer,
-    UnetGenerator, Vgg19, DISCRIMINATOR_INPUT_CHANNELS,
+    ColorNet, Discriminator, FeatureNet, Generator, GeneratorConfig, InputMode, LossWeights,
+    StreamColorizer, UnetGenerator, DISCRIMINATOR_INPUT_CHANNELS,
 };
 use std::collections::HashMap;
 use tch::{nn, Device, Tensor};
@@ -105,7 +105,7 @@ pub struct Nets {
     /// The discriminator.
     pub d: Discriminator,
     /// Frozen VGG19 for content and style (`None`: those terms are off).
-    pub vgg: Option<Vgg19>,
+    pub vgg: Option<Box<dyn FeatureNet>>,
     /// Loss weights.
     pub weights: LossWeights,
     /// Generator optimizer.
@@ -128,7 +128,11 @@ fn trainable(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
 
 impl Nets {
     /// Fresh networks for `config` on `device` (weights from `tch::manual_seed(seed)`).
-    pub fn new(config: &RunConfig, device: Device, vgg: Option<Vgg19>) -> Result<Self> {
+    pub fn new(
+        config: &RunConfig,
+        device: Device,
+        vgg: Option<Box<dyn FeatureNet>>,
+    ) -> Result<Self> {
         tch::manual_seed(config.seed as i64);
         let vs_g = nn::VarStore::new(device);
         let vs_d = nn::VarStore::new(device);
@@ -163,6 +167,12 @@ impl Nets {
         weights.adversarial = config.adv_weight;
         if let Some(l1) = config.l1_weight {
             weights.l1 = l1;
+        }
+        if let Some(c) = config.content_weight {
+            weights.content = c;
+        }
+        if let Some(st) = config.style_weight {
+            weights.style = st;
         }
         let adam_g = Adam::new(trainable(&vs_g), AdamConfig::paper(config.lr_g))?;
         let adam_d = Adam::new(trainable(&vs_d), AdamConfig::paper(config.lr_d))?;
@@ -241,7 +251,13 @@ impl Nets {
             let logits = self
                 .d
                 .forward_t(&Tensor::f_cat(&[&cond, &fake], 1)?, true)?;
-            let gl = generator_loss(&logits, &fake, &b.target, self.vgg.as_ref(), &self.weights)?;
+            let gl = generator_loss(
+                &logits,
+                &fake,
+                &b.target,
+                self.vgg.as_deref(),
+                &self.weights,
+            )?;
             let temporal = if self.temporal_weight > 0.0 {
                 temporal_loss(&fake, &b.prev, &b.target, &b.prev_truth, &b.self_fed)?
                     .map(|t| t.f_mul_scalar(self.temporal_weight))

@@ -12,7 +12,10 @@ use super::plots;
 use super::progress::{describe, Progress};
 use super::sampler::{gather, self_feed, Sampler};
 use super::validation::{validate, ValFigures};
-use crate::model::{ColorNet, ModelFile, ModelMeta, PreviousFrame, StorageDtype, TrainSize, Vgg19};
+use crate::model::{
+    ColorNet, EfficientNetLite0, FeatureNet, ModelFile, ModelMeta, PreviousFrame, StorageDtype,
+    TrainSize, Vgg19,
+};
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -118,6 +121,11 @@ fn perceptual_text(arch: Arch, p: &Perceptual, seed: u64) -> String {
         Perceptual::File { path } => format!(
             "content and style losses ON through VGG19 weights {} (adv + 10·L1 + content + \
              1000·style)",
+            path.display()
+        ),
+        Perceptual::EfficientNet { path } => format!(
+            "content and style losses ON through ImageNet EfficientNet-Lite0 {} (adv + 10·L1 + \
+             content + 1000·style; content on its 5 stage outputs, style on the last 4)",
             path.display()
         ),
     }
@@ -255,25 +263,45 @@ fn setup(args: &Args) -> Result<Setup> {
     }
 
     // Perceptual network.
-    let vgg = match &config.perceptual {
+    let vgg: Option<Box<dyn FeatureNet>> = match &config.perceptual {
         Perceptual::Off => None,
-        Perceptual::Random => Some(Vgg19::random(config.seed, device)?),
-        Perceptual::File { path } => Some(Vgg19::from_safetensors(path, device).map_err(|e| {
-            TrainError::usage(format!(
-                "--vgg19 {}: {e}; tools/convert_torchvision_vgg19.py makes such a file",
-                path.display()
+        Perceptual::Random => Some(Box::new(Vgg19::random(config.seed, device)?)),
+        Perceptual::File { path } => Some(Box::new(
+            Vgg19::from_safetensors(path, device).map_err(|e| {
+                TrainError::usage(format!(
+                    "--vgg19 {}: {e}; tools/convert_torchvision_vgg19.py makes such a file",
+                    path.display()
+                ))
+            })?,
+        )),
+        Perceptual::EfficientNet { path } => {
+            if config.size.width % 32 != 0 || config.size.height % 32 != 0 {
+                return Err(TrainError::usage(format!(
+                    "--perceptual efficientnet-lite0 needs a --size whose sides are multiples of \
+                     32 (its padding is exact only there), not {}",
+                    config.size
+                )));
+            }
+            Some(Box::new(
+                EfficientNetLite0::from_safetensors(path, device).map_err(|e| {
+                    TrainError::usage(format!("--perceptual-weights {}: {e}", path.display()))
+                })?,
             ))
-        })?),
+        }
     };
     let mut perceptual = perceptual_text(config.arch, &config.perceptual, config.seed);
-    if config.adv_weight != 1.0 || config.l1_weight.is_some() {
+    if config.adv_weight != 1.0
+        || config.l1_weight.is_some()
+        || config.content_weight.is_some()
+        || config.style_weight.is_some()
+    {
+        let w = |v: Option<f64>| v.map(|w| w.to_string()).unwrap_or_else(|| "default".into());
         perceptual.push_str(&format!(
-            "; weights changed: adversarial {}, L1 {}",
+            "; weights changed: adversarial {}, L1 {}, content {}, style {}",
             config.adv_weight,
-            config
-                .l1_weight
-                .map(|w| w.to_string())
-                .unwrap_or_else(|| "default".into())
+            w(config.l1_weight),
+            w(config.content_weight),
+            w(config.style_weight)
         ));
     }
 
@@ -395,6 +423,7 @@ fn bench(s: &mut Setup, n: u64, threads: i32) -> Result<Outcome> {
             Perceptual::Off => "off",
             Perceptual::Random => "random",
             Perceptual::File { .. } => "file",
+            Perceptual::EfficientNet { .. } => "efficientnet-lite0",
         },
         s.device,
         if threads > 0 {
@@ -424,6 +453,8 @@ fn provenance(s: &Setup, step: u64) -> String {
         "temporal_weight": s.config.temporal_weight,
         "adv_weight": s.config.adv_weight,
         "l1_weight": s.config.l1_weight,
+        "content_weight": s.config.content_weight,
+        "style_weight": s.config.style_weight,
         "perceptual": s.config.perceptual,
         "init_from": s.config.init_from,
         "flags": std::env::args().skip(1).collect::<Vec<_>>(),
