@@ -78,13 +78,7 @@ impl std::fmt::Display for Size {
 }
 
 fn parse_size(s: &str) -> Result<Size, String> {
-    let bad = || format!("'{s}' is not a size: use WIDTHxHEIGHT, e.g. 256x256");
-    let (w, h) = s.split_once(['x', 'X']).ok_or_else(bad)?;
-    let width: u32 = w.trim().parse().map_err(|_| bad())?;
-    let height: u32 = h.trim().parse().map_err(|_| bad())?;
-    if width == 0 || height == 0 {
-        return Err(bad());
-    }
+    let (width, height) = gsttcvc::video::parse_size(s)?;
     Ok(Size { width, height })
 }
 

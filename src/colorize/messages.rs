@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
 //! The `tcvccolorize-reset` element message, typed.
-use std::fmt;
 
 /// Why the previous-frame chain was reset.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -42,17 +41,7 @@ pub struct Reset {
     pub frame: u64,
 }
 
-/// A malformed message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageError(pub String);
-
-impl fmt::Display for MessageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for MessageError {}
+pub use crate::message::MessageError;
 
 impl From<&Reset> for gst::Structure {
     fn from(r: &Reset) -> Self {

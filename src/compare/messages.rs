@@ -4,19 +4,8 @@
 //!
 //! Field names follow ffmpeg's stats where they exist: `n` (1-based), `running-time`, `pts`,
 //! per-component values named by lower-case component letter (`y`, `u`, `v` or `r`, `g`, `b`).
-use std::fmt;
 
-/// A message field that is missing or of the wrong type.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageError(pub String);
-
-impl fmt::Display for MessageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for MessageError {}
+pub use crate::message::MessageError;
 
 fn expect_name(s: &gst::StructureRef, name: &str) -> Result<(), MessageError> {
     if s.name() == name {

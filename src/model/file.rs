@@ -356,42 +356,12 @@ fn tensors_to_bytes(
         .map_err(|e| ModelError::InvalidConfig(format!("cannot serialise the model: {e}")))
 }
 
-/// Writes `bytes` to `path` atomically: a sibling temporary file is written, fsynced and renamed
-/// over `path`, then the folder is fsynced, so a crash leaves the old file or the new one, never
-/// a torn file.
+/// [`crate::fsutil::write_atomic`], its error as [`ModelError::Write`].
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let file_name = path.file_name().ok_or_else(|| ModelError::Write {
-        path: path.to_path_buf(),
-        detail: "the path has no file name".into(),
-    })?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(file_name);
-    tmp_name.push(format!(".tmp{}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let write_err = |e: std::io::Error| ModelError::Write {
+    crate::fsutil::write_atomic(path, bytes).map_err(|e| ModelError::Write {
         path: path.to_path_buf(),
         detail: e.to_string(),
-    };
-    let written = (|| {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(write_err(e));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        write_err(e)
-    })?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
+    })
 }
 
 /// The largest weights file read (1 GiB): the paper's generator is 31 MB in fp32, VGG19's

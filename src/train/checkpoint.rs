@@ -19,7 +19,6 @@ use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use tch::{Device, Kind, Tensor};
 
@@ -72,23 +71,7 @@ pub fn list(dir: &Path) -> Vec<(u64, PathBuf)> {
     v
 }
 
-/// 64-bit FNV-1a over 8-byte words (fast enough for hundreds of MB).
-fn checksum(chunks: &[&[u8]]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for c in chunks {
-        let words = c.chunks_exact(8);
-        let rest = words.remainder();
-        for w in words {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(w);
-            h = (h ^ u64::from_le_bytes(b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        for &b in rest {
-            h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    h
-}
+use crate::fsutil::checksum;
 
 /// Little-endian F32 bytes of a tensor (detached, on the CPU) and its shape.
 pub fn tensor_bytes(t: &Tensor) -> Result<(Vec<usize>, Vec<u8>)> {
@@ -124,33 +107,7 @@ pub fn serialize(
         .map_err(TrainError::runtime("serialising tensors"))
 }
 
-/// Writes `bytes` to `path` atomically and durably: temporary file in the same folder, fsync,
-/// rename, fsync of the folder.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::other("the path has no file name"))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".tmp{}", std::process::id()));
-    let tmp = dir.join(tmp_name);
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(&dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
+pub use crate::fsutil::write_atomic;
 
 /// Writes the checkpoint of `state.step` into `dir` (atomically) and removes all but the newest
 /// `keep` checkpoints. Returns the file written.

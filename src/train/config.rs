@@ -75,13 +75,7 @@ impl std::fmt::Display for Size {
 }
 
 fn parse_size(s: &str) -> std::result::Result<Size, String> {
-    let bad = || format!("'{s}' is not a size: use W (square, e.g. 256) or WxH (e.g. 256x144)");
-    let (w, h) = match s.split_once(['x', 'X']) {
-        Some((w, h)) => (w, h),
-        None => (s, s),
-    };
-    let width: u32 = w.trim().parse().map_err(|_| bad())?;
-    let height: u32 = h.trim().parse().map_err(|_| bad())?;
+    let (width, height) = crate::video::parse_size(s)?;
     let min = crate::model::discriminator::MIN_INPUT_SIDE;
     if width < min || height < min || width > 4096 || height > 4096 {
         return Err(format!(

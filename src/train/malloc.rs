@@ -27,16 +27,11 @@ pub fn tune() -> bool {
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn apply() -> bool {
-    use std::ffi::c_int;
-    extern "C" {
-        fn mallopt(param: c_int, value: c_int) -> c_int;
-    }
-    const M_TRIM_THRESHOLD: c_int = -1;
-    const M_MMAP_THRESHOLD: c_int = -3;
     // SAFETY: `mallopt` only sets allocator parameters (it takes glibc's own lock); both values
     // are in the documented ranges. It returns 1 on success.
     unsafe {
-        mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1 && mallopt(M_TRIM_THRESHOLD, c_int::MAX) == 1
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20) == 1
+            && libc::mallopt(libc::M_TRIM_THRESHOLD, libc::c_int::MAX) == 1
     }
 }
 

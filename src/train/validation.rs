@@ -33,21 +33,11 @@ pub struct ValFigures {
     pub frames: usize,
 }
 
-/// `1 × 3 × H × W` in `[0, 1]` → packed 8-bit RGB.
+/// `1 × 3 × H × W` in `[0, 1]` → packed 8-bit RGB, as the element writes it
+/// ([`crate::model::stream::tensor_to_rgb8`]).
 pub fn to_rgb8(t: &Tensor) -> Result<Vec<u8>> {
-    let b = t
-        .f_detach()?
-        .f_to_device(tch::Device::Cpu)?
-        .f_mul_scalar(255.0)?
-        .f_round()?
-        .f_clamp(0.0, 255.0)?
-        .f_to_kind(Kind::Uint8)?
-        .f_squeeze_dim(0)?
-        .f_permute([1, 2, 0])?
-        .f_contiguous()?;
-    let n = b.numel();
-    let mut v = vec![0u8; n];
-    b.f_copy_data_u8(&mut v, n)?;
+    let mut v = Vec::new();
+    crate::model::stream::tensor_to_rgb8(&t.f_detach()?, &mut v)?;
     Ok(v)
 }
 

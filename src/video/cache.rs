@@ -17,8 +17,9 @@ use std::time::UNIX_EPOCH;
 /// `format` of the header.
 const FORMAT: &str = "tcvc-clip-cache";
 /// `version` of the header; bump when the layout or the decoding changes. 2: the fit is part of
-/// the key (version 1 entries of videos were letterboxed by `videoscale`).
-const VERSION: u32 = 2;
+/// the key (version 1 entries of videos were letterboxed by `videoscale`). 3: the frames'
+/// checksum is `fsutil::checksum`, the one of checkpoints.
+const VERSION: u32 = 3;
 
 /// The JSON header of a cache entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,23 +50,18 @@ fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 
-/// A fast checksum of frame data: 8 bytes at a time, multiply-rotate mixing.
+/// The checksum of a clip's frames: [`crate::fsutil::checksum`] over each frame and its length.
 fn checksum(frames: &[Vec<u8>]) -> u64 {
-    let mut h: u64 = FNV_OFFSET;
-    for f in frames {
-        let chunks = f.chunks_exact(8);
-        let rest = chunks.remainder();
-        for c in chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            h = (h ^ u64::from_le_bytes(w))
-                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-                .rotate_left(29);
-        }
-        h = fnv1a(h, rest);
-        h = fnv1a(h, &(f.len() as u64).to_le_bytes());
-    }
-    h
+    let lens: Vec<[u8; 8]> = frames
+        .iter()
+        .map(|f| (f.len() as u64).to_le_bytes())
+        .collect();
+    let chunks: Vec<&[u8]> = frames
+        .iter()
+        .zip(&lens)
+        .flat_map(|(f, l)| [f.as_slice(), l.as_slice()])
+        .collect();
+    crate::fsutil::checksum(&chunks)
 }
 
 fn mtime_ns(md: &std::fs::Metadata) -> u128 {
@@ -127,21 +123,6 @@ fn entry_stem(name: &str, key: &Header) -> String {
         .take(48)
         .collect();
     format!("{safe}-{h:016x}")
-}
-
-/// Writes `bytes` to `path` atomically (temporary sibling, then rename).
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::other("no file name"))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(file_name);
-    tmp_name.push(format!(".tmp{}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
 }
 
 /// Reads an entry; `None` when it is missing, stale or corrupt.
@@ -233,9 +214,9 @@ pub fn load_clip_cached(
     header.checksum = format!("{:016x}", checksum(&clip.frames));
     let written = (|| -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
-        write_atomic(&raw, &clip.frames.concat())?;
+        crate::fsutil::write_atomic(&raw, &clip.frames.concat())?;
         let text = serde_json::to_string_pretty(&header).map_err(std::io::Error::other)?;
-        write_atomic(&json, text.as_bytes())
+        crate::fsutil::write_atomic(&json, text.as_bytes())
     })();
     if let Err(e) = written {
         eprintln!(

@@ -83,6 +83,19 @@ impl std::str::FromStr for Fit {
     }
 }
 
+/// Parses a frame size written `W` (square) or `WxH` (`X` too), both sides at least 1: the one
+/// size syntax of `tcvc-train --size` and `tcvc-eval --size` (each adds its own range).
+pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("'{s}' is not a size: use W (square, e.g. 256) or WxH (e.g. 256x144)");
+    let (w, h) = s.split_once(['x', 'X']).unwrap_or((s, s));
+    let width: u32 = w.trim().parse().map_err(|_| bad())?;
+    let height: u32 = h.trim().parse().map_err(|_| bad())?;
+    if width == 0 || height == 0 {
+        return Err(bad());
+    }
+    Ok((width, height))
+}
+
 /// The centre rectangle `(x, y, w, h)` of a `src_w × src_h` frame that has the aspect of
 /// `dst_w × dst_h` ([`Fit::Crop`]); the whole frame when the aspects are equal.
 pub fn crop_rect(src_w: u32, src_h: u32, dst_w: u32, dst_h: u32) -> (u32, u32, u32, u32) {
