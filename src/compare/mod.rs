@@ -1,20 +1,23 @@
 // SPDX-License-Identifier: MIT
-//! The aggregator shared by `tcvcssim`, `tcvcpsnr` and `tcvcflicker`: two always sink pads,
-//! `sink` (the stream under test, passed through unchanged on `src`) and `reference`, frames
-//! paired by running time, caps checks, per-frame element messages, a stats file, and a summary
-//! message at EOS. Each element supplies only its [`Metric`] (what to compute on a pair, how to
-//! name it) through [`compare_element!`].
+//! `GstTcvcCompare`, the abstract base class of `tcvcssim`, `tcvcpsnr` and `tcvcflicker`: two
+//! always sink pads, `sink` (the stream under test, passed through unchanged on `src`) and
+//! `reference`, frames paired by running time, caps checked per pair, per-frame element
+//! messages, a stats file (`stats-file`) and a summary message at EOS. A subclass implements
+//! [`CompareImpl`]: its name and what it computes on a pair.
+//!
+//! Why `GstAggregator` and not `GstVideoAggregator`: the output is the `sink` stream itself, the
+//! same buffers and caps, never a new frame composed from the inputs; `GstVideoAggregator` would
+//! negotiate a common format, convert the inputs into it and allocate an output frame per cycle,
+//! all of which the comparison must not do (the figures are of the frames as they came).
 use crate::metrics::{DeepPlane, MetricsError, Plane};
 use gst::glib;
 use gst::prelude::*;
-use gst_base::prelude::*;
-use gst_base::AGGREGATOR_FLOW_NEED_DATA;
+use gst::subclass::prelude::*;
+use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::VideoFormat;
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::sync::Mutex;
 
+mod imp;
 pub mod messages;
 
 pub use messages::Summary;
@@ -79,109 +82,6 @@ pub struct Measurement {
     pub stats_line: String,
     /// The main figure summarised at EOS (SSIM `All`, PSNR `psnr_avg`, temporal error).
     pub main: f64,
-}
-
-/// What an element computes on a pair of frames.
-pub trait Metric: Default + Send + 'static {
-    /// Element and message name, e.g. `tcvcssim`.
-    const NAME: &'static str;
-    /// Long name of the element.
-    const LONG_NAME: &'static str;
-    /// Element description.
-    const DESCRIPTION: &'static str;
-    /// Element settings beyond `stats-file`.
-    type Settings: Default + Clone + Send + 'static;
-
-    /// Properties beyond `stats-file`.
-    fn properties() -> Vec<glib::ParamSpec> {
-        Vec::new()
-    }
-    /// Sets one of [`Metric::properties`].
-    fn set_property(_settings: &mut Self::Settings, _name: &str, _value: &glib::Value) {}
-    /// Reads one of [`Metric::properties`].
-    fn property(_settings: &Self::Settings, name: &str) -> glib::Value {
-        unreachable!("no property {name}")
-    }
-    /// First line of the stats file, if the format has one (CSV header).
-    fn stats_header() -> Option<&'static str> {
-        None
-    }
-    /// Forgets any state carried from frame to frame (flush, caps change).
-    fn reset(&mut self) {}
-    /// Figures of one pair; `None` when the pair yields none (first frame of a temporal chain).
-    fn measure(
-        &mut self,
-        settings: &Self::Settings,
-        frame: &FrameRef<'_>,
-    ) -> Result<Option<Measurement>, MetricsError>;
-}
-
-/// Element settings: the stats file plus the metric's own.
-#[derive(Default, Clone)]
-pub struct Settings<S> {
-    /// Where per-frame lines are written (`None`: nowhere).
-    pub stats_file: Option<String>,
-    /// The metric's settings.
-    pub metric: S,
-}
-
-#[derive(Default)]
-struct Tally {
-    compared: u64,
-    sum: f64,
-    min: f64,
-    max: f64,
-    unpaired_sink: u64,
-    unpaired_reference: u64,
-}
-
-impl Tally {
-    fn add(&mut self, v: f64) {
-        if self.compared == 0 {
-            self.min = v;
-            self.max = v;
-        } else {
-            self.min = self.min.min(v);
-            self.max = self.max.max(v);
-        }
-        self.sum += v;
-        self.compared += 1;
-    }
-}
-
-struct State<M> {
-    metric: M,
-    sink_info: Option<gst_video::VideoInfo>,
-    reference_info: Option<gst_video::VideoInfo>,
-    pairs: u64,
-    tally: Tally,
-    stats: Option<BufWriter<File>>,
-    summary_posted: bool,
-}
-
-impl<M: Metric> Default for State<M> {
-    fn default() -> Self {
-        State {
-            metric: M::default(),
-            sink_info: None,
-            reference_info: None,
-            pairs: 0,
-            tally: Tally::default(),
-            stats: None,
-            summary_posted: false,
-        }
-    }
-}
-
-/// Pads, settings, state and the logic shared by the comparison elements.
-pub struct Core<M: Metric> {
-    /// The stream under test (passed through).
-    pub sink: gst_base::AggregatorPad,
-    /// The reference stream.
-    pub reference: gst_base::AggregatorPad,
-    settings: Mutex<Settings<M::Settings>>,
-    state: Mutex<State<M>>,
-    cat: gst::DebugCategory,
 }
 
 /// The three pad templates (same caps on each).
@@ -319,503 +219,65 @@ fn planes<'a>(
     }
 }
 
-impl<M: Metric> Core<M> {
-    /// Pads from the class's `sink` and `reference` templates; `cat` is the element's debug
-    /// category.
-    pub fn new(
-        sink: &gst::PadTemplate,
-        reference: &gst::PadTemplate,
-        cat: gst::DebugCategory,
-    ) -> Self {
-        let pad = |templ: &gst::PadTemplate| {
-            gst::PadBuilder::<gst_base::AggregatorPad>::from_template(templ)
-                .name(templ.name_template())
-                .build()
-        };
-        Core {
-            sink: pad(sink),
-            reference: pad(reference),
-            settings: Mutex::default(),
-            state: Mutex::default(),
-            cat,
-        }
-    }
+glib::wrapper! {
+    /// The abstract base class of `tcvcssim`, `tcvcpsnr` and `tcvcflicker`.
+    pub struct Compare(ObjectSubclass<imp::Compare>)
+        @extends gst_base::Aggregator, gst::Element, gst::Object;
+}
 
-    /// Adds the pads to the element.
-    pub fn constructed(&self, obj: &gst_base::Aggregator) {
-        obj.add_pad(&self.sink).unwrap();
-        obj.add_pad(&self.reference).unwrap();
-    }
+/// Class struct of [`Compare`]: the virtual methods a subclass fills through [`CompareImpl`].
+#[repr(C)]
+pub struct Class {
+    parent: gst_base::ffi::GstAggregatorClass,
+    measure: fn(&Compare, &FrameRef<'_>) -> Result<Option<Measurement>, MetricsError>,
+    reset: fn(&Compare),
+    name: &'static str,
+    stats_header: Option<&'static str>,
+}
 
-    /// `stats-file` plus the metric's properties.
-    pub fn properties() -> Vec<glib::ParamSpec> {
-        let mut v = vec![glib::ParamSpecString::builder("stats-file")
-            .nick("Stats file")
-            .blurb("File that gets one line of figures per compared frame (ffmpeg's stats_file format for ssim/psnr, CSV for flicker); unset = none")
-            .mutable_ready()
-            .build()];
-        v.extend(M::properties());
-        v
-    }
+unsafe impl ClassStruct for Class {
+    type Type = imp::Compare;
+}
 
-    pub fn set_property(&self, value: &glib::Value, pspec: &glib::ParamSpec) {
-        let mut s = self.settings.lock().unwrap();
-        match pspec.name() {
-            "stats-file" => s.stats_file = value.get().expect("type checked upstream"),
-            name => M::set_property(&mut s.metric, name, value),
-        }
-    }
+impl std::ops::Deref for Class {
+    type Target = glib::Class<gst_base::Aggregator>;
 
-    pub fn property(&self, pspec: &glib::ParamSpec) -> glib::Value {
-        let s = self.settings.lock().unwrap();
-        match pspec.name() {
-            "stats-file" => s.stats_file.to_value(),
-            name => M::property(&s.metric, name),
-        }
-    }
-
-    /// Opens the stats file (an error names the path) and clears the state.
-    pub fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let path = self.settings.lock().unwrap().stats_file.clone();
-        let mut state = State::<M>::default();
-        if let Some(path) = path.filter(|p| !p.is_empty()) {
-            let file = File::create(&path).map_err(|e| {
-                gst::error_msg!(
-                    gst::ResourceError::OpenWrite,
-                    ["Cannot create stats-file '{path}': {e}; check the folder exists and is writable"]
-                )
-            })?;
-            let mut w = BufWriter::new(file);
-            if let Some(h) = M::stats_header() {
-                writeln!(w, "{h}").map_err(|e| {
-                    gst::error_msg!(
-                        gst::ResourceError::Write,
-                        ["Cannot write stats-file '{path}': {e}"]
-                    )
-                })?;
-            }
-            state.stats = Some(w);
-        }
-        *self.state.lock().unwrap() = state;
-        Ok(())
-    }
-
-    /// Flushes and closes the stats file.
-    pub fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        let mut state = self.state.lock().unwrap();
-        if let Some(mut w) = state.stats.take() {
-            w.flush().map_err(|e| {
-                gst::error_msg!(
-                    gst::ResourceError::Write,
-                    ["Cannot write the stats-file: {e}"]
-                )
-            })?;
-        }
-        Ok(())
-    }
-
-    /// Handles the events the comparison cares about; `None` lets the parent class handle it.
-    pub fn sink_event(
-        &self,
-        obj: &gst_base::Aggregator,
-        pad: &gst_base::AggregatorPad,
-        event: &gst::Event,
-    ) -> Option<bool> {
-        match event.view() {
-            gst::EventView::Caps(e) => {
-                let caps = e.caps_owned();
-                let Ok(info) = gst_video::VideoInfo::from_caps(&caps) else {
-                    gst::element_error!(
-                        obj,
-                        gst::CoreError::Negotiation,
-                        ["Invalid video caps {caps}"]
-                    );
-                    return Some(false);
-                };
-                let is_sink = pad == &self.sink;
-                let mut state = self.state.lock().unwrap();
-                if is_sink {
-                    state.sink_info = Some(info);
-                } else {
-                    state.reference_info = Some(info);
-                }
-                // A new size or format starts a new temporal chain. Sizes and formats are
-                // compared per pair (in `measure`), not here: when both streams change size at
-                // the same frame, one pad's caps arrive before the other's.
-                state.metric.reset();
-                drop(state);
-                if is_sink {
-                    gst::info!(self.cat, obj = obj, "passing caps {caps} through");
-                    obj.set_src_caps(&caps);
-                }
-                Some(true)
-            }
-            gst::EventView::Segment(e) => {
-                if pad == &self.sink {
-                    obj.update_segment(e.segment());
-                }
-                None
-            }
-            gst::EventView::FlushStop(_) => {
-                gst::debug!(self.cat, obj = obj, "flush: resetting the temporal chain");
-                self.state.lock().unwrap().metric.reset();
-                None
-            }
-            _ => None,
-        }
-    }
-
-    fn running_time(pad: &gst_base::AggregatorPad, buf: &gst::Buffer) -> Option<gst::ClockTime> {
-        let segment = pad.segment();
-        let segment = segment.downcast_ref::<gst::ClockTime>()?;
-        segment.to_running_time(buf.pts()?)
-    }
-
-    /// Half a frame of the stream under test: pairs whose running times differ by less are the
-    /// same frame.
-    fn tolerance(info: Option<&gst_video::VideoInfo>, buf: &gst::Buffer) -> gst::ClockTime {
-        buf.duration()
-            .or_else(|| {
-                let fps = info?.fps();
-                (fps.numer() > 0).then(|| {
-                    gst::ClockTime::SECOND
-                        .mul_div_floor(fps.denom() as u64, fps.numer() as u64)
-                        .unwrap_or(gst::ClockTime::ZERO)
-                })
-            })
-            .map(|d| d / 2)
-            .unwrap_or(gst::ClockTime::from_mseconds(1))
-    }
-
-    /// Pairs the queued frames, measures, passes the frame under test on.
-    pub fn aggregate(
-        &self,
-        obj: &gst_base::Aggregator,
-    ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        loop {
-            // GstAggregator turns a GAP event into an empty buffer flagged GAP: no frame there,
-            // nothing to compare or pass on.
-            let mut dropped_gap = false;
-            for pad in [&self.sink, &self.reference] {
-                if pad
-                    .peek_buffer()
-                    .is_some_and(|b| b.flags().contains(gst::BufferFlags::GAP) && b.size() == 0)
-                {
-                    gst::log!(self.cat, obj = obj, "skipping a gap on {}", pad.name());
-                    pad.drop_buffer();
-                    dropped_gap = true;
-                }
-            }
-            if dropped_gap {
-                continue;
-            }
-            let a = self.sink.peek_buffer();
-            let b = self.reference.peek_buffer();
-            match (a, b) {
-                (Some(a), Some(b)) => {
-                    let ta = Self::running_time(&self.sink, &a);
-                    let tb = Self::running_time(&self.reference, &b);
-                    let tol = Self::tolerance(self.state.lock().unwrap().sink_info.as_ref(), &a);
-                    let order = match (ta, tb) {
-                        (Some(ta), Some(tb)) if ta + tol < tb => std::cmp::Ordering::Less,
-                        (Some(ta), Some(tb)) if tb + tol < ta => std::cmp::Ordering::Greater,
-                        _ => std::cmp::Ordering::Equal,
-                    };
-                    match order {
-                        std::cmp::Ordering::Equal => {
-                            self.sink.pop_buffer();
-                            self.reference.pop_buffer();
-                            self.measure(obj, &a, &b, ta)?;
-                            return self.pass_on(obj, a);
-                        }
-                        std::cmp::Ordering::Less => {
-                            gst::log!(self.cat, obj = obj, "no reference frame at {ta:?}");
-                            self.sink.pop_buffer();
-                            self.state.lock().unwrap().tally.unpaired_sink += 1;
-                            return self.pass_on(obj, a);
-                        }
-                        std::cmp::Ordering::Greater => {
-                            gst::log!(self.cat, obj = obj, "no frame under test at {tb:?}");
-                            self.reference.pop_buffer();
-                            self.state.lock().unwrap().tally.unpaired_reference += 1;
-                        }
-                    }
-                }
-                (Some(a), None) if self.reference.is_eos() => {
-                    self.sink.pop_buffer();
-                    self.state.lock().unwrap().tally.unpaired_sink += 1;
-                    return self.pass_on(obj, a);
-                }
-                (None, Some(_)) if self.sink.is_eos() => {
-                    self.reference.pop_buffer();
-                    self.state.lock().unwrap().tally.unpaired_reference += 1;
-                }
-                (None, None) if self.sink.is_eos() && self.reference.is_eos() => {
-                    self.post_summary(obj);
-                    return Err(gst::FlowError::Eos);
-                }
-                _ => return Err(AGGREGATOR_FLOW_NEED_DATA),
-            }
-        }
-    }
-
-    fn pass_on(
-        &self,
-        obj: &gst_base::Aggregator,
-        buf: gst::Buffer,
-    ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let position = buf.pts().opt_add(buf.duration());
-        obj.set_position(position.or(buf.pts()));
-        obj.finish_buffer(buf)
-    }
-
-    fn measure(
-        &self,
-        obj: &gst_base::Aggregator,
-        a: &gst::Buffer,
-        b: &gst::Buffer,
-        running_time: Option<gst::ClockTime>,
-    ) -> Result<(), gst::FlowError> {
-        let settings = self.settings.lock().unwrap().metric.clone();
-        let mut state = self.state.lock().unwrap();
-        let (Some(ia), Some(ib)) = (state.sink_info.clone(), state.reference_info.clone()) else {
-            gst::element_error!(obj, gst::CoreError::Negotiation, ["Buffer before caps"]);
-            return Err(gst::FlowError::NotNegotiated);
-        };
-        // The caps each frame of the pair came with (the pads' current caps: GstAggregator
-        // handles a pad's serialized events before the buffers behind them).
-        if let Err(msg) = check_compatible(&ia, &ib) {
-            drop(state);
-            gst::element_error!(obj, gst::StreamError::Format, ["{msg}"]);
-            return Err(gst::FlowError::Error);
-        }
-        let fa = gst_video::VideoFrameRef::from_buffer_ref_readable(a.as_ref(), &ia);
-        let fb = gst_video::VideoFrameRef::from_buffer_ref_readable(b.as_ref(), &ib);
-        let (Ok(fa), Ok(fb)) = (fa, fb) else {
-            gst::element_error!(
-                obj,
-                gst::StreamError::Format,
-                ["A buffer is smaller than its caps say"]
-            );
-            return Err(gst::FlowError::Error);
-        };
-        state.pairs += 1;
-        let n = state.pairs;
-        let components = components(ia.format());
-        let result = if is_deep(ia.format()) {
-            deep_planes(&fa).and_then(|(pa, depth)| {
-                let (pb, _) = deep_planes(&fb)?;
-                let frame = FrameRef {
-                    n,
-                    running_time,
-                    pts: a.pts(),
-                    components,
-                    samples: Samples::Deep {
-                        test: &pa,
-                        reference: &pb,
-                        depth,
-                    },
-                };
-                state.metric.measure(&settings, &frame)
-            })
-        } else {
-            planes(&fa).and_then(|pa| {
-                let pb = planes(&fb)?;
-                let frame = FrameRef {
-                    n,
-                    running_time,
-                    pts: a.pts(),
-                    components,
-                    samples: Samples::Eight {
-                        test: &pa,
-                        reference: &pb,
-                    },
-                };
-                state.metric.measure(&settings, &frame)
-            })
-        };
-        let m = match result {
-            Ok(Some(m)) => m,
-            Ok(None) => return Ok(()),
-            Err(e) => {
-                drop(state);
-                gst::element_error!(
-                    obj,
-                    gst::StreamError::Format,
-                    ["Cannot compare frame {}: {e}", running_time.display()]
-                );
-                return Err(gst::FlowError::Error);
-            }
-        };
-        state.tally.add(m.main);
-        if let Some(w) = state.stats.as_mut() {
-            if let Err(e) = writeln!(w, "{}", m.stats_line) {
-                drop(state);
-                gst::element_error!(
-                    obj,
-                    gst::ResourceError::Write,
-                    ["Cannot write the stats-file: {e}"]
-                );
-                return Err(gst::FlowError::Error);
-            }
-        }
-        drop(state);
-        let _ = obj.post_message(gst::message::Element::builder(m.message).src(obj).build());
-        Ok(())
-    }
-
-    fn post_summary(&self, obj: &gst_base::Aggregator) {
-        let mut state = self.state.lock().unwrap();
-        if state.summary_posted {
-            return;
-        }
-        state.summary_posted = true;
-        let t = &state.tally;
-        let summary = Summary {
-            name: M::NAME.to_string(),
-            frames: t.compared,
-            mean: if t.compared > 0 {
-                t.sum / t.compared as f64
-            } else {
-                f64::NAN
-            },
-            min: if t.compared > 0 { t.min } else { f64::NAN },
-            max: if t.compared > 0 { t.max } else { f64::NAN },
-            unpaired_sink: t.unpaired_sink,
-            unpaired_reference: t.unpaired_reference,
-        };
-        if let Some(w) = state.stats.as_mut() {
-            let _ = w.flush();
-        }
-        drop(state);
-        gst::info!(self.cat, obj = obj, "summary: {summary:?}");
-        let _ = obj.post_message(
-            gst::message::Element::builder(gst::Structure::from(&summary))
-                .src(obj)
-                .build(),
-        );
+    fn deref(&self) -> &Self::Target {
+        // SAFETY: `Class` is `repr(C)` and starts with the parent class struct.
+        unsafe { &*(&self.parent as *const _ as *const _) }
     }
 }
 
-/// Both streams must have the same format and size.
-fn check_compatible(a: &gst_video::VideoInfo, b: &gst_video::VideoInfo) -> Result<(), String> {
-    if (a.width(), a.height()) != (b.width(), b.height()) {
-        return Err(format!(
-            "The streams have different sizes: sink is {}x{}, reference is {}x{}; scale one \
-             (videoscale ! video/x-raw,width=…,height=…) so both match",
-            a.width(),
-            a.height(),
-            b.width(),
-            b.height()
-        ));
-    }
-    if a.format() != b.format() {
-        return Err(format!(
-            "The streams have different formats: sink is {}, reference is {}; put videoconvert \
-             in front of one so both match",
-            a.format().to_str(),
-            b.format().to_str()
-        ));
-    }
-    Ok(())
+/// What a comparison element implements: its name and what it computes on a pair of frames.
+/// The base class does the rest (pads, pairing, caps, stats file, summary).
+pub trait CompareImpl: AggregatorImpl {
+    /// Element and message name, e.g. `tcvcssim`.
+    const NAME: &'static str;
+    /// First line of the stats file, if the format has one (CSV header).
+    const STATS_HEADER: Option<&'static str> = None;
+
+    /// Figures of one pair; `None` when the pair yields none (first frame of a temporal chain).
+    fn measure(&self, frame: &FrameRef<'_>) -> Result<Option<Measurement>, MetricsError>;
+
+    /// Forgets any state carried from frame to frame (flush, caps change).
+    fn reset(&self) {}
 }
 
-/// Implements the GObject / GStreamer boilerplate of a comparison element whose imp struct is
-/// `$imp { core: Core<$metric> }`.
-#[macro_export]
-macro_rules! compare_element {
-    ($imp:ident, $metric:ty, $cat:ident) => {
-        impl gst::subclass::prelude::ObjectImpl for $imp {
-            fn properties() -> &'static [gst::glib::ParamSpec] {
-                static PROPERTIES: once_cell::sync::Lazy<Vec<gst::glib::ParamSpec>> =
-                    once_cell::sync::Lazy::new($crate::compare::Core::<$metric>::properties);
-                PROPERTIES.as_ref()
-            }
-            fn set_property(
-                &self,
-                _id: usize,
-                value: &gst::glib::Value,
-                pspec: &gst::glib::ParamSpec,
-            ) {
-                self.core.set_property(value, pspec)
-            }
-            fn property(&self, _id: usize, pspec: &gst::glib::ParamSpec) -> gst::glib::Value {
-                self.core.property(pspec)
-            }
-            fn constructed(&self) {
-                self.parent_constructed();
-                self.core
-                    .constructed(gst::prelude::Cast::upcast_ref(&*self.obj()));
-            }
-        }
-
-        impl gst::subclass::prelude::GstObjectImpl for $imp {}
-
-        impl gst::subclass::prelude::ElementImpl for $imp {
-            fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
-                static META: once_cell::sync::Lazy<gst::subclass::ElementMetadata> =
-                    once_cell::sync::Lazy::new(|| {
-                        gst::subclass::ElementMetadata::new(
-                            <$metric as $crate::compare::Metric>::LONG_NAME,
-                            "Filter/Analyzer/Video",
-                            <$metric as $crate::compare::Metric>::DESCRIPTION,
-                            "gst-tcvc developers",
-                        )
-                    });
-                Some(&*META)
-            }
-            fn pad_templates() -> &'static [gst::PadTemplate] {
-                static T: once_cell::sync::Lazy<Vec<gst::PadTemplate>> =
-                    once_cell::sync::Lazy::new($crate::compare::pad_templates);
-                T.as_ref()
-            }
-        }
-
-        impl gst_base::subclass::prelude::AggregatorImpl for $imp {
-            fn aggregate(&self, _timeout: bool) -> Result<gst::FlowSuccess, gst::FlowError> {
-                self.core
-                    .aggregate(gst::prelude::Cast::upcast_ref(&*self.obj()))
-            }
-            fn sink_event(&self, pad: &gst_base::AggregatorPad, event: gst::Event) -> bool {
-                match self.core.sink_event(
-                    gst::prelude::Cast::upcast_ref(&*self.obj()),
-                    pad,
-                    &event,
-                ) {
-                    Some(handled) => handled,
-                    None => gst_base::subclass::prelude::AggregatorImplExt::parent_sink_event(
-                        self, pad, event,
-                    ),
-                }
-            }
-            fn negotiate(&self) -> bool {
-                // The src caps are the sink pad's caps, set when they arrive (passthrough).
-                true
-            }
-            fn start(&self) -> Result<(), gst::ErrorMessage> {
-                self.core.start()?;
-                gst_base::subclass::prelude::AggregatorImplExt::parent_start(self)
-            }
-            fn stop(&self) -> Result<(), gst::ErrorMessage> {
-                self.core.stop()?;
-                gst_base::subclass::prelude::AggregatorImplExt::parent_stop(self)
-            }
-        }
-
-        #[gst::glib::object_subclass]
-        impl gst::subclass::prelude::ObjectSubclass for $imp {
-            const NAME: &'static str = concat!("GstTcvc", stringify!($imp));
-            type Type = super::$imp;
-            type ParentType = gst_base::Aggregator;
-
-            fn with_class(klass: &Self::Class) -> Self {
-                use gst::prelude::*;
-                let sink = klass.pad_template("sink").unwrap();
-                let reference = klass.pad_template("reference").unwrap();
-                Self {
-                    core: $crate::compare::Core::new(&sink, &reference, *$cat),
-                }
-            }
-        }
-    };
+unsafe impl<T: CompareImpl> IsSubclassable<T> for Compare {
+    fn class_init(class: &mut glib::Class<Self>) {
+        Self::parent_class_init::<T>(class);
+        let klass = class.as_mut();
+        klass.measure = |obj, frame| {
+            // SAFETY: the class is `T`'s, so every instance is a `T::Type`.
+            let imp = unsafe { obj.unsafe_cast_ref::<T::Type>() }.imp();
+            imp.measure(frame)
+        };
+        klass.reset = |obj| {
+            // SAFETY: as above.
+            let imp = unsafe { obj.unsafe_cast_ref::<T::Type>() }.imp();
+            imp.reset()
+        };
+        klass.name = <T as CompareImpl>::NAME;
+        klass.stats_header = <T as CompareImpl>::STATS_HEADER;
+    }
 }

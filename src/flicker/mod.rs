@@ -7,7 +7,7 @@ mod imp;
 
 glib::wrapper! {
     pub struct Flicker(ObjectSubclass<imp::Flicker>)
-        @extends gst_base::Aggregator, gst::Element, gst::Object;
+        @extends crate::compare::Compare, gst_base::Aggregator, gst::Element, gst::Object;
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {

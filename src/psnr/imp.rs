@@ -1,27 +1,52 @@
 // SPDX-License-Identifier: MIT
 //! `tcvcpsnr`: per-frame PSNR (ffmpeg's definitions) of `sink` against `reference`.
 use crate::compare::messages::PsnrFrame;
-use crate::compare::{FrameRef, Measurement, Metric, Samples};
+use crate::compare::{CompareImpl, FrameRef, Measurement, Samples};
 use crate::metrics::{self, MetricsError};
 use gst::glib;
 use gst::subclass::prelude::*;
+use gst_base::subclass::prelude::*;
 use once_cell::sync::Lazy;
 
 static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new("tcvcpsnr", gst::DebugColorFlags::empty(), Some("TCVC PSNR"))
 });
 
+/// `tcvcpsnr`: no state of its own.
 #[derive(Default)]
-pub struct PsnrMetric;
+pub struct Psnr;
 
-impl Metric for PsnrMetric {
+#[glib::object_subclass]
+impl ObjectSubclass for Psnr {
+    const NAME: &'static str = "GstTcvcPsnr";
+    type Type = super::Psnr;
+    type ParentType = crate::compare::Compare;
+}
+
+impl ObjectImpl for Psnr {}
+
+impl GstObjectImpl for Psnr {}
+
+impl ElementImpl for Psnr {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: Lazy<gst::subclass::ElementMetadata> = Lazy::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "TCVC PSNR",
+                "Filter/Analyzer/Video",
+                "Per-frame PSNR (ffmpeg's definitions) of the sink stream against the reference stream; passes the sink stream through",
+                "gst-tcvc developers",
+            )
+        });
+        Some(&*META)
+    }
+}
+
+impl AggregatorImpl for Psnr {}
+
+impl CompareImpl for Psnr {
     const NAME: &'static str = "tcvcpsnr";
-    const LONG_NAME: &'static str = "TCVC PSNR";
-    const DESCRIPTION: &'static str =
-        "Per-frame PSNR (ffmpeg's definitions) of the sink stream against the reference stream; passes the sink stream through";
-    type Settings = ();
 
-    fn measure(&mut self, _: &(), f: &FrameRef<'_>) -> Result<Option<Measurement>, MetricsError> {
+    fn measure(&self, f: &FrameRef<'_>) -> Result<Option<Measurement>, MetricsError> {
         let r = match f.samples {
             Samples::Eight { test, reference } => metrics::psnr(test, reference)?,
             Samples::Deep {
@@ -35,6 +60,7 @@ impl Metric for PsnrMetric {
             .iter()
             .map(|c| c.to_ascii_lowercase())
             .collect();
+        gst::trace!(CAT, imp = self, "frame {}: psnr_avg {}", f.n, r.psnr_avg);
         let msg = PsnrFrame {
             n: f.n,
             running_time: f.running_time,
@@ -54,9 +80,3 @@ impl Metric for PsnrMetric {
         }))
     }
 }
-
-pub struct Psnr {
-    core: crate::compare::Core<PsnrMetric>,
-}
-
-crate::compare_element!(Psnr, PsnrMetric, CAT);

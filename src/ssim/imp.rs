@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 //! `tcvcssim`: per-frame SSIM of the `sink` stream against the `reference` stream.
 use crate::compare::messages::SsimFrame;
-use crate::compare::{FrameRef, Measurement, Metric, Samples};
+use crate::compare::{CompareImpl, FrameRef, Measurement, Samples};
 use crate::metrics::{self, MetricsError, SsimWindow};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
+use gst_base::subclass::prelude::*;
 use once_cell::sync::Lazy;
+use std::sync::Mutex;
 
 static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new("tcvcssim", gst::DebugColorFlags::empty(), Some("TCVC SSIM"))
@@ -29,38 +31,65 @@ pub enum Window {
     Ffmpeg = 1,
 }
 
+/// `tcvcssim`: the window setting.
 #[derive(Default)]
-pub struct SsimMetric;
+pub struct Ssim {
+    window: Mutex<Window>,
+}
 
-impl Metric for SsimMetric {
+#[glib::object_subclass]
+impl ObjectSubclass for Ssim {
+    const NAME: &'static str = "GstTcvcSsim";
+    type Type = super::Ssim;
+    type ParentType = crate::compare::Compare;
+}
+
+impl ObjectImpl for Ssim {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: Lazy<Vec<glib::ParamSpec>> = Lazy::new(|| {
+            vec![glib::ParamSpecEnum::builder_with_default("window", Window::Gaussian)
+                .nick("Window")
+                .blurb("gaussian: scikit-image structural_similarity(gaussian_weights=True, sigma=1.5); ffmpeg: ffmpeg's ssim filter")
+                .mutable_playing()
+                .build()]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, _pspec: &glib::ParamSpec) {
+        let w: Window = value.get().expect("type checked upstream");
+        gst::debug!(CAT, imp = self, "window {w:?}");
+        *self.window.lock().unwrap() = w;
+    }
+
+    fn property(&self, _id: usize, _pspec: &glib::ParamSpec) -> glib::Value {
+        self.window.lock().unwrap().to_value()
+    }
+}
+
+impl GstObjectImpl for Ssim {}
+
+impl ElementImpl for Ssim {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: Lazy<gst::subclass::ElementMetadata> = Lazy::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "TCVC SSIM",
+                "Filter/Analyzer/Video",
+                "Per-frame SSIM of the sink stream against the reference stream; passes the sink stream through",
+                "gst-tcvc developers",
+            )
+        });
+        Some(&*META)
+    }
+}
+
+impl AggregatorImpl for Ssim {}
+
+impl CompareImpl for Ssim {
     const NAME: &'static str = "tcvcssim";
-    const LONG_NAME: &'static str = "TCVC SSIM";
-    const DESCRIPTION: &'static str =
-        "Per-frame SSIM of the sink stream against the reference stream; passes the sink stream through";
-    type Settings = Window;
 
-    fn properties() -> Vec<glib::ParamSpec> {
-        vec![glib::ParamSpecEnum::builder_with_default("window", Window::Gaussian)
-            .nick("Window")
-            .blurb("gaussian: scikit-image structural_similarity(gaussian_weights=True, sigma=1.5); ffmpeg: ffmpeg's ssim filter")
-            .mutable_playing()
-            .build()]
-    }
-
-    fn set_property(settings: &mut Window, _name: &str, value: &glib::Value) {
-        *settings = value.get().expect("type checked upstream");
-    }
-
-    fn property(settings: &Window, _name: &str) -> glib::Value {
-        settings.to_value()
-    }
-
-    fn measure(
-        &mut self,
-        window: &Window,
-        f: &FrameRef<'_>,
-    ) -> Result<Option<Measurement>, MetricsError> {
-        let window = match window {
+    fn measure(&self, f: &FrameRef<'_>) -> Result<Option<Measurement>, MetricsError> {
+        let window = match *self.window.lock().unwrap() {
             Window::Gaussian => SsimWindow::Gaussian,
             Window::Ffmpeg => SsimWindow::Ffmpeg,
         };
@@ -94,9 +123,3 @@ impl Metric for SsimMetric {
         }))
     }
 }
-
-pub struct Ssim {
-    core: crate::compare::Core<SsimMetric>,
-}
-
-crate::compare_element!(Ssim, SsimMetric, CAT);
