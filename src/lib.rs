@@ -12,6 +12,7 @@
 //! The modules below are shared by the elements and the command-line tools: never copy their
 //! code into an element or a binary.
 use gst::glib;
+use gst::prelude::*;
 
 pub mod colorize;
 pub mod compare;
@@ -29,7 +30,19 @@ mod ssim;
 pub mod train;
 pub mod video;
 
+/**
+ * plugin-tcvc:
+ *
+ * Temporally coherent colorization of line-art video (Thasarathan, Nazeri & Ebrahimi 2019):
+ * line art (`tcvclineart`), the TCVC generator on a stream (`tcvccolorize`) and per-frame
+ * quality against a reference (`tcvcssim`, `tcvcpsnr`, `tcvcflicker`, on the abstract
+ * `GstTcvcCompare`).
+ *
+ * Since: 0.1
+ */
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    // The abstract base class is documented with the plugin (gst-inspect, hotdoc).
+    compare::Compare::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     lineart::register(plugin)?;
     colorize::register(plugin)?;
     ssim::register(plugin)?;

@@ -21,7 +21,7 @@ pkgs=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav
   libopencv-dev clang libclang-dev ffmpeg python3-venv unzip pkg-config fonts-dejavu-core
-  openclipart-svg librsvg2-bin
+  openclipart-svg librsvg2-bin meson ninja-build
 )
 command -v npm >/dev/null || pkgs+=(npm)
 missing=()

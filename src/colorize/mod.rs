@@ -13,7 +13,31 @@ glib::wrapper! {
         @extends gst_video::VideoFilter, gst_base::BaseTransform, gst::Element, gst::Object;
 }
 
+/**
+ * element-tcvccolorize:
+ *
+ * Colorizes line art (GRAY8 from `tcvclineart`) with the TCVC generator through libtorch, on
+ * the CPU or CUDA, feeding each output back as the next frame's previous frame. Without
+ * `model-file` it runs the built-in default model. The chain restarts at flushes, new streams,
+ * caps changes, discontinuities, gaps and scene cuts; artist keyframes (`keyframe-location`)
+ * seed it.
+ *
+ * Messages: `tcvccolorize-reset` when the chain restarts, with `reason` (string: `flush`,
+ * `stream-start`, `caps`, `discont`, `gap` or `scene-cut`), `frame` (guint64, the first frame
+ * after the reset) and, for scene cuts, `change` (gdouble, the line-art change that triggered
+ * it). Typed in Rust as `gsttcvc::colorize::messages::Reset`.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 filesrc location=lineart.mp4 ! decodebin ! videoconvert ! tcvclineart ! \
+ *   tcvccolorize ! videoconvert ! x264enc ! mp4mux ! filesink location=color.mp4
+ * ]|
+ *
+ * Since: 0.1
+ */
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    imp::Precision::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    imp::Output::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(
         Some(plugin),
         "tcvccolorize",
