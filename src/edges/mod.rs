@@ -50,16 +50,9 @@ pub fn gaussian_kernel_size(sigma: f64) -> i32 {
 }
 
 /// An error from the image-processing backend.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("line extraction failed: {0}")]
 pub struct EdgeError(pub String);
-
-impl fmt::Display for EdgeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line extraction failed: {}", self.0)
-    }
-}
-
-impl std::error::Error for EdgeError {}
 
 impl From<opencv::Error> for EdgeError {
     fn from(e: opencv::Error) -> Self {

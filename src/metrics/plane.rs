@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
 //! 8-bit planes with explicit strides, their validation and row access.
-use std::fmt;
 use std::ops::Range;
 
 /// One component of a frame: `width × height` 8-bit samples, sample `(x, y)` at
@@ -139,11 +138,13 @@ impl<'a> Plane<'a> {
 }
 
 /// Why a metric could not be computed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MetricsError {
     /// A frame has no plane.
+    #[error("frame has no plane")]
     NoPlanes,
     /// Two frames do not have the same number of planes.
+    #[error("frames have {expected} and {found} planes")]
     PlaneCountMismatch {
         /// Planes of the first frame.
         expected: usize,
@@ -151,6 +152,13 @@ pub enum MetricsError {
         found: usize,
     },
     /// A plane does not have the same size as the corresponding plane of the first frame.
+    #[error(
+        "plane {plane} is {}x{} in one frame and {}x{} in another",
+        expected.0,
+        expected.1,
+        found.0,
+        found.1
+    )]
     SizeMismatch {
         /// Plane index.
         plane: usize,
@@ -160,6 +168,7 @@ pub enum MetricsError {
         found: (usize, usize),
     },
     /// A plane's layout is unusable.
+    #[error("plane {plane}: invalid layout: {reason}")]
     InvalidLayout {
         /// Plane index.
         plane: usize,
@@ -167,6 +176,7 @@ pub enum MetricsError {
         reason: &'static str,
     },
     /// A plane's `data` is shorter than its layout needs.
+    #[error("plane {plane}: buffer holds {len} bytes, layout needs {needed}")]
     BufferTooSmall {
         /// Plane index.
         plane: usize,
@@ -176,6 +186,13 @@ pub enum MetricsError {
         len: usize,
     },
     /// A plane is smaller than the metric's window.
+    #[error(
+        "plane {plane} is {}x{}, smaller than the metric's minimum {}x{}",
+        size.0,
+        size.1,
+        min.0,
+        min.1
+    )]
     TooSmall {
         /// Plane index.
         plane: usize,
@@ -185,40 +202,6 @@ pub enum MetricsError {
         min: (usize, usize),
     },
 }
-
-impl fmt::Display for MetricsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            MetricsError::NoPlanes => write!(f, "frame has no plane"),
-            MetricsError::PlaneCountMismatch { expected, found } => {
-                write!(f, "frames have {expected} and {found} planes")
-            }
-            MetricsError::SizeMismatch {
-                plane,
-                expected,
-                found,
-            } => write!(
-                f,
-                "plane {plane} is {}x{} in one frame and {}x{} in another",
-                expected.0, expected.1, found.0, found.1
-            ),
-            MetricsError::InvalidLayout { plane, reason } => {
-                write!(f, "plane {plane}: invalid layout: {reason}")
-            }
-            MetricsError::BufferTooSmall { plane, needed, len } => write!(
-                f,
-                "plane {plane}: buffer holds {len} bytes, layout needs {needed}"
-            ),
-            MetricsError::TooSmall { plane, size, min } => write!(
-                f,
-                "plane {plane} is {}x{}, smaller than the metric's minimum {}x{}",
-                size.0, size.1, min.0, min.1
-            ),
-        }
-    }
-}
-
-impl std::error::Error for MetricsError {}
 
 /// Validates the planes of frames that are compared plane by plane: same plane count, same size
 /// per plane index, valid layouts; and each plane at least `min` (width, height).

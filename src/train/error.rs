@@ -14,11 +14,13 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Why `tcvc-train` stopped early.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     /// Found before training started: a flag, an input file or an output folder is unusable.
+    #[error("{0}")]
     Usage(String),
     /// Failed while training.
+    #[error("{0}")]
     Runtime(String),
 }
 
@@ -41,16 +43,6 @@ impl TrainError {
         }
     }
 }
-
-impl fmt::Display for TrainError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TrainError::Usage(m) | TrainError::Runtime(m) => f.write_str(m),
-        }
-    }
-}
-
-impl std::error::Error for TrainError {}
 
 impl From<tch::TchError> for TrainError {
     fn from(e: tch::TchError) -> Self {
