@@ -7,8 +7,8 @@
 //! See docs/eval.md.
 use clap::{Parser, ValueEnum};
 use gsttcvc::device::DeviceSpec;
-use gsttcvc::edges::{self, Extractor, Params};
-use gsttcvc::metrics::{self, Plane, SsimWindow, TemporalTracker, DEFAULT_STATIC_THRESHOLD};
+use gsttcvc::edges::ModelInput;
+use gsttcvc::metrics::{self, SsimWindow, TemporalTracker, DEFAULT_STATIC_THRESHOLD};
 use gsttcvc::model::cache::{self, CachedModel};
 use gsttcvc::model::stream::{
     compose, plane_to_tensor, tensor_to_rgb8, OutputMode, ResetReason, DEFAULT_SCENE_THRESHOLD,
@@ -391,27 +391,15 @@ fn run_clip(
             args.scene_threshold,
         )
         .map_err(|e| Failure::input(format!("--working {}: {e}", job.working)))?;
-    let mut extractor = Extractor::new();
-    extractor
-        .resize(w, h)
-        .map_err(|e| Failure::run(e.to_string()))?;
-    let params = Params::default();
-    let mut grey = vec![0u8; w * h];
-    let mut lines = vec![0u8; w * h];
+    let mut model_input = ModelInput::new();
     let mut out = vec![0u8; w * h * 3];
     let mut tracker = TemporalTracker::new(args.static_threshold);
     let mut figures = Vec::with_capacity(frames.len());
     let mut chain_start = 0;
     for (k, rgb) in frames.iter().enumerate() {
-        let plane = input_plane(
-            &mut extractor,
-            &params,
-            rgb,
-            (w, h),
-            input_mode,
-            &mut grey,
-            &mut lines,
-        )?;
+        let plane = model_input
+            .of_rgb(rgb, w, h, input_mode == InputMode::Lineart)
+            .map_err(|e| Failure::run(e.to_string()))?;
         // As the element: 1x1xHxW float in [0, 1] on the device.
         let input = plane_to_tensor(plane, w, h, device).map_err(model_err)?;
         let step = colorizer.step(&input).map_err(model_err)?;
@@ -434,31 +422,6 @@ fn run_clip(
     Ok(figures)
 }
 
-/// The frame the generator sees, as the element gets it from `tcvclineart`: grey (scikit-image
-/// weights), then Canny line art, black on white, for line-art models.
-fn input_plane<'a>(
-    extractor: &mut Extractor,
-    params: &Params,
-    rgb: &[u8],
-    (w, h): (usize, usize),
-    mode: InputMode,
-    grey: &'a mut [u8],
-    lines: &'a mut [u8],
-) -> Result<&'a [u8], Failure> {
-    edges::rgb_to_grey(rgb, w * 3, 3, [0, 1, 2], grey, w, w, h);
-    Ok(match mode {
-        InputMode::Greyscale => grey,
-        InputMode::Lineart => {
-            extractor.grey_mut().copy_from_slice(grey);
-            let e = extractor
-                .detect(params)
-                .map_err(|e| Failure::run(e.to_string()))?;
-            edges::write_lines(e, true, lines, w, w, h);
-            lines
-        }
-    })
-}
-
 /// PSNR, SSIM and the temporal figures of one output frame `out` against its reference `rgb`
 /// (both packed RGB); the indices are left 0 for the caller.
 fn measure(
@@ -467,26 +430,18 @@ fn measure(
     (w, h): (usize, usize),
     tracker: &mut TemporalTracker,
 ) -> Result<FrameFigures, Failure> {
-    {
-        let metric_err = |e: metrics::MetricsError| Failure::run(format!("metrics: {e}"));
-        let x = Plane::packed(out, w, h, w * 3, 3, [0, 1, 2]).map_err(metric_err)?;
-        let r = Plane::packed(rgb, w, h, w * 3, 3, [0, 1, 2]).map_err(metric_err)?;
-        let psnr = metrics::psnr(&x, &r).map_err(metric_err)?.psnr_avg;
-        let ssim = metrics::ssim(&x, &r, SsimWindow::Gaussian)
-            .map_err(metric_err)?
-            .all;
-        let temporal = tracker.push(&x, &r).map_err(metric_err)?;
-        Ok(FrameFigures {
-            frame: 0,
-            source_frame: 0,
-            chain_index: 0,
-            psnr,
-            ssim,
-            temporal_error: temporal.map(|t| t.temporal_error),
-            static_flicker: temporal.and_then(|t| t.static_flicker),
-            scene_cut: None,
-        })
-    }
+    let f = metrics::rgb_figures(out, rgb, w, h, tracker)
+        .map_err(|e| Failure::run(format!("metrics: {e}")))?;
+    Ok(FrameFigures {
+        frame: 0,
+        source_frame: 0,
+        chain_index: 0,
+        psnr: f.psnr,
+        ssim: f.ssim,
+        temporal_error: f.temporal.map(|t| t.temporal_error),
+        static_flicker: f.temporal.and_then(|t| t.static_flicker),
+        scene_cut: None,
+    })
 }
 
 /// The trivial baselines every model must beat: a blank page (white, mid-grey), the line art
@@ -540,12 +495,7 @@ fn run_baseline(
         let count = (n * clip.frames.len()).max(1) as f64;
         sum.map(|v| (v / count).round().clamp(0.0, 255.0) as u8)
     };
-    let mut extractor = Extractor::new();
-    extractor
-        .resize(w, h)
-        .map_err(|e| Failure::run(e.to_string()))?;
-    let params = Params::default();
-    let (mut grey, mut lines) = (vec![0u8; n], vec![0u8; n]);
+    let mut model_input = ModelInput::new();
     let mut out = vec![0u8; n * 3];
     let mut tracker = TemporalTracker::new(args.static_threshold);
     let mut figures = Vec::with_capacity(clip.len());
@@ -557,15 +507,9 @@ fn run_baseline(
                 .chunks_exact_mut(3)
                 .for_each(|px| px.copy_from_slice(&mean)),
             Baseline::Lineart => {
-                let plane = input_plane(
-                    &mut extractor,
-                    &params,
-                    rgb,
-                    (w, h),
-                    InputMode::Lineart,
-                    &mut grey,
-                    &mut lines,
-                )?;
+                let plane = model_input
+                    .of_rgb(rgb, w, h, true)
+                    .map_err(|e| Failure::run(e.to_string()))?;
                 for (px, &v) in out.chunks_exact_mut(3).zip(plane) {
                     px.fill(v);
                 }

@@ -331,6 +331,62 @@ pub fn line_art(
     Ok(out)
 }
 
+/// What a model sees of a packed-RGB frame, made exactly as `tcvclineart` makes it (the
+/// trainer's data, `tcvc-eval`'s clips and its `lineart` baseline all go through here): the
+/// grey image (scikit-image weights), then, for line-art models, Canny line art black on white
+/// with the default [`Params`]. Keeps its buffers from frame to frame.
+#[derive(Default)]
+pub struct ModelInput {
+    extractor: Extractor,
+    grey: Vec<u8>,
+    lines: Vec<u8>,
+}
+
+impl ModelInput {
+    /// Empty buffers (sized by the first frame).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The input plane (`width × height` bytes) of `rgb`, packed RGB rows: line art when
+    /// `line_art`, else the grey image.
+    pub fn of_rgb(
+        &mut self,
+        rgb: &[u8],
+        width: usize,
+        height: usize,
+        line_art: bool,
+    ) -> Result<&[u8], EdgeError> {
+        let n = width * height;
+        if rgb.len() < n * 3 {
+            return Err(EdgeError(format!(
+                "frame of {} bytes is smaller than {width}x{height} RGB",
+                rgb.len()
+            )));
+        }
+        self.grey.resize(n, 0);
+        rgb_to_grey(
+            rgb,
+            width * 3,
+            3,
+            [0, 1, 2],
+            &mut self.grey,
+            width,
+            width,
+            height,
+        );
+        if !line_art {
+            return Ok(&self.grey);
+        }
+        self.extractor.resize(width, height)?;
+        self.extractor.grey_mut().copy_from_slice(&self.grey);
+        let edges = self.extractor.detect(&Params::default())?;
+        self.lines.resize(n, 0);
+        write_lines(edges, true, &mut self.lines, width, width, height);
+        Ok(&self.lines)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

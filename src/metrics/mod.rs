@@ -117,6 +117,35 @@ mod ssim;
 mod temporal;
 
 pub use deep::{psnr_deep, ssim_deep, DeepPlane, DeepTemporalTracker};
+
+/// The figures `tcvc-eval` and the trainer's validation report for one output frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RgbFigures {
+    /// FFmpeg's `psnr_avg`.
+    pub psnr: f64,
+    /// The Gaussian-window SSIM's `all`.
+    pub ssim: f64,
+    /// Against the previous frame pushed into the tracker; `None` for a chain's first frame.
+    pub temporal: Option<TemporalStats>,
+}
+
+/// PSNR, SSIM (Gaussian) and the temporal figures of `out` against `reference`, both packed RGB
+/// rows of `width × height` (the tools' one way of measuring a colorized frame).
+pub fn rgb_figures(
+    out: &[u8],
+    reference: &[u8],
+    width: usize,
+    height: usize,
+    tracker: &mut TemporalTracker,
+) -> Result<RgbFigures, MetricsError> {
+    let x = Plane::packed(out, width, height, width * 3, 3, [0, 1, 2])?;
+    let r = Plane::packed(reference, width, height, width * 3, 3, [0, 1, 2])?;
+    Ok(RgbFigures {
+        psnr: psnr(&x, &r)?.psnr_avg,
+        ssim: ssim(&x, &r, SsimWindow::Gaussian)?.all,
+        temporal: tracker.push(&x, &r)?,
+    })
+}
 pub use parallel::{max_threads, set_max_threads};
 pub use plane::{MetricsError, Plane};
 pub use psnr::{psnr, psnr_from_mse, psnr_plane, PlanePsnr, PsnrResult};

@@ -6,7 +6,7 @@
 use super::config::RunConfig;
 use super::error::{Result, TrainError};
 use super::sampler::previous_frame_valid;
-use crate::edges::{self, Params};
+use crate::edges;
 use crate::model::InputMode;
 use crate::video::{self, Clip};
 use std::path::{Path, PathBuf};
@@ -39,31 +39,13 @@ impl PreparedClip {
     }
 }
 
-/// The generator input of one packed RGB frame: its grey (`edges::rgb_to_grey`) or the line art
-/// of that grey (`edges::line_art`, default parameters), the code of the `tcvclineart` element.
+/// The generator's input plane of a packed RGB frame, as `tcvclineart` makes it
+/// ([`edges::ModelInput`]).
 pub fn input_plane(rgb: &[u8], width: usize, height: usize, mode: InputMode) -> Result<Vec<u8>> {
-    if rgb.len() < width * height * 3 {
-        return Err(TrainError::Runtime(format!(
-            "frame of {} bytes is smaller than {width}x{height} RGB",
-            rgb.len()
-        )));
-    }
-    let mut grey = vec![0u8; width * height];
-    edges::rgb_to_grey(
-        rgb,
-        width * 3,
-        3,
-        [0, 1, 2],
-        &mut grey,
-        width,
-        width,
-        height,
-    );
-    match mode {
-        InputMode::Greyscale => Ok(grey),
-        InputMode::Lineart => edges::line_art(&grey, width, height, &Params::default())
-            .map_err(TrainError::runtime("making line art")),
-    }
+    edges::ModelInput::new()
+        .of_rgb(rgb, width, height, mode == InputMode::Lineart)
+        .map(<[u8]>::to_vec)
+        .map_err(TrainError::runtime("making the input plane"))
 }
 
 /// Makes the inputs and previous-frame flags of a decoded clip.

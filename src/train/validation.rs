@@ -11,7 +11,7 @@
 use super::data::PreparedClip;
 use super::error::{Result, TrainError};
 use super::nets::Nets;
-use crate::metrics::{self, Plane, SsimWindow, TemporalTracker};
+use crate::metrics::{self, TemporalTracker};
 use crate::model::InputMode;
 use opencv::prelude::*;
 use std::path::Path;
@@ -39,10 +39,6 @@ pub fn to_rgb8(t: &Tensor) -> Result<Vec<u8>> {
     let mut v = Vec::new();
     crate::model::stream::tensor_to_rgb8(&t.f_detach()?, &mut v)?;
     Ok(v)
-}
-
-fn rgb_planes(data: &[u8], w: usize, h: usize) -> Result<[Plane<'_>; 3]> {
-    Plane::packed(data, w, h, w * 3, 3, [0, 1, 2]).map_err(TrainError::runtime("RGB planes"))
 }
 
 /// One row of the sample grid.
@@ -112,19 +108,11 @@ pub fn validate(
             let pred = step.prediction;
             let pred8 = to_rgb8(&pred)?;
             let truth = &clip.frames[t];
-            let (x, r) = (
-                rgb_planes(&pred8, width, height)?,
-                rgb_planes(truth, width, height)?,
-            );
-            let p = metrics::psnr(&x, &r).map_err(TrainError::runtime("PSNR"))?;
-            psnr_sum += p.psnr_avg.min(PSNR_CAP);
-            ssim_sum += metrics::ssim(&x, &r, SsimWindow::Gaussian)
-                .map_err(TrainError::runtime("SSIM"))?
-                .all;
-            if let Some(ts) = tracker
-                .push(&x, &r)
-                .map_err(TrainError::runtime("temporal"))?
-            {
+            let f = metrics::rgb_figures(&pred8, truth, width, height, &mut tracker)
+                .map_err(TrainError::runtime("validation metrics"))?;
+            psnr_sum += f.psnr.min(PSNR_CAP);
+            ssim_sum += f.ssim;
+            if let Some(ts) = f.temporal {
                 te_sum += ts.temporal_error;
                 te_n += 1;
             }
