@@ -197,15 +197,20 @@ impl Clip {
 }
 
 /// Why a clip could not be loaded.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VideoError {
     /// The path does not exist.
+    #[error("{} does not exist; check the path (a video file or a folder of images)", path.display())]
     NotFound {
         /// The path given.
         path: PathBuf,
     },
     /// The path exists but cannot be read (permissions, I/O error, ...).
+    #[error(
+        "cannot read {}: {source}; check that it exists and that you may read it",
+        path.display()
+    )]
     Io {
         /// The path accessed.
         path: PathBuf,
@@ -213,9 +218,16 @@ pub enum VideoError {
         source: std::io::Error,
     },
     /// A request that cannot be satisfied (zero size, zero frames, ...).
+    #[error("{0}")]
     InvalidArgument(String),
     /// GStreamer could not decode the file (not a video, unknown format, missing plugin, corrupt
     /// stream).
+    #[error(
+        "{} is not a video GStreamer can decode: {detail}; check that it is a video file and \
+         that the GStreamer plugins for its format are installed (gst-discoverer-1.0 shows what \
+         GStreamer sees)",
+        path.display()
+    )]
     NotAVideo {
         /// The file.
         path: PathBuf,
@@ -223,21 +235,37 @@ pub enum VideoError {
         detail: String,
     },
     /// The file is a media file GStreamer can read, but it has no video stream (e.g. audio only).
+    #[error(
+        "{} has no video stream (GStreamer found only other streams, e.g. audio); give a video \
+         file",
+        path.display()
+    )]
     NoVideoStream {
         /// The file.
         path: PathBuf,
     },
     /// The video stream ended before its first frame.
+    #[error(
+        "{} has a video stream but no frames; the file is empty or truncated, re-encode or \
+         replace it",
+        path.display()
+    )]
     NoFrames {
         /// The file.
         path: PathBuf,
     },
     /// The folder has no image files.
+    #[error(
+        "folder {} has no images (*.png, *.jpg, *.jpeg, *.bmp); put the frames of the sequence \
+         there or give a video file",
+        path.display()
+    )]
     NoImages {
         /// The folder.
         path: PathBuf,
     },
     /// An image of an image sequence cannot be read.
+    #[error("cannot read image {}: {detail}; replace or remove the file", path.display())]
     UnreadableImage {
         /// The image file.
         path: PathBuf,
@@ -245,6 +273,12 @@ pub enum VideoError {
         detail: String,
     },
     /// The decoder delivered nothing for [`STALL_TIMEOUT`].
+    #[error(
+        "decoding {} stalled: no frame for {} s after {frames} frame(s); the file may be \
+         damaged or need a decoder that does not work here, try re-encoding it",
+        path.display(),
+        STALL_TIMEOUT.as_secs()
+    )]
     Timeout {
         /// The file.
         path: PathBuf,
@@ -252,82 +286,17 @@ pub enum VideoError {
         frames: usize,
     },
     /// The decoding pipeline could not be built (GStreamer plugins missing).
+    #[error(
+        "cannot build the GStreamer decoding pipeline for {}: {detail}; install the GStreamer \
+         base plugins (make setup)",
+        path.display()
+    )]
     Pipeline {
         /// The file.
         path: PathBuf,
         /// What failed.
         detail: String,
     },
-}
-
-impl fmt::Display for VideoError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            VideoError::NotFound { path } => write!(
-                f,
-                "{} does not exist; check the path (a video file or a folder of images)",
-                path.display()
-            ),
-            VideoError::Io { path, source } => write!(
-                f,
-                "cannot read {}: {source}; check that it exists and that you may read it",
-                path.display()
-            ),
-            VideoError::InvalidArgument(msg) => write!(f, "{msg}"),
-            VideoError::NotAVideo { path, detail } => write!(
-                f,
-                "{} is not a video GStreamer can decode: {detail}; check that it is a video \
-                 file and that the GStreamer plugins for its format are installed \
-                 (gst-discoverer-1.0 shows what GStreamer sees)",
-                path.display()
-            ),
-            VideoError::NoVideoStream { path } => write!(
-                f,
-                "{} has no video stream (GStreamer found only other streams, e.g. audio); \
-                 give a video file",
-                path.display()
-            ),
-            VideoError::NoFrames { path } => write!(
-                f,
-                "{} has a video stream but no frames; the file is empty or truncated, \
-                 re-encode or replace it",
-                path.display()
-            ),
-            VideoError::NoImages { path } => write!(
-                f,
-                "folder {} has no images (*.png, *.jpg, *.jpeg, *.bmp); put the frames of the \
-                 sequence there or give a video file",
-                path.display()
-            ),
-            VideoError::UnreadableImage { path, detail } => write!(
-                f,
-                "cannot read image {}: {detail}; replace or remove the file",
-                path.display()
-            ),
-            VideoError::Timeout { path, frames } => write!(
-                f,
-                "decoding {} stalled: no frame for {} s after {frames} frame(s); the file may \
-                 be damaged or need a decoder that does not work here, try re-encoding it",
-                path.display(),
-                STALL_TIMEOUT.as_secs()
-            ),
-            VideoError::Pipeline { path, detail } => write!(
-                f,
-                "cannot build the GStreamer decoding pipeline for {}: {detail}; install the \
-                 GStreamer base plugins (make setup)",
-                path.display()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for VideoError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            VideoError::Io { source, .. } => Some(source),
-            _ => None,
-        }
-    }
 }
 
 /// The short name of a clip: the file stem, or the folder name.
