@@ -78,6 +78,12 @@ impl ObjectSubclass for Compare {
     type ParentType = gst_base::Aggregator;
     type Class = super::Class;
 
+    fn class_init(klass: &mut Self::Class) {
+        // Defaults for the abstract class itself (never instantiated): every subclass's
+        // `IsSubclassable::class_init` replaces them, but no field is ever left unset.
+        klass.set_defaults();
+    }
+
     fn with_class(klass: &Self::Class) -> Self {
         let pad = |name: &str| {
             let templ = klass

@@ -235,6 +235,16 @@ pub struct Class {
     stats_header: Option<&'static str>,
 }
 
+impl Class {
+    /// The abstract class's own entries: measure nothing, reset nothing.
+    fn set_defaults(&mut self) {
+        self.measure = |_, _| Ok(None);
+        self.reset = |_| {};
+        self.name = "tcvccompare";
+        self.stats_header = None;
+    }
+}
+
 unsafe impl ClassStruct for Class {
     type Type = imp::Compare;
 }
