@@ -51,32 +51,8 @@ impl DeepPlane {
 }
 
 fn check(a: &[DeepPlane], b: &[DeepPlane], min: (usize, usize)) -> Result<(), MetricsError> {
-    if a.is_empty() {
-        return Err(MetricsError::NoPlanes);
-    }
-    if a.len() != b.len() {
-        return Err(MetricsError::PlaneCountMismatch {
-            expected: a.len(),
-            found: b.len(),
-        });
-    }
-    for (i, (p, q)) in a.iter().zip(b).enumerate() {
-        if (p.width, p.height) != (q.width, q.height) {
-            return Err(MetricsError::SizeMismatch {
-                plane: i,
-                expected: (p.width, p.height),
-                found: (q.width, q.height),
-            });
-        }
-        if p.width < min.0 || p.height < min.1 {
-            return Err(MetricsError::TooSmall {
-                plane: i,
-                size: (p.width, p.height),
-                min,
-            });
-        }
-    }
-    Ok(())
+    let sizes = |f: &[DeepPlane]| f.iter().map(|p| (p.width, p.height)).collect();
+    super::plane::check_sizes(&[sizes(a), sizes(b)], min)
 }
 
 fn area_weighted(values: &[f64], planes: &[DeepPlane]) -> f64 {

@@ -209,7 +209,27 @@ pub(crate) fn check_frames(
     frames: &[&[Plane<'_>]],
     min: (usize, usize),
 ) -> Result<(), MetricsError> {
-    let first = frames.first().copied().unwrap_or(&[]);
+    let sizes: Vec<Vec<(usize, usize)>> = frames
+        .iter()
+        .map(|f| f.iter().map(|p| (p.width, p.height)).collect())
+        .collect();
+    check_sizes(&sizes, min)?;
+    for frame in frames {
+        for (i, p) in frame.iter().enumerate() {
+            p.validate(i)?;
+        }
+    }
+    Ok(())
+}
+
+/// The size rules of [`check_frames`] on plane sizes alone (shared with the high-depth metrics):
+/// at least one plane, the same plane count and per-index size in every frame, each plane at
+/// least `min`.
+pub(crate) fn check_sizes(
+    frames: &[Vec<(usize, usize)>],
+    min: (usize, usize),
+) -> Result<(), MetricsError> {
+    let first = frames.first().map(Vec::as_slice).unwrap_or(&[]);
     if first.is_empty() {
         return Err(MetricsError::NoPlanes);
     }
@@ -220,22 +240,21 @@ pub(crate) fn check_frames(
                 found: frame.len(),
             });
         }
-        for (i, (p, q)) in first.iter().zip(frame.iter()).enumerate() {
-            if (p.width, p.height) != (q.width, q.height) {
+        for (i, (&p, &q)) in first.iter().zip(frame).enumerate() {
+            if p != q {
                 return Err(MetricsError::SizeMismatch {
                     plane: i,
-                    expected: (p.width, p.height),
-                    found: (q.width, q.height),
+                    expected: p,
+                    found: q,
                 });
             }
-            q.validate(i)?;
         }
     }
-    for (i, p) in first.iter().enumerate() {
-        if p.width < min.0 || p.height < min.1 {
+    for (i, &size) in first.iter().enumerate() {
+        if size.0 < min.0 || size.1 < min.1 {
             return Err(MetricsError::TooSmall {
                 plane: i,
-                size: (p.width, p.height),
+                size,
                 min,
             });
         }
