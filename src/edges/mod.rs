@@ -287,6 +287,106 @@ fn grey_row_any(s: &[u8], d: &mut [u8], ps: usize, [or, og, ob]: [usize; 3]) {
     }
 }
 
+/// The formats `tcvclineart` takes, in its sink template's order (its preference): the RGB family is converted with scikit-image's `rgb2gray` weights, the YUV
+/// family uses its Y plane as is.
+pub const GREY_SOURCE_FORMATS: &[gst_video::VideoFormat] = &[
+    gst_video::VideoFormat::Gray8,
+    gst_video::VideoFormat::Rgb,
+    gst_video::VideoFormat::Bgr,
+    gst_video::VideoFormat::Rgbx,
+    gst_video::VideoFormat::Bgrx,
+    gst_video::VideoFormat::Xrgb,
+    gst_video::VideoFormat::Xbgr,
+    gst_video::VideoFormat::Rgba,
+    gst_video::VideoFormat::Bgra,
+    gst_video::VideoFormat::Argb,
+    gst_video::VideoFormat::Abgr,
+    gst_video::VideoFormat::I420,
+    gst_video::VideoFormat::Yv12,
+    gst_video::VideoFormat::Nv12,
+    gst_video::VideoFormat::Nv21,
+    gst_video::VideoFormat::Y42b,
+    gst_video::VideoFormat::Y444,
+    gst_video::VideoFormat::I42010le,
+    gst_video::VideoFormat::I42210le,
+    gst_video::VideoFormat::P01010le,
+];
+
+/// How `tcvclineart` reads the grey image of a negotiated input format (and `tcvc-episode`,
+/// which must see exactly what the element sees): the RGB family through scikit-image's
+/// `rgb2gray` weights, the YUV family's Y plane as is (10-bit luma rounded to 8 bits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GreySource {
+    /// Plane 0 is the grey / luma plane.
+    Plane0,
+    /// Plane 0 is a luma plane of little-endian 16-bit words holding `depth` bits, `shift` bits
+    /// up (P010: 10 bits, shift 6); it becomes 8 bits by rounding.
+    Plane0Deep {
+        /// Bits of the luma value.
+        depth: u32,
+        /// Bits the value is shifted up in its word.
+        shift: u32,
+    },
+    /// Packed RGB family: bytes per pixel and the offsets of R, G, B.
+    Packed {
+        /// Bytes per pixel.
+        pixel_stride: usize,
+        /// Byte offsets of R, G and B in a pixel.
+        offsets: [usize; 3],
+    },
+}
+
+impl GreySource {
+    /// The grey source of a GStreamer video format.
+    pub fn of_format(finfo: &gst_video::VideoFormatInfo) -> Self {
+        if finfo.is_rgb() {
+            let po = finfo.poffset();
+            GreySource::Packed {
+                pixel_stride: finfo.pixel_stride()[0] as usize,
+                offsets: [po[0] as usize, po[1] as usize, po[2] as usize],
+            }
+        } else if finfo.depth()[0] > 8 {
+            GreySource::Plane0Deep {
+                depth: finfo.depth()[0],
+                shift: finfo.shift()[0],
+            }
+        } else {
+            GreySource::Plane0
+        }
+    }
+
+    /// Writes the `width × height` grey image (packed rows) of plane 0 `src` (rows `src_stride`
+    /// bytes apart) into `grey`.
+    pub fn read(
+        &self,
+        src: &[u8],
+        src_stride: usize,
+        grey: &mut [u8],
+        width: usize,
+        height: usize,
+    ) {
+        match *self {
+            GreySource::Plane0 => copy_plane(src, src_stride, grey, width, width, height),
+            GreySource::Plane0Deep { depth, shift } => {
+                deep_to_grey(src, src_stride, depth, shift, grey, width, width, height)
+            }
+            GreySource::Packed {
+                pixel_stride,
+                offsets,
+            } => rgb_to_grey(
+                src,
+                src_stride,
+                pixel_stride,
+                offsets,
+                grey,
+                width,
+                width,
+                height,
+            ),
+        }
+    }
+}
+
 /// Writes an edge map (255 = line) into an 8-bit output plane of any stride: black lines on
 /// white when `invert`, white lines on black otherwise.
 pub fn write_lines(

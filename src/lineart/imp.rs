@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-use crate::edges::{self, Extractor, Params};
+use crate::edges::{self, Extractor, GreySource, Params};
 use crate::formatcaps;
 use gst::glib;
 use gst::prelude::*;
@@ -18,30 +18,8 @@ static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     )
 });
 
-/// Sink formats: the RGB family is converted with scikit-image's `rgb2gray` weights, the YUV
-/// family uses its Y plane as is.
-const SINK_FORMATS: &[gst_video::VideoFormat] = &[
-    gst_video::VideoFormat::Gray8,
-    gst_video::VideoFormat::Rgb,
-    gst_video::VideoFormat::Bgr,
-    gst_video::VideoFormat::Rgbx,
-    gst_video::VideoFormat::Bgrx,
-    gst_video::VideoFormat::Xrgb,
-    gst_video::VideoFormat::Xbgr,
-    gst_video::VideoFormat::Rgba,
-    gst_video::VideoFormat::Bgra,
-    gst_video::VideoFormat::Argb,
-    gst_video::VideoFormat::Abgr,
-    gst_video::VideoFormat::I420,
-    gst_video::VideoFormat::Yv12,
-    gst_video::VideoFormat::Nv12,
-    gst_video::VideoFormat::Nv21,
-    gst_video::VideoFormat::Y42b,
-    gst_video::VideoFormat::Y444,
-    gst_video::VideoFormat::I42010le,
-    gst_video::VideoFormat::I42210le,
-    gst_video::VideoFormat::P01010le,
-];
+/// Sink formats: every format [`GreySource`] reads.
+const SINK_FORMATS: &[gst_video::VideoFormat] = edges::GREY_SOURCE_FORMATS;
 
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum)]
 #[repr(u32)]
@@ -74,21 +52,6 @@ impl Default for Settings {
             mode: DEFAULT_MODE,
         }
     }
-}
-
-/// How the grey image is read from the negotiated input format.
-#[derive(Debug, Clone, Copy)]
-enum GreySource {
-    /// Plane 0 is the grey / luma plane.
-    Plane0,
-    /// Plane 0 is a luma plane of little-endian 16-bit words holding `depth` bits, `shift` bits
-    /// up (P010: 10 bits, shift 6); it becomes 8 bits by rounding.
-    Plane0Deep { depth: u32, shift: u32 },
-    /// Packed RGB family: bytes per pixel and the offsets of R, G, B.
-    Packed {
-        pixel_stride: usize,
-        offsets: [usize; 3],
-    },
 }
 
 struct State {
@@ -287,22 +250,7 @@ impl VideoFilterImpl for LineArt {
                 "output must be GRAY8 of the input size, got {outcaps}"
             ));
         }
-        let finfo = in_info.format_info();
-        let source = if finfo.is_rgb() {
-            let pixel_stride = finfo.pixel_stride()[0] as usize;
-            let po = finfo.poffset();
-            GreySource::Packed {
-                pixel_stride,
-                offsets: [po[0] as usize, po[1] as usize, po[2] as usize],
-            }
-        } else if finfo.depth()[0] > 8 {
-            GreySource::Plane0Deep {
-                depth: finfo.depth()[0],
-                shift: finfo.shift()[0],
-            }
-        } else {
-            GreySource::Plane0
-        };
+        let source = GreySource::of_format(&in_info.format_info());
         let mut state = self.state.lock().unwrap();
         // Keep the working buffers across caps changes of the same size.
         let extractor = state.take().map(|s| s.extractor).unwrap_or_default();
@@ -330,17 +278,9 @@ impl VideoFilterImpl for LineArt {
 
         let in_stride = inframe.plane_stride()[0] as usize;
         let src = inframe.plane_data(0).map_err(|_| gst::FlowError::Error)?;
-        let grey = state.extractor.grey_mut();
-        match state.source {
-            GreySource::Plane0 => edges::copy_plane(src, in_stride, grey, w, w, h),
-            GreySource::Plane0Deep { depth, shift } => {
-                edges::deep_to_grey(src, in_stride, depth, shift, grey, w, w, h)
-            }
-            GreySource::Packed {
-                pixel_stride,
-                offsets,
-            } => edges::rgb_to_grey(src, in_stride, pixel_stride, offsets, grey, w, w, h),
-        }
+        state
+            .source
+            .read(src, in_stride, state.extractor.grey_mut(), w, h);
 
         let out_stride = outframe.plane_stride()[0] as usize;
         let dst = outframe
