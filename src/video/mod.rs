@@ -455,6 +455,26 @@ fn read_image(path: &Path, width: u32, height: u32, fit: Fit) -> Result<Vec<u8>,
     Ok(bytes.to_vec())
 }
 
+/// Reads one image as packed RGB at its own size: `(bytes, width, height)`.
+pub fn read_image_native(path: &Path) -> Result<(Vec<u8>, u32, u32), VideoError> {
+    let bad = |detail: String| VideoError::UnreadableImage {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let name = path
+        .to_str()
+        .ok_or_else(|| bad("the path is not valid UTF-8 (OpenCV needs UTF-8 paths)".into()))?;
+    let bgr = opencv::imgcodecs::imread(name, opencv::imgcodecs::IMREAD_COLOR)
+        .map_err(|e| bad(e.to_string()))?;
+    if bgr.empty() {
+        return Err(bad(
+            "OpenCV cannot decode it (not an image, or truncated)".into()
+        ));
+    }
+    let (w, h) = (bgr.cols() as u32, bgr.rows() as u32);
+    read_image(path, w, h, Fit::Stretch).map(|b| (b, w, h))
+}
+
 /// Scales an RGB image to `width × height` with `INTER_AREA`, fitted as `fit` says.
 fn fit_image(rgb: &Mat, width: u32, height: u32, fit: Fit) -> opencv::Result<Mat> {
     let (src_w, src_h) = (rgb.cols() as u32, rgb.rows() as u32);
@@ -541,7 +561,6 @@ struct Shared {
     no_more_pads: AtomicBool,
 }
 
-/// Decodes a video file with GStreamer; returns the frames and the frame rate.
 /// The size of a clip's frames as they come out of its decoder (square pixels: a video with
 /// non-square pixels is scaled to its display aspect), or of the first image of a folder.
 /// Decodes one frame.
@@ -571,6 +590,75 @@ fn decode_video(
     fit: Fit,
     max_frames: Option<usize>,
 ) -> Result<Decoded, VideoError> {
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    let stream = run_decoder(
+        path,
+        size,
+        fit,
+        &[gst_video::VideoFormat::Rgb],
+        max_frames,
+        &mut |frame| {
+            let (width, height) = (frame.width() as usize, frame.height() as usize);
+            let row = width * 3;
+            let stride = frame.plane_stride()[0] as usize;
+            let data = frame
+                .plane_data(0)
+                .map_err(|e| format!("a frame without data: {e}"))?;
+            let mut out = Vec::with_capacity(row * height);
+            for y in 0..height {
+                let start = y * stride;
+                let src_row = data.get(start..start + row).ok_or_else(|| {
+                    format!("a frame buffer of {} bytes is too short", data.len())
+                })?;
+                out.extend_from_slice(src_row);
+            }
+            frames.push(out);
+            Ok(())
+        },
+    )?;
+    Ok((frames, stream.fps, (stream.width, stream.height)))
+}
+
+/// What [`decode_each`] found out about a decoded stream.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StreamInfo {
+    /// Frames delivered.
+    pub frames: usize,
+    /// Frame width.
+    pub width: u32,
+    /// Frame height.
+    pub height: u32,
+    /// Frame rate, when the stream declares one.
+    pub fps: Option<f64>,
+    /// Frame rate as a fraction (0/1 when unknown).
+    pub fps_fraction: gst::Fraction,
+}
+
+/// Decodes a video file with GStreamer at its own size (square pixels), in the first of
+/// `formats` that `videoconvert` can give (the same negotiation as a
+/// `decodebin ! videoconvert ! element` pipeline whose element takes `formats` in that order),
+/// and hands every frame in display order to `on_frame`, one at a time: nothing is kept. An
+/// error returned by `on_frame` stops decoding and comes back as [`VideoError::NotAVideo`]'s
+/// detail.
+pub fn decode_each(
+    path: &Path,
+    formats: &[gst_video::VideoFormat],
+    max_frames: Option<usize>,
+    on_frame: &mut dyn FnMut(&gst_video::VideoFrameRef<&gst::BufferRef>) -> Result<(), String>,
+) -> Result<StreamInfo, VideoError> {
+    check_input(path, 1, 1, max_frames)?;
+    run_decoder(path, None, Fit::Stretch, formats, max_frames, on_frame)
+}
+
+/// Builds and runs the decoding pipeline of [`decode_video`] / [`decode_each`].
+fn run_decoder(
+    path: &Path,
+    size: Option<(u32, u32)>,
+    fit: Fit,
+    formats: &[gst_video::VideoFormat],
+    max_frames: Option<usize>,
+    on_frame: &mut dyn FnMut(&gst_video::VideoFrameRef<&gst::BufferRef>) -> Result<(), String>,
+) -> Result<StreamInfo, VideoError> {
     let pipe_err = |detail: String| VideoError::Pipeline {
         path: path.to_path_buf(),
         detail,
@@ -618,7 +706,10 @@ fn decode_video(
     }
     .transpose()?;
     let mut caps = gst::Caps::builder("video/x-raw")
-        .field("format", "RGB")
+        .field(
+            "format",
+            gst::List::new(formats.iter().map(|f| f.to_str().to_string())),
+        )
         .field("pixel-aspect-ratio", gst::Fraction::new(1, 1));
     if let Some((width, height)) = size {
         caps = caps
@@ -706,13 +797,13 @@ fn decode_video(
         });
     }
 
-    let result = pull_frames(path, &pipeline, &sink, &shared, size, max_frames);
+    let result = pull_frames(path, &pipeline, &sink, &shared, size, max_frames, on_frame);
     bus.unset_sync_handler();
     drop(guard);
     result
 }
 
-/// The pulling loop of [`decode_video`]: bounded waits, checking the bus errors between them.
+/// The pulling loop of [`run_decoder`]: bounded waits, checking the bus errors between them.
 fn pull_frames(
     path: &Path,
     pipeline: &gst::Pipeline,
@@ -720,7 +811,8 @@ fn pull_frames(
     shared: &Shared,
     size: Option<(u32, u32)>,
     max_frames: Option<usize>,
-) -> Result<Decoded, VideoError> {
+    on_frame: &mut dyn FnMut(&gst_video::VideoFrameRef<&gst::BufferRef>) -> Result<(), String>,
+) -> Result<StreamInfo, VideoError> {
     let not_video = |detail: String| VideoError::NotAVideo {
         path: path.to_path_buf(),
         detail,
@@ -738,11 +830,12 @@ fn pull_frames(
     }
     // The size of every frame: the one asked for, else the first frame's.
     let mut expected = size;
-    let mut frames: Vec<Vec<u8>> = Vec::new();
+    let mut count = 0usize;
     let mut fps = None;
+    let mut fps_fraction = gst::Fraction::new(0, 1);
     let mut last_progress = Instant::now();
     loop {
-        if max_frames.is_some_and(|m| frames.len() >= m) {
+        if max_frames.is_some_and(|m| count >= m) {
             break;
         }
         if let Some(detail) = bus_error() {
@@ -765,12 +858,11 @@ fn pull_frames(
                         info.height()
                     )));
                 }
-                let row = width as usize * 3;
-                let frame_len = row * height as usize;
                 if fps.is_none() {
                     let f = info.fps();
                     if f.numer() > 0 && f.denom() > 0 {
                         fps = Some(f.numer() as f64 / f.denom() as f64);
+                        fps_fraction = f;
                     }
                 }
                 let buffer = sample
@@ -778,22 +870,8 @@ fn pull_frames(
                     .ok_or_else(|| not_video("a sample without a buffer".into()))?;
                 let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info)
                     .map_err(|_| not_video("a frame buffer that cannot be mapped".into()))?;
-                let stride = frame.plane_stride()[0] as usize;
-                let data = frame
-                    .plane_data(0)
-                    .map_err(|e| not_video(format!("a frame without data: {e}")))?;
-                let mut out = Vec::with_capacity(frame_len);
-                for y in 0..height as usize {
-                    let start = y * stride;
-                    let src_row = data.get(start..start + row).ok_or_else(|| {
-                        not_video(format!(
-                            "a frame buffer of {} bytes is too short",
-                            data.len()
-                        ))
-                    })?;
-                    out.extend_from_slice(src_row);
-                }
-                frames.push(out);
+                on_frame(&frame).map_err(not_video)?;
+                count += 1;
             }
             None => {
                 if let Some(detail) = bus_error() {
@@ -812,14 +890,20 @@ fn pull_frames(
                 if last_progress.elapsed() > STALL_TIMEOUT {
                     return Err(VideoError::Timeout {
                         path: path.to_path_buf(),
-                        frames: frames.len(),
+                        frames: count,
                     });
                 }
             }
         }
     }
     match expected {
-        Some(wh) if !frames.is_empty() => Ok((frames, fps, wh)),
+        Some((width, height)) if count > 0 => Ok(StreamInfo {
+            frames: count,
+            width,
+            height,
+            fps,
+            fps_fraction,
+        }),
         _ => Err(VideoError::NoFrames {
             path: path.to_path_buf(),
         }),
