@@ -358,7 +358,8 @@ fn an_artist_keyframe_is_the_output_and_the_next_previous_frame() {
 #[test]
 fn a_real_scene_cut_resets_the_chain() {
     let (w, h) = (256u32, 144u32);
-    let mut art = line_art_frames(CLIP_720P, &[40, 41, 42, 43], w, h);
+    // Eight frames of one shot (past the young-shot frames of the rule), then another shot.
+    let mut art = line_art_frames(CLIP_720P, &[40, 41, 42, 43, 44, 45, 46, 47], w, h);
     art.extend(line_art_frames(CLIP_1080P, &[400, 401, 402], w, h));
     let mut c = Colorizer::new(&model(), w, h, &[]);
     for (i, f) in art.iter().enumerate() {
@@ -366,9 +367,12 @@ fn a_real_scene_cut_resets_the_chain() {
     }
     let r = c.resets();
     assert_eq!(r.len(), 1, "{r:?}");
-    assert_eq!(r[0].frame, 4);
+    assert_eq!(r[0].frame, 8);
     match r[0].reason {
-        Reason::SceneCut(change) => assert!(change > 0.5, "{change}"),
+        Reason::SceneCut(score) => assert!(
+            score > gsttcvc::model::scene::DEFAULT_SCENE_THRESHOLD,
+            "{score}"
+        ),
         other => panic!("{other:?}"),
     }
 }

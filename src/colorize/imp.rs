@@ -145,7 +145,7 @@ fn working_size(s: &Settings, w: u32, h: u32, train: (u32, u32)) -> (i64, i64) {
 }
 
 /// Reads an image file as a `1 × 3 × H × W` RGB tensor in [0, 1].
-fn read_rgb(path: &str) -> Result<Tensor, String> {
+pub(crate) fn read_rgb(path: &str) -> Result<Tensor, String> {
     let bgr = opencv::imgcodecs::imread(path, opencv::imgcodecs::IMREAD_COLOR)
         .map_err(|e| format!("cannot read keyframe '{path}': {e}"))?;
     if bgr.empty() {
@@ -258,7 +258,7 @@ impl ObjectImpl for Colorize {
                     .build(),
                 glib::ParamSpecDouble::builder("scene-threshold")
                     .nick("Scene threshold")
-                    .blurb("Reset the previous frame when more than this fraction of line pixels moved by over 1 px (a cut); 1.0 disables")
+                    .blurb("Scene cuts reset the chain: a frame is a cut when its line-art cut score (0..1: 0.25 x the share of line pixels with no line within 1 px in the previous frame + 0.75 x how much line density moved between the cells of a 8x6 grid) exceeds this and stands out from the shot's own motion (at least 1.5 x the shot's peak score over its last 8 frames + 0.1; above 0.5 in a shot's first 6 frames). 1.0 disables")
                     .minimum(0.0)
                     .maximum(1.0)
                     .default_value(DEFAULT_SCENE_THRESHOLD)

@@ -8,6 +8,8 @@ mod imp;
 pub mod messages;
 pub mod pattern;
 
+pub(crate) use imp::read_rgb;
+
 glib::wrapper! {
     pub struct Colorize(ObjectSubclass<imp::Colorize>)
         @extends gst_video::VideoFilter, gst_base::BaseTransform, gst::Element, gst::Object;
@@ -24,8 +26,8 @@ glib::wrapper! {
  *
  * Messages: `tcvccolorize-reset` when the chain restarts, with `reason` (string: `flush`,
  * `stream-start`, `caps`, `discont`, `gap` or `scene-cut`), `frame` (guint64, the first frame
- * after the reset) and, for scene cuts, `change` (gdouble, the line-art change that triggered
- * it). Typed in Rust as `gsttcvc::colorize::messages::Reset`.
+ * after the reset) and, for scene cuts, `change` (gdouble, the cut score that triggered it:
+ * see `scene-threshold`). Typed in Rust as `gsttcvc::colorize::messages::Reset`.
  *
  * ## Example launch line
  * |[

@@ -44,6 +44,7 @@ pub mod generator;
 mod layers;
 pub mod loss;
 pub mod net;
+pub mod scene;
 pub mod stream;
 pub mod unet;
 pub mod vgg;
@@ -58,6 +59,7 @@ pub use file::{
 pub use generator::{Generator, GeneratorConfig, SharedGenerator, INPUT_CHANNELS};
 pub use loss::{FeatureNet, GeneratorLosses, LossWeights};
 pub use net::ColorNet;
+pub use scene::{SceneDetector, SceneScore};
 pub use stream::{OutputMode, StreamColorizer};
 pub use unet::{UnetGenerator, UNET_FORMAT_NAME};
 pub use vgg::{vgg19_parameter_specs, Vgg19, VggFeatures};

@@ -9,10 +9,8 @@ use tch::{Device, Kind, Tensor};
 
 type Result<T> = std::result::Result<T, ModelError>;
 
-/// Default [`StreamColorizer`] scene-cut threshold: measured on the sample clips at 256², line
-/// pixels with no line within 1 px in the other frame are at most 0.29 of all line pixels inside
-/// a shot (p99 0.25) and 0.68–0.86 across a cut.
-pub const DEFAULT_SCENE_THRESHOLD: f64 = 0.5;
+use super::scene::SceneDetector;
+pub use super::scene::DEFAULT_SCENE_THRESHOLD;
 
 /// A pixel of area-downsampled line art is a line pixel when at most this bright.
 const LINE_LEVEL: f64 = 0.75;
@@ -41,7 +39,7 @@ impl OutputMode {
 /// Why a stream's chain was reset.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ResetReason {
-    /// Scene cut: the fraction of changed line pixels.
+    /// Scene cut: the cut score (see [`super::scene`]).
     SceneCut(f64),
 }
 
@@ -59,9 +57,8 @@ pub struct StreamColorizer {
     blank_previous: bool,
     input_mode: InputMode,
     work: (i64, i64),
-    scene_threshold: f64,
+    scene: SceneDetector,
     prev: Option<Tensor>,
-    prev_lines: Option<Tensor>,
 }
 
 /// Resizes `x` (`1 × C × h × w`) to `(height, width)`: area averaging when shrinking (thin lines
@@ -100,9 +97,8 @@ impl StreamColorizer {
             generator,
             input_mode,
             work: (width, height),
-            scene_threshold,
+            scene: SceneDetector::new(scene_threshold),
             prev: None,
-            prev_lines: None,
         })
     }
 
@@ -129,13 +125,14 @@ impl StreamColorizer {
 
     /// Sets the scene-cut threshold (1.0 disables cut detection).
     pub fn set_scene_threshold(&mut self, v: f64) {
-        self.scene_threshold = v;
+        self.scene.set_threshold(v);
     }
 
-    /// Forgets the previous frame: the next frame is conditioned on a blank (zeros) frame.
+    /// Forgets the previous frame (the next frame is conditioned on a blank (zeros) frame) and
+    /// the scene detector's shot.
     pub fn reset(&mut self) {
         self.prev = None;
-        self.prev_lines = None;
+        self.scene.reset();
     }
 
     /// Whether a previous frame is held.
@@ -155,28 +152,12 @@ impl StreamColorizer {
                 .f_to_kind(Kind::Float)
                 .map_err(ModelError::torch("keyframe"))?,
         );
+        // The keyframe's frame is measured like any other, so that the cut rule sees every
+        // frame (as `tcvc-episode plan` does); a cut there changes nothing (the keyframe is
+        // the new previous frame either way).
         let small = resize(input, h, w)?;
-        self.prev_lines = Some(line_mask(self.input_mode, &small)?);
+        self.scene.observe(&line_mask(self.input_mode, &small)?)?;
         Ok(())
-    }
-
-    /// Fraction of line pixels (of both frames) with no line pixel within 1 px in the other
-    /// frame; 0 when neither frame has lines.
-    pub fn scene_change(a: &Tensor, b: &Tensor) -> Result<f64> {
-        let r = (|| -> std::result::Result<f64, tch::TchError> {
-            let af = a.f_to_kind(Kind::Float)?;
-            let bf = b.f_to_kind(Kind::Float)?;
-            let ad = af.f_max_pool2d([3, 3], [1, 1], [1, 1], [1, 1], false)?;
-            let bd = bf.f_max_pool2d([3, 3], [1, 1], [1, 1], [1, 1], false)?;
-            let miss = af
-                .f_mul(&bd.f_rsub_scalar(1.0)?)?
-                .f_sum(Kind::Double)?
-                .f_add(&bf.f_mul(&ad.f_rsub_scalar(1.0)?)?.f_sum(Kind::Double)?)?;
-            let total = af.f_sum(Kind::Double)?.f_add(&bf.f_sum(Kind::Double)?)?;
-            let (miss, total) = (miss.f_double_value(&[])?, total.f_double_value(&[])?);
-            Ok(if total == 0.0 { 0.0 } else { miss / total })
-        })();
-        r.map_err(ModelError::torch("measuring the scene change"))
     }
 
     /// Colorizes the next frame: `input` is the full-resolution line art (or grey),
@@ -186,14 +167,10 @@ impl StreamColorizer {
         let small = resize(input, h, w)?;
         let lines = line_mask(self.input_mode, &small)?;
         let mut reset = None;
-        if let Some(prev_lines) = &self.prev_lines {
-            if self.scene_threshold < 1.0 {
-                let change = Self::scene_change(prev_lines, &lines)?;
-                if change > self.scene_threshold {
-                    reset = Some(ResetReason::SceneCut(change));
-                    self.prev = None;
-                }
-            }
+        let scene = self.scene.observe(&lines)?;
+        if scene.cut {
+            reset = Some(ResetReason::SceneCut(scene.score));
+            self.prev = None;
         }
         let prev = match &self.prev {
             Some(p) if !self.blank_previous => p.shallow_clone(),
@@ -206,7 +183,6 @@ impl StreamColorizer {
             .f_to_kind(Kind::Float)
             .map_err(ModelError::torch("widening the prediction"))?;
         self.prev = Some(pred.shallow_clone());
-        self.prev_lines = Some(lines);
         Ok(Step {
             prediction: pred,
             reset,
@@ -332,16 +308,6 @@ mod tests {
         let p3 = s.step(&x2).unwrap().prediction;
         let d3 = g.infer(&resize(&x2, 24, 32).unwrap(), &zeros).unwrap();
         assert!(p3.allclose(&d3, 0.0, 0.0, false));
-    }
-
-    #[test]
-    fn scene_change_is_zero_for_the_same_lines_and_one_for_disjoint_ones() {
-        let a = Tensor::zeros([1, 1, 16, 16], (Kind::Bool, Device::Cpu));
-        let _ = a.narrow(2, 2, 1).fill_(1);
-        let b = Tensor::zeros([1, 1, 16, 16], (Kind::Bool, Device::Cpu));
-        let _ = b.narrow(2, 12, 1).fill_(1);
-        assert_eq!(StreamColorizer::scene_change(&a, &a).unwrap(), 0.0);
-        assert_eq!(StreamColorizer::scene_change(&a, &b).unwrap(), 1.0);
     }
 
     #[test]

@@ -20,7 +20,7 @@
 use super::error::{Result, TrainError};
 use super::rng::{mix, Rng};
 use crate::model::stream::{line_mask, DEFAULT_SCENE_THRESHOLD};
-use crate::model::{InputMode, StreamColorizer};
+use crate::model::{InputMode, SceneDetector};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
@@ -29,9 +29,9 @@ use tch::{Device, Kind, Tensor};
 pub const PREVIOUS_FRAME_PROBABILITY: f64 = 0.5;
 
 /// For each frame `t` of one clip (8-bit input planes, line art or grey, `width × height`):
-/// whether frame `t − 1` may serve as its previous frame. `false` for `t = 0` and where
-/// `StreamColorizer::scene_change` of the [`line_mask`]s of `t − 1` and `t` exceeds
-/// [`DEFAULT_SCENE_THRESHOLD`] (a cut: the element resets its chain there too).
+/// whether frame `t − 1` may serve as its previous frame. `false` for `t = 0` and where the
+/// element's cut rule ([`SceneDetector`] at [`DEFAULT_SCENE_THRESHOLD`] on the [`line_mask`]s)
+/// finds a cut before `t` (the element resets its chain there too).
 pub fn previous_frame_valid(
     inputs: &[Vec<u8>],
     width: usize,
@@ -39,7 +39,7 @@ pub fn previous_frame_valid(
     mode: InputMode,
 ) -> Result<Vec<bool>> {
     let mut valid = Vec::with_capacity(inputs.len());
-    let mut prev_mask: Option<Tensor> = None;
+    let mut scene = SceneDetector::new(DEFAULT_SCENE_THRESHOLD);
     for (t, plane) in inputs.iter().enumerate() {
         if plane.len() != width * height {
             return Err(TrainError::Runtime(format!(
@@ -51,13 +51,8 @@ pub fn previous_frame_valid(
             .and_then(|x| x.f_view([1, 1, height as i64, width as i64]))
             .and_then(|x| x.f_to_kind(Kind::Float))
             .and_then(|x| x.f_div_scalar(255.0))?;
-        let mask = line_mask(mode, &x)?;
-        let ok = match &prev_mask {
-            None => false,
-            Some(p) => StreamColorizer::scene_change(p, &mask)? <= DEFAULT_SCENE_THRESHOLD,
-        };
-        valid.push(ok);
-        prev_mask = Some(mask);
+        let s = scene.observe(&line_mask(mode, &x)?)?;
+        valid.push(t > 0 && !s.cut);
     }
     Ok(valid)
 }
@@ -493,27 +488,28 @@ mod tests {
 
     #[test]
     fn moving_lines_are_one_shot_and_a_new_pattern_is_a_cut() {
-        let mut clip = shot(6, true, 0);
+        // The first shot is past the cut rule's young frames (scene::YOUNG_FRAMES).
+        let mut clip = shot(8, true, 0);
         clip.extend(shot(5, false, 4));
         let v = previous_frame_valid(&clip, W, H, InputMode::Lineart).unwrap();
-        let expect: Vec<bool> = (0..11).map(|t| t != 0 && t != 6).collect();
+        let expect: Vec<bool> = (0..13).map(|t| t != 0 && t != 8).collect();
         assert_eq!(v, expect);
     }
 
     #[test]
     fn previous_frame_rate_is_one_half_and_never_across_files_or_cuts() {
-        // Clip 0: two shots concatenated (a cut at frame 6); clip 1: another file.
-        let mut c0 = shot(6, true, 0);
+        // Clip 0: two shots concatenated (a cut at frame 8); clip 1: another file.
+        let mut c0 = shot(8, true, 0);
         c0.extend(shot(5, false, 4));
         let c1 = shot(7, true, 3);
         let flags = vec![
             previous_frame_valid(&c0, W, H, InputMode::Lineart).unwrap(),
             previous_frame_valid(&c1, W, H, InputMode::Lineart).unwrap(),
         ];
-        // Global indices: clip 0 = 0..11 (cut at 6), clip 1 = 11..18 (file boundary at 11).
-        let no_prev = [0usize, 6, 11];
+        // Global indices: clip 0 = 0..13 (cut at 8), clip 1 = 13..20 (file boundary at 13).
+        let no_prev = [0usize, 8, 13];
         let mut s = Sampler::new(&flags, 9, PREVIOUS_FRAME_PROBABILITY);
-        assert_eq!(s.samples_per_epoch(), 18);
+        assert_eq!(s.samples_per_epoch(), 20);
         let (mut eligible, mut used) = (0u32, 0u32);
         for _ in 0..10_000 {
             let d = s.draw(1);
