@@ -18,6 +18,7 @@ pub mod colorize;
 pub mod compare;
 pub mod device;
 pub mod edges;
+pub mod episode;
 mod flicker;
 mod formatcaps;
 mod fsutil;

@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: MIT
+//! `tcvc-episode` against the element: on a real clip with several cuts (pieces of the four
+//! shots of Big Buck Bunny's opening, put together with FFmpeg, lossless), every frame that
+//! `plan` + `colorize` writes (batch 1, 3 and 8; 3 shards; with an artist keyframe) equals the
+//! frame `tcvclineart ! tcvccolorize` makes over the whole file with the same model; shard
+//! segments joined without re-encoding decode to the single run's frames.
+mod common;
+
+use gst::prelude::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Pieces `(first, end)` of the 1080p opening's shots (0-284, 285-377, 378-552, 553-719),
+/// 12 frames each: 5 shots, 4 cuts.
+const PIECES: [(u32, u32); 5] = [(40, 52), (300, 312), (420, 432), (600, 612), (200, 212)];
+const FRAMES: usize = 60;
+
+fn episode() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tcvc-episode"));
+    c.env("OMP_WAIT_POLICY", "passive");
+    c
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("tcvc-episode runs");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{cmd:?} failed: {err}");
+    err
+}
+
+/// The clip with cuts: 320x180, FFV1 in Matroska (lossless: every decoder sees the same frames).
+fn clip_with_cuts(dir: &Path) -> PathBuf {
+    let out = dir.join("cuts.mkv");
+    let parts: Vec<String> = PIECES
+        .iter()
+        .enumerate()
+        .map(|(i, (a, b))| {
+            format!(
+                "[0:v]trim=start_frame={a}:end_frame={b},setpts=PTS-STARTPTS,scale=320:180[v{i}]"
+            )
+        })
+        .collect();
+    let concat: String = (0..PIECES.len()).map(|i| format!("[v{i}]")).collect();
+    let graph = format!(
+        "{};{concat}concat=n={}:v=1:a=0,format=yuv420p[out]",
+        parts.join(";"),
+        PIECES.len()
+    );
+    let st = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(common::sample(common::CLIP_1080P))
+        .args([
+            "-filter_complex",
+            &graph,
+            "-map",
+            "[out]",
+            "-c:v",
+            "ffv1",
+            "-r",
+            "24",
+        ])
+        .arg(&out)
+        .status()
+        .expect("ffmpeg runs (make setup installs it)");
+    assert!(st.success());
+    out
+}
+
+/// Every frame of the element pipeline over `clip` (packed RGB).
+fn element_frames(clip: &Path, keyframes: Option<&str>) -> Vec<Vec<u8>> {
+    let key = keyframes
+        .map(|k| format!(" keyframe-location=\"{k}\""))
+        .unwrap_or_default();
+    let (pipeline, sink) = common::launch_with_sink(&format!(
+        "filesrc location=\"{}\" ! decodebin ! videoconvert ! tcvclineart ! tcvccolorize{key} ! video/x-raw,format=RGB ! appsink name=sink sync=false",
+        clip.display()
+    ));
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut frames = Vec::new();
+    while let Ok(s) = sink.pull_sample() {
+        frames.push(common::plane_packed(&s, 0).0);
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    frames
+}
+
+/// The PNG frames `0..n` of a `%05d.png` folder, packed RGB.
+fn png_frames(dir: &Path, n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            let p = dir.join(format!("{i:05}.png"));
+            assert!(p.is_file(), "{} was not written", p.display());
+            gsttcvc::video::read_image_native(&p).unwrap().0
+        })
+        .collect()
+}
+
+fn assert_same(a: &[Vec<u8>], b: &[Vec<u8>], what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: frame counts");
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        let differ = x.iter().zip(y).filter(|(p, q)| p != q).count();
+        assert_eq!(differ, 0, "{what}: frame {i} differs in {differ} bytes");
+    }
+}
+
+fn decoded(path: &Path) -> Vec<Vec<u8>> {
+    let (pipeline, sink) = common::launch_with_sink(&format!(
+        "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink sync=false",
+        path.display()
+    ));
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut frames = Vec::new();
+    while let Ok(s) = sink.pull_sample() {
+        frames.push(common::plane_packed(&s, 0).0);
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    frames
+}
+
+#[test]
+fn batched_shot_chains_and_shards_equal_the_element_frame_for_frame() {
+    common::init();
+    let dir = common::scratch_dir("episode");
+    let clip = clip_with_cuts(&dir);
+    let shots = dir.join("shots.json");
+    run(episode()
+        .args(["plan", "--line-threads", "2"])
+        .arg(&clip)
+        .arg("-o")
+        .arg(&shots));
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&shots).unwrap()).unwrap();
+    let starts: Vec<u64> = plan["shots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["start"].as_u64().unwrap())
+        .collect();
+    assert_eq!(plan["frames"], FRAMES as u64);
+    // The four joins are found (the rule is the element's, measured in docs/colorize.md).
+    assert_eq!(starts, [0, 12, 24, 36, 48], "shots {starts:?}");
+
+    let reference = element_frames(&clip, None);
+    assert_eq!(reference.len(), FRAMES);
+    for batch in ["1", "3", "8"] {
+        let out = dir.join(format!("b{batch}"));
+        std::fs::create_dir_all(&out).unwrap();
+        let log = run(episode()
+            .args(["colorize", "--device", "cpu", "--batch", batch, "--shots"])
+            .arg(&shots)
+            .arg(&clip)
+            .arg("-o")
+            .arg(out.join("%05d.png")));
+        assert!(log.contains("5 shots, 60 frames"), "{log}");
+        assert_same(
+            &png_frames(&out, FRAMES),
+            &reference,
+            &format!("batch {batch}"),
+        );
+    }
+
+    // Three shards into one PNG folder (frames keep their episode numbers), planning inside.
+    let out = dir.join("shards");
+    std::fs::create_dir_all(&out).unwrap();
+    for i in 0..3 {
+        run(episode()
+            .args(["colorize", "--device", "cpu", "--batch", "2"])
+            .args(["--shard", &format!("{i}/3")])
+            .arg(&clip)
+            .arg("-o")
+            .arg(out.join("%05d.png")));
+    }
+    assert_same(&png_frames(&out, FRAMES), &reference, "3 shards");
+
+    // Shards as lossless H.264 transport-stream segments, joined without re-encoding, decode to
+    // the frames of the single run written the same way.
+    let enc = "x264enc pass=quant quantizer=0 speed-preset=ultrafast";
+    let whole = dir.join("whole.ts");
+    run(episode()
+        .args(["colorize", "--device", "cpu", "--encoder", enc, "--shots"])
+        .arg(&shots)
+        .arg(&clip)
+        .arg("-o")
+        .arg(&whole));
+    let mut segments = Vec::new();
+    for i in 0..3 {
+        let seg = dir.join(format!("part-{i}.ts"));
+        run(episode()
+            .args(["colorize", "--device", "cpu", "--encoder", enc, "--shots"])
+            .arg(&shots)
+            .args(["--shard", &format!("{i}/3")])
+            .arg(&clip)
+            .arg("-o")
+            .arg(&seg));
+        segments.push(seg);
+    }
+    let joined = dir.join("joined.mkv");
+    run(episode().arg("join").args(&segments).arg("-o").arg(&joined));
+    let a = decoded(&whole);
+    assert_eq!(a.len(), FRAMES);
+    assert_same(&decoded(&joined), &a, "joined shards");
+
+    // An artist keyframe in the middle of a shot seeds its chain in both.
+    let keys = dir.join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let key = &reference[30];
+    common::write_png(&keys.join("00030.png"), key, 180, 3);
+    let pattern = keys.join("%05d.png");
+    let reference = element_frames(&clip, Some(pattern.to_str().unwrap()));
+    let out = dir.join("keyed");
+    std::fs::create_dir_all(&out).unwrap();
+    run(episode()
+        .args(["colorize", "--device", "cpu", "--batch", "3", "--shots"])
+        .arg(&shots)
+        .arg("--keyframe-location")
+        .arg(&pattern)
+        .arg(&clip)
+        .arg("-o")
+        .arg(out.join("%05d.png")));
+    assert_same(&png_frames(&out, FRAMES), &reference, "keyframe");
+}
+
+#[test]
+fn bad_arguments_are_clear_errors() {
+    let dir = common::scratch_dir("episode-bad");
+    for (args, expect) in [
+        (
+            vec!["colorize", "x.mkv", "-o", "o.mkv", "--shard", "3/3"],
+            "not a shard",
+        ),
+        (
+            vec!["colorize", "x.mkv", "-o", "o.mkv", "--batch", "0"],
+            "at least 1",
+        ),
+        (
+            vec!["plan", "/nonexistent.mkv", "-o", "p.json"],
+            "does not exist",
+        ),
+    ] {
+        let out = episode().args(&args).current_dir(&dir).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(expect), "{args:?}: {err}");
+    }
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, "{\"not\": \"a plan\"}").unwrap();
+    let out = episode()
+        .args(["colorize", "x.mkv", "-o", "o.mkv", "--shots"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a shots manifest"));
+}
