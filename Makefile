@@ -9,7 +9,7 @@ export GST_PLUGIN_PATH := $(CURDIR)/target/release
 # threads slow inference by >10x (docs/colorize.md, Performance).
 export OMP_WAIT_POLICY ?= passive
 
-.PHONY: setup build test lint unit meson-check efficientnet demo bench corpus peer-sizes fuzz install clean-data
+.PHONY: setup build test lint unit meson-check efficientnet demo bench corpus peer-sizes fuzz cuts-bench episode-bench install clean-data
 
 ## setup: install Debian packages, the Python venv, the sample data and build (re-runnable)
 setup:
@@ -45,6 +45,18 @@ lint: setup
 ## unit: the library's unit tests, which need no downloaded data.
 unit: setup
 	cargo test --release --locked --lib -- --test-threads=2
+
+## cuts-bench: the scene-cut rule against FFmpeg and PySceneDetect on clips with known cuts
+## (docs/colorize.md#scene-cuts); installs PySceneDetect into the venv (without the GUI OpenCV
+## it asks for: the venv's headless OpenCV serves it).
+cuts-bench: setup
+	$(TCVC_PYTHON) -m pip install -q --no-deps scenedetect==0.7.2 click==8.5.1 platformdirs==4.14.8 tqdm==4.70.1
+	$(TCVC_PYTHON) tools/cuts-bench.py
+
+## episode-bench: tcvc-episode --batch B against the element over the same clip (CPU; fp32 and
+## bf16), ratios in one run (docs/episode.md).
+episode-bench: setup
+	tools/episode-bench.sh
 
 ## peer-sizes: the randomised peer tests on 200 drawn size x format cases each: tcvcssim /
 ## tcvcpsnr / tcvcflicker against FFmpeg, scikit-image and NumPy, tcvclineart against OpenCV

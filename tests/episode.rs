@@ -7,13 +7,10 @@
 mod common;
 
 use gst::prelude::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-/// Pieces `(first, end)` of the 1080p opening's shots (0-284, 285-377, 378-552, 553-719),
-/// 12 frames each: 5 shots, 4 cuts.
-const PIECES: [(u32, u32); 5] = [(40, 52), (300, 312), (420, 432), (600, 612), (200, 212)];
-const FRAMES: usize = 60;
+const FRAMES: usize = common::CUTS_CLIP_FRAMES;
 
 fn episode() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tcvc-episode"));
@@ -26,44 +23,6 @@ fn run(cmd: &mut Command) -> String {
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{cmd:?} failed: {err}");
     err
-}
-
-/// The clip with cuts: 320x180, FFV1 in Matroska (lossless: every decoder sees the same frames).
-fn clip_with_cuts(dir: &Path) -> PathBuf {
-    let out = dir.join("cuts.mkv");
-    let parts: Vec<String> = PIECES
-        .iter()
-        .enumerate()
-        .map(|(i, (a, b))| {
-            format!(
-                "[0:v]trim=start_frame={a}:end_frame={b},setpts=PTS-STARTPTS,scale=320:180[v{i}]"
-            )
-        })
-        .collect();
-    let concat: String = (0..PIECES.len()).map(|i| format!("[v{i}]")).collect();
-    let graph = format!(
-        "{};{concat}concat=n={}:v=1:a=0,format=yuv420p[out]",
-        parts.join(";"),
-        PIECES.len()
-    );
-    let st = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-i"])
-        .arg(common::sample(common::CLIP_1080P))
-        .args([
-            "-filter_complex",
-            &graph,
-            "-map",
-            "[out]",
-            "-c:v",
-            "ffv1",
-            "-r",
-            "24",
-        ])
-        .arg(&out)
-        .status()
-        .expect("ffmpeg runs (make setup installs it)");
-    assert!(st.success());
-    out
 }
 
 /// Every frame of the element pipeline over `clip` (packed RGB).
@@ -121,7 +80,7 @@ fn decoded(path: &Path) -> Vec<Vec<u8>> {
 fn batched_shot_chains_and_shards_equal_the_element_frame_for_frame() {
     common::init();
     let dir = common::scratch_dir("episode");
-    let clip = clip_with_cuts(&dir);
+    let clip = common::clip_with_cuts(&dir);
     let shots = dir.join("shots.json");
     run(episode()
         .args(["plan", "--line-threads", "2"])

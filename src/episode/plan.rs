@@ -171,11 +171,10 @@ pub fn plan(req: PlanRequest<'_>) -> Result<Plan, EpisodeError> {
         &|_| true,
         &mut |_| Ok(()),
         &mut |frame| {
-            let input = plane_to_tensor(&frame.plane, frame.width, frame.height, tch::Device::Cpu)
-                .map_err(|e| e.to_string())?;
-            let small = resize(&input, h, w).map_err(|e| e.to_string())?;
-            let mask = line_mask(req.input_mode, &small).map_err(|e| e.to_string())?;
-            let s = detector.observe(&mask).map_err(|e| e.to_string())?;
+            let input = plane_to_tensor(&frame.plane, frame.width, frame.height, tch::Device::Cpu)?;
+            let small = resize(&input, h, w)?;
+            let mask = line_mask(req.input_mode, &small)?;
+            let s = detector.observe(&mask)?;
             if frame.index == 0 || s.cut {
                 if let Some(last) = shots.last_mut() {
                     last.end = frame.index;
@@ -206,7 +205,7 @@ pub fn plan(req: PlanRequest<'_>) -> Result<Plan, EpisodeError> {
                     u8::from(s.cut),
                     s.density
                 )
-                .map_err(|e| format!("cannot write the scores: {e}"))?;
+                .map_err(|e| EpisodeError::Run(format!("cannot write the scores: {e}")))?;
             }
             progress(frame.index, None);
             Ok(())

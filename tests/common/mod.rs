@@ -257,6 +257,53 @@ pub fn line_art_frames(clip: &str, indices: &[usize], width: u32, height: u32) -
     run_lineart(&[], &inputs)
 }
 
+/// Pieces `(first, end)` of the 1080p opening's shots (0-284, 285-377, 378-552, 553-719),
+/// 12 frames each: 5 shots, 4 cuts.
+pub const CUTS_CLIP_PIECES: [(u32, u32); 5] =
+    [(40, 52), (300, 312), (420, 432), (600, 612), (200, 212)];
+/// Frames of [`clip_with_cuts`].
+pub const CUTS_CLIP_FRAMES: usize = 60;
+
+/// The clip with cuts: 320x180, FFV1 in Matroska (lossless: every decoder sees the same frames).
+pub fn clip_with_cuts(dir: &Path) -> PathBuf {
+    let out = dir.join("cuts.mkv");
+    let parts: Vec<String> = CUTS_CLIP_PIECES
+        .iter()
+        .enumerate()
+        .map(|(i, (a, b))| {
+            format!(
+                "[0:v]trim=start_frame={a}:end_frame={b},setpts=PTS-STARTPTS,scale=320:180[v{i}]"
+            )
+        })
+        .collect();
+    let concat: String = (0..CUTS_CLIP_PIECES.len())
+        .map(|i| format!("[v{i}]"))
+        .collect();
+    let graph = format!(
+        "{};{concat}concat=n={}:v=1:a=0,format=yuv420p[out]",
+        parts.join(";"),
+        CUTS_CLIP_PIECES.len()
+    );
+    let st = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(sample(CLIP_1080P))
+        .args([
+            "-filter_complex",
+            &graph,
+            "-map",
+            "[out]",
+            "-c:v",
+            "ffv1",
+            "-r",
+            "24",
+        ])
+        .arg(&out)
+        .status()
+        .expect("ffmpeg runs (make setup installs it)");
+    assert!(st.success());
+    out
+}
+
 /// Element messages with the name of the element that posted them.
 pub type Msgs = Vec<(String, gst::Structure)>;
 
