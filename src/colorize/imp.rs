@@ -3,6 +3,7 @@ use super::messages::{Reason, Reset};
 use super::pattern::FramePattern;
 use crate::device::DeviceSpec;
 use crate::formatcaps::{self, MAX_SIDE};
+use crate::model::batch::{self, BatchKey, Batcher};
 use crate::model::cache::{self, CachedModel};
 use crate::model::stream::{
     compose, plane_to_tensor, tensor_to_rgb8, OutputMode, StreamColorizer, DEFAULT_SCENE_THRESHOLD,
@@ -89,7 +90,13 @@ struct Settings {
     scene_threshold: f64,
     output_mode: Output,
     keyframe_location: Option<String>,
+    model_instance_id: Option<String>,
+    batch_size: u32,
+    batched_push_timeout: i64,
 }
+
+/// `batched-push-timeout` default (µs): one frame at 25 frames/s.
+const DEFAULT_BATCHED_PUSH_TIMEOUT: i64 = 40_000;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -103,12 +110,17 @@ impl Default for Settings {
             scene_threshold: DEFAULT_SCENE_THRESHOLD,
             output_mode: Output::Auto,
             keyframe_location: None,
+            model_instance_id: None,
+            batch_size: 1,
+            batched_push_timeout: DEFAULT_BATCHED_PUSH_TIMEOUT,
         }
     }
 }
 
 struct Stream {
     colorizer: StreamColorizer,
+    /// The cross-stream batch group (`model-instance-id`), if any.
+    batcher: Option<Arc<Batcher>>,
     grey: Vec<u8>,
     rgb: Vec<u8>,
 }
@@ -269,6 +281,27 @@ impl ObjectImpl for Colorize {
                     .blurb("How the full-resolution output is made: auto, ink, luma, color")
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecString::builder("model-instance-id")
+                    .nick("Model instance id")
+                    .blurb("Elements of this process with the same id put their frames into one forward pass (batching across streams, as DL Streamer's model-instance-id); each keeps its own chain, resets and messages. They need the same model, device, precision and working size. Unset: no batching")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("batch-size")
+                    .nick("Batch size")
+                    .blurb("Frames per forward pass of the model-instance-id group (the group's first element sets it)")
+                    .minimum(1)
+                    .maximum(256)
+                    .default_value(1)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecInt64::builder("batched-push-timeout")
+                    .nick("Batched push timeout")
+                    .blurb("Microseconds a frame waits for the batch to fill before the pass runs with what is there (as DeepStream's nvstreammux); a stream that stalls, seeks or ends never holds the others longer (the group's first element sets it)")
+                    .minimum(0)
+                    .maximum(10_000_000)
+                    .default_value(DEFAULT_BATCHED_PUSH_TIMEOUT)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecString::builder("keyframe-location")
                     .nick("Keyframe location")
                     .blurb("printf pattern of artist keyframes, e.g. keys/%05d.png: when the file for frame N exists it is output N and the previous frame of N+1")
@@ -307,6 +340,16 @@ impl ObjectImpl for Colorize {
             "keyframe-location" => {
                 s.keyframe_location = value.get().expect("type checked upstream")
             }
+            "model-instance-id" => {
+                s.model_instance_id = value
+                    .get::<Option<String>>()
+                    .expect("type checked upstream")
+                    .filter(|v| !v.is_empty())
+            }
+            "batch-size" => s.batch_size = value.get().expect("type checked upstream"),
+            "batched-push-timeout" => {
+                s.batched_push_timeout = value.get().expect("type checked upstream")
+            }
             _ => unimplemented!(),
         }
     }
@@ -323,6 +366,9 @@ impl ObjectImpl for Colorize {
             "scene-threshold" => s.scene_threshold.to_value(),
             "output-mode" => s.output_mode.to_value(),
             "keyframe-location" => s.keyframe_location.to_value(),
+            "model-instance-id" => s.model_instance_id.to_value(),
+            "batch-size" => s.batch_size.to_value(),
+            "batched-push-timeout" => s.batched_push_timeout.to_value(),
             _ => unimplemented!(),
         }
     }
@@ -534,7 +580,38 @@ impl VideoFilterImpl for Colorize {
             in_info.width(),
             in_info.height()
         );
+        let batcher = match &settings.model_instance_id {
+            None => None,
+            Some(id) => {
+                let key = BatchKey {
+                    model: Arc::as_ptr(&st.model) as usize,
+                    working: (ww, wh),
+                };
+                let make = || {
+                    Batcher::new(
+                        st.model.shared.instance(),
+                        key.clone(),
+                        settings.batch_size as usize,
+                        std::time::Duration::from_micros(settings.batched_push_timeout as u64),
+                    )
+                };
+                match batch::group(id, key.clone(), make) {
+                    Ok(b) => Some(b),
+                    Err(e) => {
+                        drop(state);
+                        gst::element_imp_error!(
+                            self,
+                            gst::LibraryError::Settings,
+                            ("{}", e),
+                            ["{e}"]
+                        );
+                        return Err(gst::loggable_error!(CAT, "{e}"));
+                    }
+                }
+            }
+        };
         st.stream = Some(Stream {
+            batcher,
             colorizer,
             grey: Vec::new(),
             rgb: Vec::new(),
@@ -606,10 +683,13 @@ impl VideoFilterImpl for Colorize {
             crate::model::stream::resize(&key.to_device(device), h as i64, w as i64)
                 .map_err(|e| fail("Keyframe", &e))?
         } else {
-            let step = stream
-                .colorizer
-                .step(&input)
-                .map_err(|e| fail("Colorization failed", &e))?;
+            let step = match &stream.batcher {
+                None => stream.colorizer.step(&input),
+                Some(b) => stream
+                    .colorizer
+                    .step_with(&input, &mut |_, x, p| b.infer(x, p)),
+            }
+            .map_err(|e| fail("Colorization failed", &e))?;
             if let Some(crate::model::stream::ResetReason::SceneCut(c)) = step.reset {
                 resets.push(Reason::SceneCut(c));
             }

@@ -35,6 +35,7 @@
 //! [`loss::discriminator_loss`], and write checkpoints with
 //! [`ModelFile::save`].
 
+pub mod batch;
 pub mod cache;
 pub mod discriminator;
 pub mod effnet;

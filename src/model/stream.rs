@@ -163,6 +163,17 @@ impl StreamColorizer {
     /// Colorizes the next frame: `input` is the full-resolution line art (or grey),
     /// `1 × 1 × H × W` in `[0, 1]` on the generator's device.
     pub fn step(&mut self, input: &Tensor) -> Result<Step> {
+        self.step_with(input, &mut |g, x, p| g.infer(x, p))
+    }
+
+    /// [`StreamColorizer::step`] with the generator's forward pass done by `run(generator,
+    /// working-size input, previous frame)`: a cross-stream batcher
+    /// ([`super::batch::Batcher`]) runs it together with other streams' frames.
+    pub fn step_with(
+        &mut self,
+        input: &Tensor,
+        run: &mut dyn FnMut(&ColorNet, &Tensor, &Tensor) -> Result<Tensor>,
+    ) -> Result<Step> {
         let (w, h) = self.work;
         let small = resize(input, h, w)?;
         let lines = line_mask(self.input_mode, &small)?;
@@ -177,9 +188,7 @@ impl StreamColorizer {
             _ => Tensor::f_zeros([1, 3, h, w], (Kind::Float, self.device()))
                 .map_err(ModelError::torch("making the blank previous frame"))?,
         };
-        let pred = self
-            .generator
-            .infer(&small, &prev)?
+        let pred = run(&self.generator, &small, &prev)?
             .f_to_kind(Kind::Float)
             .map_err(ModelError::torch("widening the prediction"))?;
         self.prev = Some(pred.shallow_clone());
