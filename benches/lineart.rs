@@ -137,4 +137,29 @@ fn main() {
         "  tcvclineart mode=greyscale (GStreamer + copies) {:7.2} ms/frame",
         median(gs) * 1e3
     );
+
+    // Cores: OpenCV runs GaussianBlur and Canny on its parallel framework (Debian's build: TBB)
+    // over all cores; the same frames with OpenCV limited to one thread, for the ratio.
+    let cores = opencv::core::get_number_of_cpus().unwrap_or(1);
+    let all = opencv::core::get_num_threads().unwrap_or(1);
+    let (mut one, mut many) = (vec![], vec![]);
+    for round in 0..ROUNDS {
+        for f in &packed {
+            opencv::core::set_num_threads(1).unwrap();
+            let t1 = module(f);
+            opencv::core::set_num_threads(all).unwrap();
+            let tn = module(f);
+            if round > 0 {
+                one.push(t1);
+                many.push(tn);
+            }
+        }
+    }
+    let (one, many) = (median(one), median(many));
+    println!(
+        "  edges module, OpenCV on 1 thread                {:7.2} ms/frame; on {all} threads ({cores} cores) {:7.2} ms/frame: {:.2}x",
+        one * 1e3,
+        many * 1e3,
+        one / many
+    );
 }
