@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Packs the release build for a machine that has a GPU and PyTorch 2.11 (libtorch) but no
-# GStreamer and no OpenCV (docs/gpu.md): the stripped plugin, tcvc-train, tcvc-eval and the
+# GStreamer and no OpenCV (docs/gpu.md): the stripped plugin, tcvc-train, tcvc-eval, tcvc-episode and the
 # tcvccolorize test binary; the GStreamer, GLib and OpenCV shared libraries they load, copied
 # from this machine; the GStreamer plugins the checks use (coreelements, videotestsrc,
 # videoconvertscale, app). tools/gpu-check.sh runs the checks there.
@@ -20,7 +20,7 @@ out=${1:-.gpu}
 rel=target/release
 test_bin=$(ls -t $rel/deps/colorize-* 2>/dev/null | grep -v '\.d$' | head -1 || true)
 [ -n "$test_bin" ] || { echo "no colorize test binary: run cargo test --release --test colorize --no-run" >&2; exit 2; }
-for f in $rel/libgsttcvc.so $rel/tcvc-train $rel/tcvc-eval; do
+for f in $rel/libgsttcvc.so $rel/tcvc-train $rel/tcvc-eval $rel/tcvc-episode; do
   [ -f "$f" ] || { echo "$f is missing: run make build" >&2; exit 2; }
 done
 gstlib=$(pkg-config --variable=pluginsdir gstreamer-1.0)
@@ -29,6 +29,7 @@ rm -rf "$out" && mkdir -p "$out"/{bin,lib,plugins,stubs}
 strip -o "$out/plugins/libgsttcvc.so" $rel/libgsttcvc.so
 strip -o "$out/bin/tcvc-train" $rel/tcvc-train
 strip -o "$out/bin/tcvc-eval" $rel/tcvc-eval
+strip -o "$out/bin/tcvc-episode" $rel/tcvc-episode
 strip -o "$out/bin/colorize-tests" "$test_bin"
 for p in coreelements videotestsrc videoconvertscale app; do cp "$gstlib/libgst$p.so" "$out/plugins/"; done
 cp "$(command -v gst-launch-1.0)" "$(command -v gst-inspect-1.0)" "$scanner" "$out/bin/"
