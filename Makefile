@@ -37,12 +37,15 @@ meson-check: setup
 	env -u GST_PLUGIN_PATH meson devenv -C build-meson-ci gst-inspect-1.0 tcvc | grep -q tcvccolorize
 	@echo "meson-check: ok"
 
-## lint: formatting and clippy, warnings as errors (CI runs it first).
+## lint: formatting and clippy, warnings as errors (CI runs it first); the plugin must not link
+## the tools' crates (clap, indicatif, plotters, ctrlc).
 lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --release --locked --all-targets -- -D warnings
+	@if cargo tree --locked -p gst-tcvc -e normal | grep -E ' (clap|indicatif|plotters|ctrlc) '; then \
+	  echo "lint: the plugin crate depends on a tools crate (above): move that code to tcvc-tools" >&2; exit 1; fi
 
-## unit: the library's unit tests, which need no downloaded data.
+## unit: the workspace's unit tests (plugin, tcvc-core, tcvc-tools), which need no downloaded data.
 unit: setup
 	cargo test --release --locked --lib -- --test-threads=2
 

@@ -54,7 +54,8 @@ def main():
     if a.command == "build":
         if a.lib == bool(a.bin):
             sys.exit("cargo_wrapper: build needs exactly one of --lib, --bin NAME")
-        what = ["--lib"] if a.lib else ["--bin", a.bin]
+        # The plugin is the root package; the tools are the tcvc-tools member (workspace).
+        what = ["-p", "gst-tcvc", "--lib"] if a.lib else ["-p", "tcvc-tools", "--bin", a.bin]
         cmd = cargo + ["build", "--locked"] + release + what
     elif a.command == "test":
         cmd = cargo + ["test", "--locked"] + release + (["--lib"] if a.lib else []) + [

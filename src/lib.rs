@@ -9,27 +9,22 @@
 //! - `tcvcssim`, `tcvcpsnr`, `tcvcflicker`: per-frame quality of a stream against a reference
 //!   (one shared aggregator, [`compare`], over the [`metrics`] module).
 //!
-//! The modules below are shared by the elements and the command-line tools: never copy their
-//! code into an element or a binary.
+//! The shared modules (edges, metrics, model, video, device, fsutil, pattern) live in the
+//! `tcvc-core` crate and are re-exported here; the tools (`tcvc-train`, `tcvc-eval`,
+//! `tcvc-episode`) are the `tcvc-tools` crate. Never copy their code into an element or a binary.
 use gst::glib;
 use gst::prelude::*;
 
 pub mod colorize;
 pub mod compare;
-pub mod device;
-pub mod edges;
-pub mod episode;
 mod flicker;
 mod formatcaps;
-mod fsutil;
 mod lineart;
 pub mod message;
-pub mod metrics;
-pub mod model;
 mod psnr;
 mod ssim;
-pub mod train;
-pub mod video;
+
+pub use tcvc_core::{device, edges, fsutil, metrics, model, pattern, video};
 
 /**
  * plugin-tcvc:

@@ -16,10 +16,9 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 use gst_video::VideoFormat;
 use once_cell::sync::Lazy;
-use opencv::prelude::*;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use tch::{Kind, Tensor};
+use tch::Kind;
 
 static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
@@ -154,29 +153,6 @@ fn working_size(s: &Settings, w: u32, h: u32, train: (u32, u32)) -> (i64, i64) {
         (ww, 0) => (ww as i64, round4(ww as f64 * h as f64 / w as f64)),
         (ww, wh) => (ww as i64, wh as i64),
     }
-}
-
-/// Reads an image file as a `1 × 3 × H × W` RGB tensor in [0, 1].
-pub(crate) fn read_rgb(path: &str) -> Result<Tensor, String> {
-    let bgr = opencv::imgcodecs::imread(path, opencv::imgcodecs::IMREAD_COLOR)
-        .map_err(|e| format!("cannot read keyframe '{path}': {e}"))?;
-    if bgr.empty() {
-        return Err(format!(
-            "cannot read keyframe '{path}': not an image OpenCV can decode"
-        ));
-    }
-    let (h, w) = (bgr.rows() as i64, bgr.cols() as i64);
-    let bytes = bgr
-        .data_bytes()
-        .map_err(|e| format!("keyframe '{path}': {e}"))?;
-    let t = Tensor::from_slice(bytes)
-        .view([h, w, 3])
-        .flip([2])
-        .permute([2, 0, 1])
-        .unsqueeze(0)
-        .to_kind(Kind::Float)
-        / 255.0;
-    Ok(t)
 }
 
 impl Colorize {
@@ -675,7 +651,7 @@ impl VideoFilterImpl for Colorize {
         };
         let rgb = if let Some(path) = keyframe {
             gst::debug!(CAT, imp = self, "frame {n}: artist keyframe {path}");
-            let key = read_rgb(&path).map_err(|e| fail("Keyframe", &e))?;
+            let key = crate::model::stream::read_rgb(&path).map_err(|e| fail("Keyframe", &e))?;
             stream
                 .colorizer
                 .set_previous(&key, &input)

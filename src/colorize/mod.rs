@@ -6,9 +6,8 @@ use gst::prelude::*;
 
 mod imp;
 pub mod messages;
-pub mod pattern;
-
-pub(crate) use imp::read_rgb;
+/// Frame-number patterns (`keyframe-location`), from the core.
+pub use tcvc_core::pattern;
 
 glib::wrapper! {
     pub struct Colorize(ObjectSubclass<imp::Colorize>)

@@ -19,9 +19,17 @@ pub fn init() {
     });
 }
 
-/// The repository root.
+/// The repository root (the workspace's: these helpers serve the plugin's tests and, through
+/// `#[path]`, those of tcvc-tools).
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    if here.join("Cargo.lock").exists() {
+        here
+    } else {
+        here.parent()
+            .expect("a workspace member has a parent")
+            .to_path_buf()
+    }
 }
 
 /// A sample clip from the data folder (`TCVC_DATA_DIR`, default `./data`), fetched by

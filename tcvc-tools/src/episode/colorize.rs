@@ -11,10 +11,10 @@ use super::lines::{for_each_input, InputFrame};
 use super::output::FrameWriter;
 use super::plan::Plan;
 use super::EpisodeError;
-use crate::colorize::pattern::FramePattern;
 use crate::model::cache::CachedModel;
 use crate::model::stream::{compose, plane_to_tensor, resize, tensor_to_rgb8, OutputMode};
 use crate::model::{ColorNet, InputMode, PreviousFrame};
+use crate::pattern::FramePattern;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
@@ -153,7 +153,7 @@ impl Scheduler<'_> {
                 .filter(|p| Path::new(p).is_file());
             if let Some(path) = key {
                 let p = self.pending.remove(&n).expect("a ready frame is loaded");
-                let rgb = crate::colorize::read_rgb(&path).map_err(EpisodeError::Input)?;
+                let rgb = crate::model::stream::read_rgb(&path).map_err(EpisodeError::Input)?;
                 let rgb = rgb.to_device(self.device);
                 let (w, h) = self.work;
                 slot.prev = Some(

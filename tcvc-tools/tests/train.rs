@@ -4,6 +4,7 @@
 //! uninterrupted one, Ctrl-C saves a checkpoint and exits 130, the pix2pix baseline and the
 //! perceptual losses train, and every input problem is a clear error (exit code 2) before
 //! training.
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use common::*;

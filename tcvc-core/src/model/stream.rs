@@ -199,6 +199,31 @@ impl StreamColorizer {
     }
 }
 
+/// Reads an image file (an artist keyframe) as a `1 × 3 × H × W` RGB tensor in [0, 1] on the
+/// CPU: `tcvccolorize`'s `keyframe-location` and `tcvc-episode --keyframe-location`.
+pub fn read_rgb(path: &str) -> std::result::Result<Tensor, String> {
+    use opencv::prelude::*;
+    let bgr = opencv::imgcodecs::imread(path, opencv::imgcodecs::IMREAD_COLOR)
+        .map_err(|e| format!("cannot read keyframe '{path}': {e}"))?;
+    if bgr.empty() {
+        return Err(format!(
+            "cannot read keyframe '{path}': not an image OpenCV can decode"
+        ));
+    }
+    let (h, w) = (bgr.rows() as i64, bgr.cols() as i64);
+    let bytes = bgr
+        .data_bytes()
+        .map_err(|e| format!("keyframe '{path}': {e}"))?;
+    let t = Tensor::from_slice(bytes)
+        .view([h, w, 3])
+        .flip([2])
+        .permute([2, 0, 1])
+        .unsqueeze(0)
+        .to_kind(Kind::Float)
+        / 255.0;
+    Ok(t)
+}
+
 /// Line pixels (`Bool`) of a working-size input `1 × 1 × h × w`: pixels of line art at most 0.75
 /// bright, or grey pixels whose horizontal + vertical gradient is at least 0.1. Used by the
 /// scene-cut rule of [`StreamColorizer`] and by the trainer (no previous frame across a cut).

@@ -4,6 +4,7 @@
 //! `plan` + `colorize` writes (batch 1, 3 and 8; 3 shards; with an artist keyframe) equals the
 //! frame `tcvclineart ! tcvccolorize` makes over the whole file with the same model; shard
 //! segments joined without re-encoding decode to the single run's frames.
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use gst::prelude::*;

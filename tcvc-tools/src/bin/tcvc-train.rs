@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //! `tcvc-train`: trains the TCVC colorization model on videos. See `docs/training.md` and
-//! `tcvc-train --help`; the implementation is [`gsttcvc::train`].
+//! `tcvc-train --help`; the implementation is [`tcvc_tools::train`].
 fn main() -> std::process::ExitCode {
-    gsttcvc::train::main()
+    tcvc_tools::train::main()
 }

@@ -393,7 +393,7 @@ pub fn load_clip(
 }
 
 /// The image files of a folder, sorted by file name.
-pub(crate) fn image_files(dir: &Path) -> Result<Vec<PathBuf>, VideoError> {
+pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>, VideoError> {
     let io = |source| VideoError::Io {
         path: dir.to_path_buf(),
         source,

@@ -33,7 +33,7 @@ impl Arch {
 /// What channel 0 of the generator input holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InputArg {
-    /// Canny line art of each frame (`gsttcvc::edges`, as the `tcvclineart` element).
+    /// Canny line art of each frame (`tcvc_core::edges`, as the `tcvclineart` element).
     Lineart,
     /// The grey frame.
     Greyscale,

@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicUsize;
 fn sample_720p() -> PathBuf {
     let dir = std::env::var_os("TCVC_DATA_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("data"));
+        .unwrap_or_else(|| Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join("data"));
     let p = dir.join("bigbuckbunny_720p.mp4");
     assert!(
         p.is_file(),
@@ -21,7 +21,7 @@ fn sample_720p() -> PathBuf {
 fn scratch(name: &str) -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let k = NEXT.fetch_add(1, Ordering::SeqCst);
-    let d = Path::new(env!("CARGO_MANIFEST_DIR"))
+    let d = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .join("target/test-scratch")
         .join(format!("video-{name}-{}-{k}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);

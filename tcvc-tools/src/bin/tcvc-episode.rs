@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //! `tcvc-episode`: colorizes whole episodes (shots, batched chains, render-farm shards). See
-//! `docs/episode.md` and `tcvc-episode --help`; the implementation is [`gsttcvc::episode`].
+//! `docs/episode.md` and `tcvc-episode --help`; the implementation is [`tcvc_tools::episode`].
 fn main() -> std::process::ExitCode {
-    gsttcvc::episode::main()
+    tcvc_tools::episode::main()
 }

@@ -5,16 +5,16 @@
 //! Table I of Thasarathan et al. (2019) and optionally writes JSON and CSV with every frame.
 //!
 //! See docs/eval.md.
-use clap::{Parser, ValueEnum};
-use gsttcvc::device::DeviceSpec;
-use gsttcvc::edges::ModelInput;
-use gsttcvc::metrics::{self, SsimWindow, TemporalTracker, DEFAULT_STATIC_THRESHOLD};
-use gsttcvc::model::cache::{self, CachedModel};
-use gsttcvc::model::stream::{
+use crate::device::DeviceSpec;
+use crate::edges::ModelInput;
+use crate::metrics::{self, SsimWindow, TemporalTracker, DEFAULT_STATIC_THRESHOLD};
+use crate::model::cache::{self, CachedModel};
+use crate::model::stream::{
     compose, plane_to_tensor, tensor_to_rgb8, OutputMode, ResetReason, DEFAULT_SCENE_THRESHOLD,
 };
-use gsttcvc::model::{InputMode, ModelError};
-use gsttcvc::video::{self, Clip, Fit, VideoError};
+use crate::model::{InputMode, ModelError};
+use crate::video::{self, Clip, Fit, VideoError};
+use clap::{Parser, ValueEnum};
 use serde::Serialize;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -78,7 +78,7 @@ impl std::fmt::Display for Size {
 }
 
 fn parse_size(s: &str) -> Result<Size, String> {
-    let (width, height) = gsttcvc::video::parse_size(s)?;
+    let (width, height) = crate::video::parse_size(s)?;
     Ok(Size { width, height })
 }
 
@@ -196,7 +196,7 @@ struct Args {
     /// Write one CSV row per model × video × frame.
     #[arg(long, value_name = "FILE")]
     csv: Option<PathBuf>,
-    /// Cache decoded videos in this folder (see gsttcvc::video::load_clip_cached).
+    /// Cache decoded videos in this folder (see crate::video::load_clip_cached).
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
 }
@@ -1008,7 +1008,7 @@ fn run(args: &Args) -> Result<(), Failure> {
         write_file(p, "CSV", &csv(&report))?;
     }
     if let Some(p) = &args.plot {
-        gsttcvc::train::plots::plot_lines(
+        crate::train::plots::plot_lines(
             p,
             "PSNR (dB) by frame index since the last chain reset",
             "frames since the start of the video or the last scene cut",
@@ -1019,7 +1019,8 @@ fn run(args: &Args) -> Result<(), Failure> {
     Ok(())
 }
 
-fn main() -> ExitCode {
+/// The `tcvc-eval` command line.
+pub fn main() -> ExitCode {
     let args = Args::parse();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,7 @@
 //! `tcvc-eval` end to end: the table, the JSON and CSV outputs, agreement of the per-frame PSNR
 //! with an independent computation (the video module, StreamColorizer and compose run here), the
 //! held-out tail, several videos, and the errors (exit code 2, clear messages).
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use common::*;

@@ -4,6 +4,7 @@
 //! folder) runs examples/farm/slurm-episode.sh — a plan job, a 3-task array of colorize shards
 //! and a dependent join — on a short clip with cuts, and the joined episode decodes to the
 //! frames of one tcvc-episode process.
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};

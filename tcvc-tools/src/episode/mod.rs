@@ -9,11 +9,11 @@
 //!
 //! Every frame equals what `tcvclineart ! tcvccolorize` makes over the whole file with the same
 //! model and threshold.
-use crate::colorize::pattern::FramePattern;
 use crate::device::DeviceSpec;
 use crate::model::cache::{self, CachedModel};
 use crate::model::stream::{OutputMode, DEFAULT_SCENE_THRESHOLD};
 use crate::model::ModelError;
+use crate::pattern::FramePattern;
 use crate::video::VideoError;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};

@@ -53,7 +53,7 @@ static LOADS_PER_FILE: LazyLock<Mutex<HashMap<PathBuf, usize>>> = LazyLock::new(
 /// `model-file` is unset; `tcvc-eval --model default` measures it.
 pub static DEFAULT_MODEL: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/models/tcvc-default.safetensors"
+    "/../models/tcvc-default.safetensors"
 ));
 
 /// The name the built-in default model goes by in messages and as its cache path.

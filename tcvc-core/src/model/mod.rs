@@ -17,8 +17,8 @@
 //! # Inference
 //!
 //! ```no_run
-//! use gsttcvc::model::{ModelFile, SharedGenerator};
-//! # fn main() -> Result<(), gsttcvc::model::ModelError> {
+//! use tcvc_core::model::{ModelFile, SharedGenerator};
+//! # fn main() -> Result<(), tcvc_core::model::ModelError> {
 //! let loaded = ModelFile::load_any("model.safetensors", tch::Device::Cpu, tch::Kind::Float)?;
 //! let shared = SharedGenerator::new(loaded.net); // clone into each element
 //! let g = shared.instance(); // per streaming thread, no weight copy

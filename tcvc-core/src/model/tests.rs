@@ -953,7 +953,7 @@ struct Tools {
 }
 
 fn tools() -> Option<Tools> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
     let python = std::env::var_os("TCVC_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join(".venv/bin/python"));

@@ -4,9 +4,9 @@
 //! `tcvc-episode colorize --shots` and the render-farm shards read.
 use super::lines::{for_each_input, SourceInfo};
 use super::EpisodeError;
-use crate::colorize::pattern::FramePattern;
 use crate::model::stream::{line_mask, plane_to_tensor, resize};
 use crate::model::{InputMode, SceneDetector};
+use crate::pattern::FramePattern;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};

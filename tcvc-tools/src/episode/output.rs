@@ -5,7 +5,7 @@
 //! written to a temporary name and renamed when complete). Frame `n` has the time
 //! `n / fps` wherever it is written, so shard segments carry their place in the episode.
 use super::EpisodeError;
-use crate::colorize::pattern::FramePattern;
+use crate::pattern::FramePattern;
 use gst::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
