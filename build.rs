@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-include!("build-support/libtorch.rs");
+include!("cargo-helpers/libtorch.rs");
 
 fn main() {
     gst_plugin_version_helper::info();

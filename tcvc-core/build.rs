@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-include!("../build-support/libtorch.rs");
+include!("../cargo-helpers/libtorch.rs");
 
 fn main() {
-    println!("cargo:rerun-if-changed=../build-support/libtorch.rs");
+    println!("cargo:rerun-if-changed=../cargo-helpers/libtorch.rs");
     libtorch_link_args();
 }
