@@ -6,7 +6,7 @@ use crate::formatcaps::{self, MAX_SIDE};
 use crate::model::batch::{self, BatchKey, Batcher};
 use crate::model::cache::{self, CachedModel};
 use crate::model::stream::{
-    compose, plane_to_tensor, tensor_to_rgb8, OutputMode, StreamColorizer, DEFAULT_SCENE_THRESHOLD,
+    compose, plane_to_tensor, tensor_to_rgb8, StreamColorizer, DEFAULT_SCENE_THRESHOLD,
 };
 use gst::glib;
 use gst::prelude::*;
@@ -18,7 +18,6 @@ use gst_video::VideoFormat;
 use once_cell::sync::Lazy;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use tch::Kind;
 
 static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
@@ -73,6 +72,27 @@ pub enum Output {
     Luma = 2,
     #[enum_value(name = "upsampled prediction as is", nick = "color")]
     Color = 3,
+}
+
+impl From<Precision> for crate::model::Precision {
+    fn from(p: Precision) -> Self {
+        match p {
+            Precision::Fp32 => crate::model::Precision::Fp32,
+            Precision::Bf16 => crate::model::Precision::Bf16,
+            Precision::Fp16 => crate::model::Precision::Fp16,
+        }
+    }
+}
+
+impl From<Output> for crate::model::OutputChoice {
+    fn from(o: Output) -> Self {
+        match o {
+            Output::Auto => crate::model::OutputChoice::Auto,
+            Output::Ink => crate::model::OutputChoice::Ink,
+            Output::Luma => crate::model::OutputChoice::Luma,
+            Output::Color => crate::model::OutputChoice::Color,
+        }
+    }
 }
 
 /// Working size property default: 0 × 0 = the model's training size.
@@ -388,17 +408,9 @@ impl BaseTransformImpl for Colorize {
         let device = spec
             .resolve()
             .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ["{e}"]))?;
-        let kind = match s.precision {
-            Precision::Fp32 => Kind::Float,
-            Precision::Bf16 => Kind::BFloat16,
-            Precision::Fp16 if device.is_cuda() => Kind::Half,
-            Precision::Fp16 => {
-                return Err(gst::error_msg!(
-                    gst::LibraryError::Settings,
-                    ["precision=fp16 needs CUDA (device is {spec}); use precision=bf16 or fp32 on the CPU"]
-                ))
-            }
-        };
+        let kind = crate::model::Precision::from(s.precision)
+            .kind(device)
+            .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ["precision={e}"]))?;
         if let Some(pattern) = &s.keyframe_location {
             if let Err(e) = FramePattern::parse(pattern) {
                 return Err(gst::error_msg!(
@@ -669,12 +681,7 @@ impl VideoFilterImpl for Colorize {
             if let Some(crate::model::stream::ResetReason::SceneCut(c)) = step.reset {
                 resets.push(Reason::SceneCut(c));
             }
-            let mode = match output_mode {
-                Output::Auto => OutputMode::default_for(input_mode),
-                Output::Ink => OutputMode::Ink,
-                Output::Luma => OutputMode::Luma,
-                Output::Color => OutputMode::Color,
-            };
+            let mode = crate::model::OutputChoice::from(output_mode).resolve(input_mode);
             compose(&step.prediction, &input, mode).map_err(|e| fail("Colorization failed", &e))?
         };
 

@@ -12,7 +12,7 @@ use crate::model::cache::{self, CachedModel};
 use crate::model::stream::{
     compose, plane_to_tensor, tensor_to_rgb8, OutputMode, ResetReason, DEFAULT_SCENE_THRESHOLD,
 };
-use crate::model::{InputMode, ModelError};
+use crate::model::{InputMode, ModelError, OutputChoice, Precision};
 use crate::video::{self, Clip, Fit, VideoError};
 use clap::{Parser, ValueEnum};
 use serde::Serialize;
@@ -30,16 +30,6 @@ const EXIT_INPUT: u8 = 2;
 /// Exit status of a failure while running (libtorch, metrics, writing outputs).
 const EXIT_RUN: u8 = 1;
 
-/// Inference precision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-enum Precision {
-    /// 32-bit float.
-    Fp32,
-    /// bfloat16.
-    Bf16,
-}
-
 /// Which input modes to evaluate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum InputChoice {
@@ -49,19 +39,6 @@ enum InputChoice {
     Greyscale,
     /// Every model in its own mode (Table I of the paper: line-art and greyscale columns).
     Both,
-}
-
-/// How the output frame is composed (as the element's `output-mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum OutputChoice {
-    /// Ink for line-art models, luma for greyscale models.
-    Auto,
-    /// The prediction multiplied by the full-resolution line art.
-    Ink,
-    /// The input's luma with the prediction's chroma.
-    Luma,
-    /// The upsampled prediction as is.
-    Color,
 }
 
 /// A `WIDTHxHEIGHT` argument.
@@ -165,8 +142,8 @@ struct Args {
     /// auto (cuda:0 if present, else cpu), cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     device: String,
-    /// Inference precision.
-    #[arg(long, value_enum, default_value_t = Precision::Fp32)]
+    /// Inference precision: fp32, bf16, fp16 (CUDA only).
+    #[arg(long, default_value_t = Precision::Fp32)]
     precision: Precision,
     /// At most N frames per video (after --skip-fraction).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -179,8 +156,9 @@ struct Args {
     /// (same as `both`); `lineart` / `greyscale` require every model to have that mode.
     #[arg(long, value_enum)]
     input: Option<InputChoice>,
-    /// How the output frame is made from the prediction.
-    #[arg(long, value_enum, default_value_t = OutputChoice::Auto)]
+    /// How the output frame is made from the prediction: auto (ink for line-art models, luma
+    /// for greyscale models), ink, luma, color (as the element's output-mode).
+    #[arg(long, default_value_t = OutputChoice::Auto)]
     output_mode: OutputChoice,
     /// Scene-cut threshold of the previous-frame chain (1.0 disables cut detection).
     #[arg(long, value_name = "T", default_value_t = DEFAULT_SCENE_THRESHOLD,
@@ -574,12 +552,7 @@ fn load_jobs(args: &Args, device: tch::Device, kind: Kind) -> Result<Vec<Job>, F
                 path.display()
             )));
         }
-        let output = match args.output_mode {
-            OutputChoice::Auto => OutputMode::default_for(mode),
-            OutputChoice::Ink => OutputMode::Ink,
-            OutputChoice::Luma => OutputMode::Luma,
-            OutputChoice::Color => OutputMode::Color,
-        };
+        let output = args.output_mode.resolve(mode);
         let stem = path.file_stem().map_or_else(
             || path.display().to_string(),
             |s| s.to_string_lossy().into(),
@@ -733,11 +706,7 @@ fn markdown(report: &Report, videos: usize) -> String {
     let _ = writeln!(
         s,
         "\nMeans over all frames of {videos} video(s); device {}, {}:",
-        report.device,
-        match report.precision {
-            Precision::Fp32 => "fp32",
-            Precision::Bf16 => "bf16",
-        }
+        report.device, report.precision
     );
     for m in models.iter().filter(|m| m.kind == "model") {
         let _ = writeln!(
@@ -880,10 +849,10 @@ fn run(args: &Args) -> Result<(), Failure> {
     let device = spec
         .resolve()
         .map_err(|e| Failure::input(format!("--device: {e}")))?;
-    let kind = match args.precision {
-        Precision::Fp32 => Kind::Float,
-        Precision::Bf16 => Kind::BFloat16,
-    };
+    let kind = args
+        .precision
+        .kind(device)
+        .map_err(|e| Failure::input(format!("--precision {e}")))?;
     // Every video path must exist before anything is loaded.
     for v in &args.videos {
         if !v.exists() {

@@ -37,6 +37,7 @@
 
 pub mod batch;
 pub mod cache;
+pub mod choice;
 pub mod discriminator;
 pub mod effnet;
 pub mod error;
@@ -50,6 +51,7 @@ pub mod stream;
 pub mod unet;
 pub mod vgg;
 
+pub use choice::{OutputChoice, Precision};
 pub use discriminator::{Discriminator, SpectralNormConv2d, DISCRIMINATOR_INPUT_CHANNELS};
 pub use effnet::EfficientNetLite0;
 pub use error::{FileRole, ModelError};

@@ -11,11 +11,11 @@
 //! model and threshold.
 use crate::device::DeviceSpec;
 use crate::model::cache::{self, CachedModel};
-use crate::model::stream::{OutputMode, DEFAULT_SCENE_THRESHOLD};
-use crate::model::ModelError;
+use crate::model::stream::DEFAULT_SCENE_THRESHOLD;
+use crate::model::{ModelError, OutputChoice, Precision};
 use crate::pattern::FramePattern;
 use crate::video::VideoError;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -73,30 +73,6 @@ impl EpisodeError {
 struct Cli {
     #[command(subcommand)]
     command: Command,
-}
-
-/// Inference precision (as the element's `precision`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Precision {
-    /// 32-bit float.
-    Fp32,
-    /// bfloat16.
-    Bf16,
-    /// float16 (CUDA only).
-    Fp16,
-}
-
-/// Output composition (as the element's `output-mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum OutputChoice {
-    /// Ink for line-art models, luma for greyscale models.
-    Auto,
-    /// The prediction multiplied by the full-resolution line art.
-    Ink,
-    /// The input's luma with the prediction's chroma.
-    Luma,
-    /// The upsampled prediction as is.
-    Color,
 }
 
 #[derive(Debug, clap::Args)]
@@ -158,11 +134,11 @@ enum Command {
         /// auto (cuda:0 if present, else cpu), cpu, cuda or cuda:N.
         #[arg(long, default_value = "auto")]
         device: String,
-        /// Inference precision.
-        #[arg(long, value_enum, default_value_t = Precision::Fp32)]
+        /// Inference precision: fp32, bf16, fp16 (CUDA only).
+        #[arg(long, default_value_t = Precision::Fp32)]
         precision: Precision,
-        /// How the output is composed.
-        #[arg(long, value_enum, default_value_t = OutputChoice::Auto)]
+        /// How the output is composed: auto, ink, luma, color.
+        #[arg(long, default_value_t = OutputChoice::Auto)]
         output_mode: OutputChoice,
         /// libtorch CPU threads (0 = libtorch's default).
         #[arg(long, default_value_t = 0)]
@@ -334,16 +310,9 @@ fn run(cli: Cli) -> Result<(), EpisodeError> {
             let dev = spec
                 .resolve()
                 .map_err(|e| EpisodeError::Input(format!("--device: {e}")))?;
-            let kind = match precision {
-                Precision::Fp32 => Kind::Float,
-                Precision::Bf16 => Kind::BFloat16,
-                Precision::Fp16 if dev.is_cuda() => Kind::Half,
-                Precision::Fp16 => {
-                    return Err(EpisodeError::Input(
-                        "--precision fp16 needs CUDA; use bf16 or fp32 on the CPU".into(),
-                    ))
-                }
-            };
+            let kind = precision
+                .kind(dev)
+                .map_err(|e| EpisodeError::Input(format!("--precision {e}")))?;
             if threads > 0 {
                 tch::set_num_threads(threads);
             }
@@ -372,12 +341,7 @@ fn run(cli: Cli) -> Result<(), EpisodeError> {
                 .split_once('/')
                 .and_then(|(n, d)| Some(gst::Fraction::new(n.parse().ok()?, d.parse().ok()?)))
                 .unwrap_or(gst::Fraction::new(0, 1));
-            let mode = match output_mode {
-                OutputChoice::Auto => OutputMode::default_for(m.meta.input_mode),
-                OutputChoice::Ink => OutputMode::Ink,
-                OutputChoice::Luma => OutputMode::Luma,
-                OutputChoice::Color => OutputMode::Color,
-            };
+            let mode = output_mode.resolve(m.meta.input_mode);
             let mut writer = output::open(&output, plan.width, plan.height, fps, &encoder)?;
             let pb = bar(Some(frames), "colorizing");
             let t = Instant::now();

@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: MIT
+//! The two user choices every runner of the model offers — the element's `precision` and
+//! `output-mode` properties and the tools' `--precision` / `--output-mode` — defined once. The
+//! element mirrors them as GObject enums (`GstTcvcColorizePrecision`, `GstTcvcColorizeOutputMode`,
+//! same nicks) and converts with `From`.
+use super::stream::OutputMode;
+use super::InputMode;
+use std::fmt;
+use std::str::FromStr;
+use tch::{Device, Kind};
+
+/// Inference precision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// 32-bit float.
+    #[default]
+    Fp32,
+    /// bfloat16 (the CPU speed lever on CPUs with AVX-512 BF16 / AMX; GPUs).
+    Bf16,
+    /// float16 (CUDA only).
+    Fp16,
+}
+
+impl Precision {
+    /// Every precision, in documentation order.
+    pub const ALL: [Precision; 3] = [Precision::Fp32, Precision::Bf16, Precision::Fp16];
+
+    /// The nick: `fp32`, `bf16`, `fp16`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::Fp32 => "fp32",
+            Precision::Bf16 => "bf16",
+            Precision::Fp16 => "fp16",
+        }
+    }
+
+    /// The libtorch kind on `device`; fp16 on the CPU is an error naming the fix.
+    pub fn kind(self, device: Device) -> Result<Kind, String> {
+        match self {
+            Precision::Fp32 => Ok(Kind::Float),
+            Precision::Bf16 => Ok(Kind::BFloat16),
+            Precision::Fp16 if device.is_cuda() => Ok(Kind::Half),
+            Precision::Fp16 => Err(format!(
+                "fp16 needs CUDA (device is {device:?}); use bf16 or fp32 on the CPU"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Precision::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("'{s}' is not a precision: use fp32, bf16 or fp16"))
+    }
+}
+
+/// How the full-resolution output is made: `auto` (the model's natural output: ink for line
+/// art, luma for greyscale) or one [`OutputMode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum OutputChoice {
+    /// Ink for line-art models, luma for greyscale models.
+    #[default]
+    Auto,
+    /// The prediction multiplied by the full-resolution line art.
+    Ink,
+    /// The input's luma with the prediction's chroma.
+    Luma,
+    /// The upsampled prediction as is.
+    Color,
+}
+
+impl OutputChoice {
+    /// Every choice, in documentation order.
+    pub const ALL: [OutputChoice; 4] = [
+        OutputChoice::Auto,
+        OutputChoice::Ink,
+        OutputChoice::Luma,
+        OutputChoice::Color,
+    ];
+
+    /// The nick: `auto`, `ink`, `luma`, `color`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputChoice::Auto => "auto",
+            OutputChoice::Ink => "ink",
+            OutputChoice::Luma => "luma",
+            OutputChoice::Color => "color",
+        }
+    }
+
+    /// The output mode for a model of `input_mode`.
+    pub fn resolve(self, input_mode: InputMode) -> OutputMode {
+        match self {
+            OutputChoice::Auto => OutputMode::default_for(input_mode),
+            OutputChoice::Ink => OutputMode::Ink,
+            OutputChoice::Luma => OutputMode::Luma,
+            OutputChoice::Color => OutputMode::Color,
+        }
+    }
+}
+
+impl fmt::Display for OutputChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for OutputChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        OutputChoice::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("'{s}' is not an output mode: use auto, ink, luma or color"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_fp16_needs_cuda() {
+        for p in Precision::ALL {
+            assert_eq!(p.as_str().parse::<Precision>(), Ok(p));
+        }
+        for o in OutputChoice::ALL {
+            assert_eq!(o.to_string().parse::<OutputChoice>(), Ok(o));
+        }
+        assert!("fp8".parse::<Precision>().is_err());
+        assert_eq!(Precision::Bf16.kind(Device::Cpu), Ok(Kind::BFloat16));
+        assert!(Precision::Fp16
+            .kind(Device::Cpu)
+            .unwrap_err()
+            .contains("needs CUDA"));
+        assert_eq!(
+            OutputChoice::Auto.resolve(InputMode::Greyscale),
+            OutputMode::Luma
+        );
+        assert_eq!(
+            OutputChoice::Auto.resolve(InputMode::Lineart),
+            OutputMode::Ink
+        );
+    }
+}
