@@ -4,7 +4,6 @@
 //! the GStreamer element and the trainer can show the message to the user as
 //! is.
 
-use std::fmt;
 use std::path::PathBuf;
 
 /// Which kind of weights file an error refers to (used in messages).
@@ -39,11 +38,12 @@ impl FileRole {
 }
 
 /// Errors produced by model construction, model-file I/O and inference.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ModelError {
     /// The file could not be opened or read (missing, permission denied,
     /// is a directory, ...).
+    #[error("cannot read `{}`: {source}; {}", .path.display(), io_hint(.source))]
     Io {
         /// File that was accessed.
         path: PathBuf,
@@ -51,12 +51,14 @@ pub enum ModelError {
         source: std::io::Error,
     },
     /// The file exists but has zero bytes.
+    #[error("`{}` is empty (0 bytes); the download or export was probably interrupted, write the model file again", .path.display())]
     EmptyFile {
         /// Offending file.
         path: PathBuf,
     },
     /// The bytes are not a valid safetensors container (truncated, random
     /// bytes, a PyTorch `.pth` pickle, ...).
+    #[error("`{}` is not a valid safetensors file ({detail}); the file is truncated or corrupt, or is not a model file. Reference PyTorch checkpoints (.pth) must first be converted with tools/convert_reference.py", .path.display())]
     NotSafetensors {
         /// Offending file (empty when loading from memory).
         path: PathBuf,
@@ -64,21 +66,25 @@ pub enum ModelError {
         detail: String,
     },
     /// A required `__metadata__` entry is absent.
+    #[error("model file has no `{key}` entry in its safetensors __metadata__; it was not written by gst-tcvc. Convert reference checkpoints with tools/convert_reference.py")]
     MissingMetadata {
         /// Metadata key.
         key: &'static str,
     },
     /// `__metadata__.format` is not `tcvc-generator`.
+    #[error("model file declares format `{found}`, expected `tcvc-generator` (or `tcvc-pix2pix-unet`, which tcvc-eval and tcvccolorize also load); this is some other safetensors file. Convert reference checkpoints with tools/convert_reference.py")]
     WrongFormat {
         /// The format string found in the file.
         found: String,
     },
     /// `__metadata__.format_version` is not supported by this build.
+    #[error("model file has format_version `{found}`, this build only reads version `1`; use a matching gst-tcvc version or re-export the model")]
     UnsupportedVersion {
         /// The version string found in the file.
         found: String,
     },
     /// A metadata value could not be parsed or is out of range.
+    #[error("model file metadata `{key}` = `{value}` is invalid (expected {expected}); fix the metadata or re-export the model")]
     InvalidMetadata {
         /// Metadata key.
         key: &'static str,
@@ -88,6 +94,7 @@ pub enum ModelError {
         expected: &'static str,
     },
     /// A tensor required by the architecture is absent.
+    #[error("{} is missing tensor `{name}`; it is incomplete or was written for another architecture: {}", .role.describe(), .role.fix_hint())]
     MissingTensor {
         /// Which kind of file.
         role: FileRole,
@@ -95,6 +102,7 @@ pub enum ModelError {
         name: String,
     },
     /// The file contains a tensor the architecture does not have.
+    #[error("{} contains unexpected tensor `{name}` (not part of the architecture declared by its metadata); {}", .role.describe(), .role.fix_hint())]
     UnexpectedTensor {
         /// Which kind of file.
         role: FileRole,
@@ -102,6 +110,7 @@ pub enum ModelError {
         name: String,
     },
     /// A tensor has the wrong shape for the declared architecture.
+    #[error("{} tensor `{name}` has shape {} but the architecture needs {}; the metadata (channels/res_blocks) does not match the weights: {}", .role.describe(), shape_str(.found), shape_str(.expected), .role.fix_hint())]
     ShapeMismatch {
         /// Which kind of file.
         role: FileRole,
@@ -113,6 +122,7 @@ pub enum ModelError {
         found: Vec<i64>,
     },
     /// A tensor is stored with a non floating-point dtype.
+    #[error("{} tensor `{name}` has dtype {dtype}; only floating-point weights (F32, F16, BF16, F64) are supported: {}", .role.describe(), .role.fix_hint())]
     UnsupportedDtype {
         /// Which kind of file.
         role: FileRole,
@@ -122,6 +132,7 @@ pub enum ModelError {
         dtype: String,
     },
     /// A tensor contains NaN or infinite values.
+    #[error("{} tensor `{name}` contains NaN or infinite values; the training run diverged or the file is corrupt, use an earlier checkpoint", .role.describe())]
     NonFiniteTensor {
         /// Which kind of file.
         role: FileRole,
@@ -129,10 +140,13 @@ pub enum ModelError {
         name: String,
     },
     /// An invalid configuration was requested (channels, kind, ...).
+    #[error("invalid model configuration: {0}")]
     InvalidConfig(String),
     /// The input tensors given to a forward pass are unusable.
+    #[error("invalid model input: {0}")]
     InvalidInput(String),
     /// Writing a model file failed.
+    #[error("cannot write model file `{}`: {detail}; check that the directory exists, is writable and has free space", .path.display())]
     Write {
         /// Destination file.
         path: PathBuf,
@@ -141,6 +155,7 @@ pub enum ModelError {
     },
     /// libtorch reported an error (out of memory, unsupported kind on the
     /// device, ...).
+    #[error("libtorch error while {context}: {source}")]
     Torch {
         /// What was being done.
         context: String,
@@ -162,122 +177,14 @@ fn shape_str(s: &[i64]) -> String {
     format!("[{}]", parts.join(", "))
 }
 
-impl fmt::Display for ModelError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ModelError::Io { path, source } => {
-                let hint = match source.kind() {
-                    std::io::ErrorKind::NotFound => {
-                        "check the path (the element's `model-file` property, tcvc-eval's --model)"
-                    }
-                    std::io::ErrorKind::PermissionDenied => "check the file permissions",
-                    _ => "make sure the path names a readable regular file",
-                };
-                write!(f, "cannot read `{}`: {source}; {hint}", path.display())
-            }
-            ModelError::EmptyFile { path } => write!(
-                f,
-                "`{}` is empty (0 bytes); the download or export was probably interrupted, \
-                 write the model file again",
-                path.display()
-            ),
-            ModelError::NotSafetensors { path, detail } => write!(
-                f,
-                "`{}` is not a valid safetensors file ({detail}); the file is truncated or \
-                 corrupt, or is not a model file. Reference PyTorch checkpoints (.pth) must \
-                 first be converted with tools/convert_reference.py",
-                path.display()
-            ),
-            ModelError::MissingMetadata { key } => write!(
-                f,
-                "model file has no `{key}` entry in its safetensors __metadata__; it was not \
-                 written by gst-tcvc. Convert reference checkpoints with \
-                 tools/convert_reference.py"
-            ),
-            ModelError::WrongFormat { found } => write!(
-                f,
-                "model file declares format `{found}`, expected `tcvc-generator` (or \
-                 `tcvc-pix2pix-unet`, which tcvc-eval and tcvccolorize also load); this is \
-                 some other safetensors file. Convert reference checkpoints with \
-                 tools/convert_reference.py"
-            ),
-            ModelError::UnsupportedVersion { found } => write!(
-                f,
-                "model file has format_version `{found}`, this build only reads version `1`; \
-                 use a matching gst-tcvc version or re-export the model"
-            ),
-            ModelError::InvalidMetadata {
-                key,
-                value,
-                expected,
-            } => write!(
-                f,
-                "model file metadata `{key}` = `{value}` is invalid (expected {expected}); \
-                 fix the metadata or re-export the model"
-            ),
-            ModelError::MissingTensor { role, name } => write!(
-                f,
-                "{} is missing tensor `{name}`; it is incomplete or was written for another \
-                 architecture: {}",
-                role.describe(),
-                role.fix_hint()
-            ),
-            ModelError::UnexpectedTensor { role, name } => write!(
-                f,
-                "{} contains unexpected tensor `{name}` (not part of the architecture \
-                 declared by its metadata); {}",
-                role.describe(),
-                role.fix_hint()
-            ),
-            ModelError::ShapeMismatch {
-                role,
-                name,
-                expected,
-                found,
-            } => write!(
-                f,
-                "{} tensor `{name}` has shape {} but the architecture needs {}; the \
-                 metadata (channels/res_blocks) does not match the weights: {}",
-                role.describe(),
-                shape_str(found),
-                shape_str(expected),
-                role.fix_hint()
-            ),
-            ModelError::UnsupportedDtype { role, name, dtype } => write!(
-                f,
-                "{} tensor `{name}` has dtype {dtype}; only floating-point weights \
-                 (F32, F16, BF16, F64) are supported: {}",
-                role.describe(),
-                role.fix_hint()
-            ),
-            ModelError::NonFiniteTensor { role, name } => write!(
-                f,
-                "{} tensor `{name}` contains NaN or infinite values; the training run \
-                 diverged or the file is corrupt, use an earlier checkpoint",
-                role.describe()
-            ),
-            ModelError::InvalidConfig(msg) => write!(f, "invalid model configuration: {msg}"),
-            ModelError::InvalidInput(msg) => write!(f, "invalid model input: {msg}"),
-            ModelError::Write { path, detail } => write!(
-                f,
-                "cannot write model file `{}`: {detail}; check that the directory exists, \
-                 is writable and has free space",
-                path.display()
-            ),
-            ModelError::Torch { context, source } => {
-                write!(f, "libtorch error while {context}: {source}")
-            }
+/// The hint of an I/O error on a model file.
+fn io_hint(source: &std::io::Error) -> &'static str {
+    match source.kind() {
+        std::io::ErrorKind::NotFound => {
+            "check the path (the element's `model-file` property, tcvc-eval's --model)"
         }
-    }
-}
-
-impl std::error::Error for ModelError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ModelError::Io { source, .. } => Some(source),
-            ModelError::Torch { source, .. } => Some(source),
-            _ => None,
-        }
+        std::io::ErrorKind::PermissionDenied => "check the file permissions",
+        _ => "make sure the path names a readable regular file",
     }
 }
 
