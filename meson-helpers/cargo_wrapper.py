@@ -6,6 +6,7 @@
                      --rpath libtorch|none --python PY  build (--lib | --bin NAME) --output O --depfile D
     cargo_wrapper.py ... test [--lib]
     cargo_wrapper.py ... clippy
+    cargo_wrapper.py ... docs-cache
 
 cargo builds into B/.cargo-target (never the source tree's target/). `build` copies the plugin or the
 tool to O and writes meson's depfile D from cargo's own `.d` file, so that meson rebuilds when a
@@ -27,7 +28,7 @@ def main():
     ap.add_argument("--libtorch", required=True)
     ap.add_argument("--rpath", choices=["libtorch", "none"], required=True)
     ap.add_argument("--python", required=True)
-    ap.add_argument("command", choices=["build", "test", "clippy"])
+    ap.add_argument("command", choices=["build", "test", "clippy", "docs-cache"])
     ap.add_argument("--lib", action="store_true")
     ap.add_argument("--bin")
     ap.add_argument("--output")
@@ -60,6 +61,10 @@ def main():
     elif a.command == "test":
         cmd = cargo + ["test", "--locked"] + release + (["--lib"] if a.lib else []) + [
             "--", "--test-threads=2"]
+    elif a.command == "docs-cache":
+        # Regenerates docs/plugins/gst_plugins_cache.json from the registered plugin.
+        env["TCVC_UPDATE_DOCS_CACHE"] = "1"
+        cmd = cargo + ["test", "--locked"] + release + ["-p", "gst-tcvc", "--test", "docs_cache"]
     else:
         cmd = cargo + ["clippy", "--locked"] + release + ["--all-targets", "--", "-D", "warnings"]
     print("cargo_wrapper:", " ".join(cmd), flush=True)
