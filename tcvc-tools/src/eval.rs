@@ -758,42 +758,43 @@ fn markdown(report: &Report, videos: usize) -> String {
     s
 }
 
-/// A CSV field, quoted when needed.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
+/// Every frame of the report as CSV (the `csv` crate quotes labels and names as needed).
 fn csv(report: &Report) -> String {
-    let mut s = String::from(
-        "model,input_mode,video,frame,source_frame,chain_index,psnr,ssim,temporal_error,static_flicker,scene_cut\n",
-    );
+    let mut w = csv::Writer::from_writer(Vec::new());
     let opt = |v: Option<f64>| v.map_or_else(String::new, |x| format!("{x}"));
+    let _ = w.write_record([
+        "model",
+        "input_mode",
+        "video",
+        "frame",
+        "source_frame",
+        "chain_index",
+        "psnr",
+        "ssim",
+        "temporal_error",
+        "static_flicker",
+        "scene_cut",
+    ]);
     for m in &report.models {
         for v in &m.videos {
             for f in &v.per_frame {
-                let _ = writeln!(
-                    s,
-                    "{},{},{},{},{},{},{},{},{},{},{}",
-                    csv_field(&m.label),
-                    m.input_mode,
-                    csv_field(&v.name),
-                    f.frame,
-                    f.source_frame,
-                    f.chain_index,
-                    f.psnr,
-                    f.ssim,
+                let _ = w.write_record([
+                    m.label.clone(),
+                    m.input_mode.to_string(),
+                    v.name.clone(),
+                    f.frame.to_string(),
+                    f.source_frame.to_string(),
+                    f.chain_index.to_string(),
+                    f.psnr.to_string(),
+                    f.ssim.to_string(),
                     opt(f.temporal_error),
                     opt(f.static_flicker),
-                    opt(f.scene_cut)
-                );
+                    opt(f.scene_cut),
+                ]);
             }
         }
     }
-    s
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
 fn write_file(path: &Path, what: &str, text: &str) -> Result<(), Failure> {

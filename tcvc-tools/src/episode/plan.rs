@@ -158,10 +158,13 @@ pub fn plan(req: PlanRequest<'_>) -> Result<Plan, EpisodeError> {
     let (w, h) = (req.working.0 as i64, req.working.1 as i64);
     let mut detector = SceneDetector::new(req.scene_threshold);
     let mut shots: Vec<Shot> = Vec::new();
-    let mut scores = req.scores;
-    if let Some(out) = scores.as_deref_mut() {
-        writeln!(out, "frame,change,layout,score,baseline,cut,density")
-            .map_err(|e| EpisodeError::Run(format!("cannot write the scores: {e}")))?;
+    let csv_err = |e: csv::Error| EpisodeError::Run(format!("cannot write the scores: {e}"));
+    let mut scores = req.scores.map(csv::Writer::from_writer);
+    if let Some(w) = scores.as_mut() {
+        w.write_record([
+            "frame", "change", "layout", "score", "baseline", "cut", "density",
+        ])
+        .map_err(csv_err)?;
     }
     let progress = req.progress;
     let (info, frames): (SourceInfo, u64) = for_each_input(
@@ -193,24 +196,26 @@ pub fn plan(req: PlanRequest<'_>) -> Result<Plan, EpisodeError> {
                     shot.keyframes.push(frame.index);
                 }
             }
-            if let Some(out) = scores.as_deref_mut() {
-                writeln!(
-                    out,
-                    "{},{:.6},{:.6},{:.6},{},{},{:.6}",
-                    frame.index,
-                    s.change,
-                    s.layout,
-                    s.score,
+            if let Some(w) = scores.as_mut() {
+                w.write_record([
+                    frame.index.to_string(),
+                    format!("{:.6}", s.change),
+                    format!("{:.6}", s.layout),
+                    format!("{:.6}", s.score),
                     s.baseline.map_or(String::new(), |b| format!("{b:.6}")),
-                    u8::from(s.cut),
-                    s.density
-                )
-                .map_err(|e| EpisodeError::Run(format!("cannot write the scores: {e}")))?;
+                    u8::from(s.cut).to_string(),
+                    format!("{:.6}", s.density),
+                ])
+                .map_err(csv_err)?;
             }
             progress(frame.index, None);
             Ok(())
         },
     )?;
+    if let Some(mut w) = scores {
+        w.flush()
+            .map_err(|e| EpisodeError::Run(format!("cannot write the scores: {e}")))?;
+    }
     let plan = Plan {
         version: PLAN_VERSION,
         tool: concat!("tcvc-episode ", env!("CARGO_PKG_VERSION")).into(),

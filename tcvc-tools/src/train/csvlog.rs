@@ -52,37 +52,56 @@ fn opt(v: Option<f64>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
 }
 
+/// One record as a CSV line (the `csv` crate; no newline).
+fn line(fields: &[String]) -> String {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let _ = w.write_record(fields);
+    let mut s = String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default();
+    s.pop();
+    s
+}
+
 impl TrainRow {
     fn to_line(self) -> String {
         let l = self.losses;
-        format!(
-            "train,{},{},{:.3},{},{},{},{},{},{},{},{},,,,,{}",
-            self.step,
-            self.epoch,
-            self.elapsed_s,
-            l.g_total,
-            l.g_adv,
-            l.g_l1,
+        let e = String::new;
+        line(&[
+            "train".into(),
+            self.step.to_string(),
+            self.epoch.to_string(),
+            format!("{:.3}", self.elapsed_s),
+            l.g_total.to_string(),
+            l.g_adv.to_string(),
+            l.g_l1.to_string(),
             opt(l.g_content),
             opt(l.g_style),
-            l.d_total,
-            l.d_real,
-            l.d_fake,
-            opt(l.g_temporal)
-        )
+            l.d_total.to_string(),
+            l.d_real.to_string(),
+            l.d_fake.to_string(),
+            e(),
+            e(),
+            e(),
+            e(),
+            opt(l.g_temporal),
+        ])
     }
 }
 
 impl ValRow {
     fn to_line(self) -> String {
-        format!(
-            "val,{},,,,,,,,,,,{},{},{},{},",
-            self.step,
-            self.psnr,
-            self.ssim,
+        let e = String::new;
+        let mut f = vec!["val".to_string(), self.step.to_string()];
+        f.extend((0..10).map(|_| e()));
+        f.extend([
+            self.psnr.to_string(),
+            self.ssim.to_string(),
             opt(self.temporal_error),
-            self.frames
-        )
+            self.frames.to_string(),
+            e(),
+        ]);
+        line(&f)
     }
 }
 
@@ -95,8 +114,8 @@ pub enum Row {
     Val(ValRow),
 }
 
-fn parse_line(line: &str) -> Option<Row> {
-    let f: Vec<&str> = line.split(',').collect();
+fn parse_record(r: &csv::StringRecord) -> Option<Row> {
+    let f: Vec<&str> = r.iter().collect();
     if f.len() != 16 && f.len() != 17 {
         return None;
     }
@@ -130,10 +149,15 @@ fn parse_line(line: &str) -> Option<Row> {
     }
 }
 
-/// Reads the rows of a `losses.csv` (unparsable lines are skipped).
+/// Reads the rows of a `losses.csv` (unparsable lines are skipped; files of 16 and 17 columns).
 pub fn read(path: &Path) -> std::io::Result<Vec<Row>> {
-    let text = std::fs::read_to_string(path)?;
-    Ok(text.lines().skip(1).filter_map(parse_line).collect())
+    let text = std::fs::read(path)?;
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_slice());
+    Ok(r.records()
+        .filter_map(|rec| rec.ok().as_ref().and_then(parse_record))
+        .collect())
 }
 
 /// The open log.
@@ -216,6 +240,14 @@ impl LossLog {
 mod tests {
     use super::*;
 
+    fn parse_line(line: &str) -> Option<Row> {
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(line.as_bytes());
+        r.records().next()?.ok().as_ref().and_then(parse_record)
+    }
+
     #[test]
     fn rows_round_trip_through_text() {
         let t = TrainRow {
@@ -244,5 +276,17 @@ mod tests {
         };
         assert_eq!(parse_line(&v.to_line()), Some(Row::Val(v)));
         assert_eq!(HEADER.split(',').count(), 17);
+        // A file of the old 16-column layout still reads, through the file reader.
+        let dir = std::env::temp_dir().join(format!("tcvc-csvlog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("losses.csv");
+        let old = t.to_line();
+        let old16 = &old[..old.rfind(',').unwrap()];
+        std::fs::write(&p, format!("{HEADER}\n{old16}\n{}\n", v.to_line())).unwrap();
+        let rows = read(&p).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert!(matches!(rows[0], Row::Train(r) if r.losses.g_temporal.is_none() && r.step == 7));
+        assert_eq!(rows[1], Row::Val(v));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
