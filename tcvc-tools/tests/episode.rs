@@ -7,7 +7,6 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
-use gst::prelude::*;
 use std::path::Path;
 use std::process::Command;
 
@@ -31,17 +30,10 @@ fn element_frames(clip: &Path, keyframes: Option<&str>) -> Vec<Vec<u8>> {
     let key = keyframes
         .map(|k| format!(" keyframe-location=\"{k}\""))
         .unwrap_or_default();
-    let (pipeline, sink) = common::launch_with_sink(&format!(
+    common::pull_all(&format!(
         "filesrc location=\"{}\" ! decodebin ! videoconvert ! tcvclineart ! tcvccolorize{key} ! video/x-raw,format=RGB ! appsink name=sink sync=false",
         clip.display()
-    ));
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let mut frames = Vec::new();
-    while let Ok(s) = sink.pull_sample() {
-        frames.push(common::plane_packed(&s, 0).0);
-    }
-    pipeline.set_state(gst::State::Null).unwrap();
-    frames
+    ))
 }
 
 /// The PNG frames `0..n` of a `%05d.png` folder, packed RGB.
@@ -61,20 +53,6 @@ fn assert_same(a: &[Vec<u8>], b: &[Vec<u8>], what: &str) {
         let differ = x.iter().zip(y).filter(|(p, q)| p != q).count();
         assert_eq!(differ, 0, "{what}: frame {i} differs in {differ} bytes");
     }
-}
-
-fn decoded(path: &Path) -> Vec<Vec<u8>> {
-    let (pipeline, sink) = common::launch_with_sink(&format!(
-        "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink sync=false",
-        path.display()
-    ));
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let mut frames = Vec::new();
-    while let Ok(s) = sink.pull_sample() {
-        frames.push(common::plane_packed(&s, 0).0);
-    }
-    pipeline.set_state(gst::State::Null).unwrap();
-    frames
 }
 
 #[test]
@@ -156,9 +134,9 @@ fn batched_shot_chains_and_shards_equal_the_element_frame_for_frame() {
     }
     let joined = dir.join("joined.mkv");
     run(episode().arg("join").args(&segments).arg("-o").arg(&joined));
-    let a = decoded(&whole);
+    let a = common::decoded_rgb(&whole);
     assert_eq!(a.len(), FRAMES);
-    assert_same(&decoded(&joined), &a, "joined shards");
+    assert_same(&common::decoded_rgb(&joined), &a, "joined shards");
 
     // An artist keyframe in the middle of a shot seeds its chain in both.
     let keys = dir.join("keys");

@@ -23,21 +23,6 @@ impl Drop for Cluster {
     }
 }
 
-fn decoded(path: &Path) -> Vec<Vec<u8>> {
-    use gst::prelude::*;
-    let (pipeline, sink) = common::launch_with_sink(&format!(
-        "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink sync=false",
-        path.display()
-    ));
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let mut frames = Vec::new();
-    while let Ok(s) = sink.pull_sample() {
-        frames.push(common::plane_packed(&s, 0).0);
-    }
-    pipeline.set_state(gst::State::Null).unwrap();
-    frames
-}
-
 #[test]
 fn a_slurm_job_array_colours_an_episode_like_one_process() {
     common::init();
@@ -121,8 +106,8 @@ fn a_slurm_job_array_colours_an_episode_like_one_process() {
         .status()
         .unwrap();
     assert!(st.success());
-    let a = decoded(&whole);
-    let b = decoded(&result);
+    let a = common::decoded_rgb(&whole);
+    let b = common::decoded_rgb(&result);
     assert_eq!(a.len(), common::CUTS_CLIP_FRAMES);
     assert_eq!(b.len(), a.len(), "frame counts");
     for (i, (x, y)) in a.iter().zip(&b).enumerate() {

@@ -78,6 +78,27 @@ pub fn launch_with_sink(description: &str) -> (gst::Pipeline, gst_app::AppSink) 
     (pipeline, sink)
 }
 
+/// Every frame a pipeline description with an `appsink name=sink` delivers, run to the end:
+/// plane 0 of each, packed (RGB outputs: packed RGB).
+pub fn pull_all(description: &str) -> Vec<Vec<u8>> {
+    let (pipeline, sink) = launch_with_sink(description);
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut frames = Vec::new();
+    while let Ok(s) = sink.pull_sample() {
+        frames.push(plane_packed(&s, 0).0);
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    frames
+}
+
+/// Every frame of a video file, decoded by GStreamer to packed RGB at its own size.
+pub fn decoded_rgb(path: &Path) -> Vec<Vec<u8>> {
+    pull_all(&format!(
+        "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink sync=false",
+        path.display()
+    ))
+}
+
 /// Decodes `path` with GStreamer (`decodebin ! videoconvert ! videoscale`) into `caps` (e.g.
 /// `video/x-raw,format=RGB,width=641,height=361`) and returns the frames whose 0-based index is
 /// in `indices` (sorted), as buffers with their caps.

@@ -420,7 +420,12 @@ pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>, VideoError> {
 }
 
 /// Reads one image as packed RGB at `width × height`, fitted as `fit` says.
-fn read_image(path: &Path, width: u32, height: u32, fit: Fit) -> Result<Vec<u8>, VideoError> {
+/// `size = None`: the image's own size. Returns the bytes and the size.
+fn read_image(
+    path: &Path,
+    size: Option<(u32, u32)>,
+    fit: Fit,
+) -> Result<(Vec<u8>, u32, u32), VideoError> {
     let bad = |detail: String| VideoError::UnreadableImage {
         path: path.to_path_buf(),
         detail,
@@ -438,6 +443,7 @@ fn read_image(path: &Path, width: u32, height: u32, fit: Fit) -> Result<Vec<u8>,
     let mut rgb = Mat::default();
     opencv::imgproc::cvt_color_def(&bgr, &mut rgb, opencv::imgproc::COLOR_BGR2RGB)
         .map_err(|e| bad(e.to_string()))?;
+    let (width, height) = size.unwrap_or((rgb.cols() as u32, rgb.rows() as u32));
     let sized = fit_image(&rgb, width, height, fit).map_err(|e| bad(e.to_string()))?;
     let sized = if sized.is_continuous() {
         sized
@@ -452,27 +458,12 @@ fn read_image(path: &Path, width: u32, height: u32, fit: Fit) -> Result<Vec<u8>,
             bytes.len()
         )));
     }
-    Ok(bytes.to_vec())
+    Ok((bytes.to_vec(), width, height))
 }
 
 /// Reads one image as packed RGB at its own size: `(bytes, width, height)`.
 pub fn read_image_native(path: &Path) -> Result<(Vec<u8>, u32, u32), VideoError> {
-    let bad = |detail: String| VideoError::UnreadableImage {
-        path: path.to_path_buf(),
-        detail,
-    };
-    let name = path
-        .to_str()
-        .ok_or_else(|| bad("the path is not valid UTF-8 (OpenCV needs UTF-8 paths)".into()))?;
-    let bgr = opencv::imgcodecs::imread(name, opencv::imgcodecs::IMREAD_COLOR)
-        .map_err(|e| bad(e.to_string()))?;
-    if bgr.empty() {
-        return Err(bad(
-            "OpenCV cannot decode it (not an image, or truncated)".into()
-        ));
-    }
-    let (w, h) = (bgr.cols() as u32, bgr.rows() as u32);
-    read_image(path, w, h, Fit::Stretch).map(|b| (b, w, h))
+    read_image(path, None, Fit::Stretch)
 }
 
 /// Scales an RGB image to `width × height` with `INTER_AREA`, fitted as `fit` says.
@@ -534,7 +525,7 @@ fn read_images(
     let n = max_frames.map_or(files.len(), |m| m.min(files.len()));
     files[..n]
         .iter()
-        .map(|f| read_image(f, width, height, fit))
+        .map(|f| read_image(f, Some((width, height)), fit).map(|r| r.0))
         .collect()
 }
 
