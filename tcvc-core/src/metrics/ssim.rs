@@ -102,15 +102,12 @@ fn planes_ssim(a: &[Plane<'_>], b: &[Plane<'_>], window: SsimWindow) -> Vec<f64>
     let shapes: Vec<(usize, usize, usize)> = a.iter().map(shape).collect();
     let mut rows: Vec<Vec<f64>> = shapes.iter().map(|s| vec![0.0; s.0]).collect();
     let work: Vec<usize> = shapes.iter().map(|s| s.2).collect();
-    let (g, simd) = (
-        gaussian_kernel_f32(),
-        simd_available(window == SsimWindow::Gaussian),
-    );
+    let (g, simd, gauss_simd) = (gaussian_kernel_f32(), simd_available(false), gauss_simd());
     for_plane_row_chunks(
         rows.iter_mut().map(|r| &mut r[..]).collect(),
         &work,
         |p, first, out| match window {
-            SsimWindow::Gaussian => gaussian_rows(&a[p], &b[p], &g, simd, first, out),
+            SsimWindow::Gaussian => gaussian_rows(&a[p], &b[p], &g, gauss_simd, first, out),
             SsimWindow::Ffmpeg => ffmpeg_rows(&a[p], &b[p], simd, first, out),
         },
     );
@@ -128,8 +125,9 @@ const RADIUS: usize = 5;
 /// Filter taps, also scikit-image's `win_size` and thus the cropped border is `RADIUS`.
 const TAPS: usize = 2 * RADIUS + 1;
 const SIGMA: f64 = 1.5;
-/// Columns per SIMD vector (AVX2, `f32`); rows of statistics are padded to a multiple of it.
-const LANES: usize = 8;
+/// Columns per group of the ring's interleaved layout and the padding of the rows of statistics:
+/// one AVX-512 vector of `f32` (AVX2 takes half a group at a time).
+const LANES: usize = 16;
 
 /// scipy.ndimage's `_gaussian_kernel1d(1.5, 0, 5)`: `exp(−x²/(2σ²))`, normalised to sum 1.
 fn gaussian_kernel() -> [f64; TAPS] {
@@ -166,20 +164,56 @@ struct GaussScratch {
     out_w: usize,
     /// `out_w` rounded up to [`LANES`].
     ow: usize,
-    /// `ow + 10 ≥ w`: the length of one statistic in `chan` (zero past `w`).
+    /// `ow + LANES ≥ w + 10`: the length of one statistic in `chan` (zero past `w`), a multiple
+    /// of [`LANES`] so that every statistic starts on a cache line.
     cw: usize,
     /// The four statistics of one input row, one after the other, `cw` each.
-    chan: Vec<f32>,
+    chan: Aligned,
     /// `SLOTS` slots (input row `y` in slot `y % SLOTS`) of `4·ow` horizontally filtered
     /// statistics, interleaved by [`LANES`] columns: statistic `c` of column `j` at
     /// [`ring_index`]`(c, j)`.
-    ring: Vec<f32>,
-    /// SSIM of the pixels of two output rows (`ow` each, the first `out_w` meaningful).
-    map: Vec<f32>,
+    ring: Aligned,
+    /// SSIM of the pixels of [`BLOCK`] output rows (`ow` each, the first `out_w` meaningful).
+    map: Aligned,
+}
+
+/// One cache line of `f32`.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Line([f32; LANES]);
+
+/// A zeroed buffer of `f32` that starts on a cache line (64 bytes), so that the vector loads of
+/// the Gaussian window at multiples of [`LANES`] never straddle two lines.
+struct Aligned(Vec<Line>);
+
+impl Aligned {
+    fn zeros(len: usize) -> Self {
+        Aligned(vec![Line([0.0; LANES]); len.div_ceil(LANES)])
+    }
+}
+
+impl std::ops::Deref for Aligned {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        // SAFETY: `Line` is `repr(C)` around `[f32; LANES]` with no padding (64 bytes).
+        unsafe { std::slice::from_raw_parts(self.0.as_ptr().cast(), self.0.len() * LANES) }
+    }
+}
+
+impl std::ops::DerefMut for Aligned {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        // SAFETY: as in `deref`.
+        unsafe { std::slice::from_raw_parts_mut(self.0.as_mut_ptr().cast(), self.0.len() * LANES) }
+    }
 }
 
 /// Input rows the ring holds: enough for two output rows.
-const SLOTS: usize = TAPS + 1;
+const SLOTS: usize = TAPS + BLOCK - 1;
+
+/// Output rows filtered vertically at a time: each ring vector loaded serves up to four output
+/// rows, which cuts the ring's traffic from the L2 cache (the ring of a 1080p row does not fit in
+/// L1).
+const BLOCK: usize = 4;
 
 /// Position of statistic `c` of column `j` in a slot of the ring.
 #[inline(always)]
@@ -191,66 +225,88 @@ impl GaussScratch {
     fn new(w: usize) -> Self {
         let out_w = w - 2 * RADIUS;
         let ow = out_w.div_ceil(LANES) * LANES;
-        let cw = ow + 2 * RADIUS;
+        let cw = ow + LANES;
         GaussScratch {
             out_w,
             ow,
             cw,
-            chan: vec![0.0; 4 * cw],
-            ring: vec![0.0; SLOTS * 4 * ow],
-            map: vec![0.0; 2 * ow],
+            chan: Aligned::zeros(4 * cw),
+            ring: Aligned::zeros(SLOTS * 4 * ow),
+            map: Aligned::zeros(BLOCK * ow),
         }
     }
 
     /// Computes the statistics of input row `y` (`xa`, `xb`) and filters them into its slot.
-    fn load_row(&mut self, y: usize, xa: &[u8], xb: &[u8], g: &[f32; TAPS], simd: bool) {
+    fn load_row(&mut self, y: usize, xa: &[u8], xb: &[u8], g: &[f32; TAPS], simd: GaussSimd) {
         let (cw, ow) = (self.cw, self.ow);
         let slot = y % SLOTS;
         let dst = &mut self.ring[slot * 4 * ow..(slot + 1) * 4 * ow];
+        // SAFETY (both): `gauss_simd` only returns a level whose features the CPU has.
         #[cfg(target_arch = "x86_64")]
-        if simd {
-            // SAFETY: `simd` is only set when the CPU has AVX2 and FMA.
-            unsafe {
+        match simd {
+            GaussSimd::Avx512 => unsafe {
+                x86::gauss_statistics512(xa, xb, &mut self.chan, cw);
+                x86::gauss_horizontal512(&self.chan, cw, dst, ow, g);
+                return;
+            },
+            GaussSimd::Avx2 => unsafe {
                 x86::gauss_statistics(xa, xb, &mut self.chan, cw);
                 x86::gauss_horizontal(&self.chan, cw, dst, ow, g);
-            }
-            return;
+                return;
+            },
+            GaussSimd::Portable => {}
         }
-        let _ = simd;
         gauss_statistics(xa, xb, &mut self.chan, cw);
         gauss_horizontal(&self.chan, cw, dst, ow, g);
     }
 
     /// Sums of the SSIM map over output rows `i..i + out.len()` (one or two rows; input rows
     /// `i..i + TAPS − 1 + out.len()` must be loaded). A row gets the same bits either way.
-    fn row_sums(&mut self, i: usize, out: &mut [f64], g: &[f32; TAPS], simd: bool) {
-        let (ow, out_w) = (self.ow, self.out_w);
+    fn row_sums(&mut self, i: usize, out: &mut [f64], g: &[f32; TAPS], simd: GaussSimd) {
+        let (ow, out_w, n) = (self.ow, self.out_w, out.len());
+        assert!((1..=BLOCK).contains(&n));
         let ring = &self.ring;
         let rows: [&[f32]; SLOTS] = std::array::from_fn(|t| {
             let slot = (i + t) % SLOTS;
             &ring[slot * 4 * ow..(slot + 1) * 4 * ow]
         });
-        let (m0, m1) = self.map.split_at_mut(ow);
+        let mut maps: Vec<&mut [f32]> = self.map.chunks_exact_mut(ow).take(n).collect();
+        // SAFETY (all): `gauss_simd` only returns a level whose features the CPU has.
         #[cfg(target_arch = "x86_64")]
-        if simd {
-            // SAFETY: `simd` is only set when the CPU has AVX2 and FMA.
-            unsafe {
-                if out.len() == 2 {
-                    x86::gauss_vertical_ssim2(&rows, ow, g, m0, m1);
-                } else {
-                    x86::gauss_vertical_ssim(&rows, ow, g, m0);
+        match simd {
+            GaussSimd::Avx512 => unsafe {
+                match n {
+                    4 => x86::gauss_vertical_ssim512::<4>(&rows, ow, g, &mut maps),
+                    3 => x86::gauss_vertical_ssim512::<3>(&rows, ow, g, &mut maps),
+                    2 => x86::gauss_vertical_ssim512::<2>(&rows, ow, g, &mut maps),
+                    _ => x86::gauss_vertical_ssim512::<1>(&rows, ow, g, &mut maps),
+                }
+            },
+            GaussSimd::Avx2 => {
+                let mut k = 0;
+                while k < n {
+                    let r: [&[f32]; TAPS + 1] =
+                        std::array::from_fn(|t| rows[(k + t).min(SLOTS - 1)]);
+                    if n - k >= 2 {
+                        let (m0, m1) = maps[k..k + 2].split_at_mut(1);
+                        unsafe { x86::gauss_vertical_ssim2(&r, ow, g, m0[0], m1[0]) };
+                        k += 2;
+                    } else {
+                        unsafe { x86::gauss_vertical_ssim(&r, ow, g, maps[k]) };
+                        k += 1;
+                    }
                 }
             }
+            GaussSimd::Portable => {}
         }
-        if !simd {
-            for k in 0..out.len() {
+        if simd == GaussSimd::Portable {
+            for (k, m) in maps.iter_mut().enumerate() {
                 let r: [&[f32]; TAPS] = std::array::from_fn(|t| rows[t + k]);
-                gauss_vertical_ssim(&r, ow, g, if k == 0 { &mut *m0 } else { &mut *m1 });
+                gauss_vertical_ssim(&r, ow, g, m);
             }
         }
-        out[0] = sum_f32(&m0[..out_w]);
-        if out.len() == 2 {
-            out[1] = sum_f32(&m1[..out_w]);
+        for (o, m) in out.iter_mut().zip(&maps) {
+            *o = sum_f32(&m[..out_w]);
         }
     }
 }
@@ -325,17 +381,105 @@ fn gauss_vertical_ssim(rows: &[&[f32]; TAPS], ow: usize, g: &[f32; TAPS], map: &
     }
 }
 
-/// Sum of `values` in `f64`, eight interleaved accumulators (fixed order, vectorisable).
+/// Sum of `values` in `f64`, eight interleaved accumulators (fixed order, vectorisable): built
+/// for AVX-512 or AVX2 where the CPU has them (the same additions in the same order, so the
+/// same bits; the x86-64 baseline converts two values per instruction).
 fn sum_f32(values: &[f32]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let mut chunks = values.chunks_exact(8);
+    #[cfg(target_arch = "x86_64")]
+    {
+        /// [`sum_f32_generic`] with its 32 accumulators in four `f64` vectors (the compiler
+        /// alone does not find that layout).
+        #[target_feature(enable = "avx512f")]
+        fn avx512(values: &[f32]) -> f64 {
+            use std::arch::x86_64::*;
+            let mut acc = [_mm512_setzero_pd(); 4];
+            let mut chunks = values.chunks_exact(32);
+            for c in &mut chunks {
+                for (k, a) in acc.iter_mut().enumerate() {
+                    // SAFETY: `c` holds 32 values, `8k..8k + 8` is inside it.
+                    let v = unsafe { _mm256_loadu_ps(c.as_ptr().add(8 * k)) };
+                    *a = _mm512_add_pd(*a, _mm512_cvtps_pd(v));
+                }
+            }
+            let mut sums = [0.0f64; 32];
+            for (k, a) in acc.iter().enumerate() {
+                // SAFETY: `sums` holds 32 values.
+                unsafe { _mm512_storeu_pd(sums.as_mut_ptr().add(8 * k), *a) };
+            }
+            combine(&sums, chunks.remainder())
+        }
+        #[target_feature(enable = "avx2")]
+        fn avx2(values: &[f32]) -> f64 {
+            sum_f32_generic(values)
+        }
+        if !super::force_baseline() {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F, checked just above.
+                return unsafe { avx512(values) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2, checked just above.
+                return unsafe { avx2(values) };
+            }
+        }
+    }
+    sum_f32_generic(values)
+}
+
+#[inline(always)]
+fn sum_f32_generic(values: &[f32]) -> f64 {
+    // 32 accumulators: four independent vectors of eight, so that the additions do not wait
+    // on each other's latency.
+    let mut acc = [0.0f64; 32];
+    let mut chunks = values.chunks_exact(32);
     for c in &mut chunks {
         for (a, &v) in acc.iter_mut().zip(c) {
             *a += f64::from(v);
         }
     }
-    let tail: f64 = chunks.remainder().iter().map(|&v| f64::from(v)).sum();
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+    combine(&acc, chunks.remainder())
+}
+
+/// The fixed-order end of [`sum_f32`]: its 32 accumulators, then the values left over.
+#[inline(always)]
+fn combine(acc: &[f64; 32], rest: &[f32]) -> f64 {
+    let tail: f64 = rest.iter().map(|&v| f64::from(v)).sum();
+    let q: [f64; 8] = std::array::from_fn(|k| (acc[k] + acc[k + 16]) + (acc[k + 8] + acc[k + 24]));
+    ((q[0] + q[4]) + (q[1] + q[5])) + ((q[2] + q[6]) + (q[3] + q[7])) + tail
+}
+
+/// The explicit SIMD code of the Gaussian window. AVX-512 and AVX2 + FMA do the same `f32`
+/// operations in the same order per column, so they return the same bits; the AVX-512 build
+/// takes 16 columns per instruction instead of 8 (a measured gain where the CPU has two
+/// 512-bit FMA units, docs/ssim.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GaussSimd {
+    /// Portable Rust (no fused multiply-adds).
+    Portable,
+    /// AVX2 + FMA, 8 columns per vector.
+    Avx2,
+    /// AVX-512F, 16 columns per vector.
+    Avx512,
+}
+
+/// Tests set it to run the AVX2 build on a CPU with AVX-512 (their bits must agree).
+#[cfg(test)]
+static FORCE_AVX2: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The best [`GaussSimd`] level this CPU runs.
+fn gauss_simd() -> GaussSimd {
+    if !simd_available(true) {
+        return GaussSimd::Portable;
+    }
+    #[cfg(test)]
+    if FORCE_AVX2.load(std::sync::atomic::Ordering::Relaxed) {
+        return GaussSimd::Avx2;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        return GaussSimd::Avx512;
+    }
+    GaussSimd::Avx2
 }
 
 /// Whether the CPU runs the explicit AVX2 code (and, with `fma`, the Gaussian window's).
@@ -358,7 +502,7 @@ fn gaussian_rows(
     a: &Plane<'_>,
     b: &Plane<'_>,
     g: &[f32; TAPS],
-    simd: bool,
+    simd: GaussSimd,
     first: usize,
     out: &mut [f64],
 ) {
@@ -372,8 +516,8 @@ fn gaussian_rows(
     for y in first..first + TAPS - 1 {
         load(&mut s, &mut ra, &mut rb, y);
     }
-    for (k, sums) in out.chunks_mut(2).enumerate() {
-        let i = first + 2 * k;
+    for (k, sums) in out.chunks_mut(BLOCK).enumerate() {
+        let i = first + BLOCK * k;
         for y in i + TAPS - 1..i + TAPS - 1 + sums.len() {
             load(&mut s, &mut ra, &mut rb, y);
         }
@@ -524,7 +668,7 @@ mod x86 {
                     );
                     s = _mm256_fmadd_ps(gv[t], pair, s);
                 }
-                _mm256_storeu_ps(d.add(4 * j + 8 * c), s);
+                _mm256_storeu_ps(d.add(super::ring_index(c, j)), s);
             }
         }
     }
@@ -563,7 +707,7 @@ mod x86 {
         let r: [*const f32; TAPS] = std::array::from_fn(|t| rows[t].as_ptr());
         for j in (0..ow).step_by(8) {
             let f = |c: usize| {
-                let o = 4 * j + 8 * c;
+                let o = super::ring_index(c, j);
                 let ld = |t: usize| _mm256_loadu_ps(r[t].add(o));
                 let mut s = _mm256_mul_ps(gv[RADIUS], ld(RADIUS));
                 for t in 0..RADIUS {
@@ -592,7 +736,7 @@ mod x86 {
         let r: [*const f32; TAPS + 1] = rows.map(|r| r.as_ptr());
         for j in (0..ow).step_by(8) {
             let f = |c: usize| {
-                let o = 4 * j + 8 * c;
+                let o = super::ring_index(c, j);
                 let v: [__m256; TAPS + 1] = std::array::from_fn(|t| _mm256_loadu_ps(r[t].add(o)));
                 let mut s0 = _mm256_mul_ps(gv[RADIUS], v[RADIUS]);
                 let mut s1 = _mm256_mul_ps(gv[RADIUS], v[RADIUS + 1]);
@@ -606,6 +750,156 @@ mod x86 {
             let ((d0, d1), (p0, p1)) = (f(2), f(3));
             _mm256_storeu_ps(map0.as_mut_ptr().add(j), ssim8(x0, y0, d0, p0));
             _mm256_storeu_ps(map1.as_mut_ptr().add(j), ssim8(x1, y1, d1, p1));
+        }
+    }
+
+    /// AVX-512 [`gauss_horizontal`]: 16 columns per vector, the same operations per column. The
+    /// eleven shifted inputs come from two aligned loads (`chan` starts on a cache line and `cw`
+    /// is a multiple of 16) and in-register shifts, not from eleven loads that would each
+    /// straddle two cache lines.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn gauss_horizontal512(
+        chan: &[f32],
+        cw: usize,
+        dst: &mut [f32],
+        ow: usize,
+        g: &[f32; TAPS],
+    ) {
+        assert!(chan.len() >= 4 * cw && dst.len() >= 4 * ow && cw >= ow + 16);
+        assert_eq!((ow % 16, cw % 16, chan.as_ptr() as usize % 64), (0, 0, 0));
+        let gv: [__m512; RADIUS + 1] = std::array::from_fn(|t| _mm512_set1_ps(g[t]));
+        let v = chan.as_ptr();
+        let d = dst.as_mut_ptr();
+        macro_rules! shifted {
+            ($lo:expr, $hi:expr, $t:literal) => {
+                _mm512_castsi512_ps(_mm512_alignr_epi32::<$t>(
+                    _mm512_castps_si512($hi),
+                    _mm512_castps_si512($lo),
+                ))
+            };
+        }
+        for j in (0..ow).step_by(16) {
+            for c in 0..4 {
+                let p = v.add(c * cw + j);
+                let (lo, hi) = (_mm512_load_ps(p), _mm512_load_ps(p.add(16)));
+                let pair = |a: __m512, b: __m512| _mm512_add_ps(a, b);
+                let mut s = _mm512_mul_ps(gv[RADIUS], shifted!(lo, hi, 5));
+                s = _mm512_fmadd_ps(gv[0], pair(lo, shifted!(lo, hi, 10)), s);
+                s = _mm512_fmadd_ps(
+                    gv[1],
+                    pair(shifted!(lo, hi, 1), _mm512_loadu_ps(p.add(9))),
+                    s,
+                );
+                s = _mm512_fmadd_ps(
+                    gv[2],
+                    pair(shifted!(lo, hi, 2), _mm512_loadu_ps(p.add(8))),
+                    s,
+                );
+                s = _mm512_fmadd_ps(
+                    gv[3],
+                    pair(shifted!(lo, hi, 3), _mm512_loadu_ps(p.add(7))),
+                    s,
+                );
+                s = _mm512_fmadd_ps(
+                    gv[4],
+                    pair(shifted!(lo, hi, 4), _mm512_loadu_ps(p.add(6))),
+                    s,
+                );
+                _mm512_store_ps(d.add(super::ring_index(c, j)), s);
+            }
+        }
+    }
+
+    /// [`super::gauss_statistics`] in AVX-512: the same exact values (integers below 2²⁴).
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn gauss_statistics512(xa: &[u8], xb: &[u8], chan: &mut [f32], cw: usize) {
+        let w = xa.len();
+        assert!(xb.len() == w && cw >= w && chan.len() >= 4 * cw);
+        assert_eq!((cw % 16, chan.as_ptr() as usize % 64), (0, 0));
+        let c = chan.as_mut_ptr();
+        let off = _mm512_set1_epi32(128);
+        let centred = |p: *const u8| {
+            let v = _mm512_cvtepu8_epi32(_mm_loadu_si128(p.cast()));
+            _mm512_cvtepi32_ps(_mm512_sub_epi32(v, off))
+        };
+        let mut j = 0;
+        while j + 16 <= w {
+            let (x, y) = (centred(xa.as_ptr().add(j)), centred(xb.as_ptr().add(j)));
+            let dxy = _mm512_sub_ps(x, y);
+            _mm512_store_ps(c.add(j), x);
+            _mm512_store_ps(c.add(cw + j), y);
+            _mm512_store_ps(c.add(2 * cw + j), _mm512_mul_ps(dxy, dxy));
+            _mm512_store_ps(c.add(3 * cw + j), _mm512_mul_ps(x, y));
+            j += 16;
+        }
+        for j in j..w {
+            let (x, y) = (i32::from(xa[j]) - 128, i32::from(xb[j]) - 128);
+            *c.add(j) = x as f32;
+            *c.add(cw + j) = y as f32;
+            *c.add(2 * cw + j) = ((x - y) * (x - y)) as f32;
+            *c.add(3 * cw + j) = (x * y) as f32;
+        }
+    }
+
+    /// [`ssim8`] on 16 pixels.
+    #[inline(always)]
+    unsafe fn ssim16(sx: __m512, sy: __m512, sdd: __m512, sxy: __m512) -> __m512 {
+        let (c128, two) = (_mm512_set1_ps(128.0), _mm512_set1_ps(2.0));
+        let (c1, c2) = (_mm512_set1_ps(C1F), _mm512_set1_ps(C2F));
+        let (mx, my) = (_mm512_add_ps(sx, c128), _mm512_add_ps(sy, c128));
+        let md = _mm512_sub_ps(sx, sy);
+        let a1 = _mm512_fmadd_ps(two, _mm512_mul_ps(mx, my), c1);
+        let b1 = _mm512_fmadd_ps(md, md, a1);
+        let a2 = _mm512_fmadd_ps(two, _mm512_fnmadd_ps(sx, sy, sxy), c2);
+        let b2 = _mm512_add_ps(a2, _mm512_fnmadd_ps(md, md, sdd));
+        _mm512_div_ps(_mm512_mul_ps(a1, a2), _mm512_mul_ps(b1, b2))
+    }
+
+    /// AVX-512 [`gauss_vertical_ssim`] on `N` consecutive output rows (input rows
+    /// `k..k + TAPS` of `rows` for output row `k`), loading each input vector once: the same
+    /// bits as `N` separate rows.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn gauss_vertical_ssim512<const N: usize>(
+        rows: &[&[f32]; super::SLOTS],
+        ow: usize,
+        g: &[f32; TAPS],
+        maps: &mut [&mut [f32]],
+    ) {
+        assert!(N >= 1 && TAPS + N - 1 <= super::SLOTS && maps.len() == N);
+        assert!(rows
+            .iter()
+            .all(|r| r.len() >= 4 * ow && (r.as_ptr() as usize).is_multiple_of(64)));
+        assert!(maps
+            .iter()
+            .all(|m| m.len() >= ow && (m.as_ptr() as usize).is_multiple_of(64)));
+        assert_eq!(ow % 16, 0);
+        let gv: [__m512; RADIUS + 1] = std::array::from_fn(|t| _mm512_set1_ps(g[t]));
+        let r: [*const f32; super::SLOTS] = rows.map(|r| r.as_ptr());
+        let m: [*mut f32; N] = std::array::from_fn(|k| maps[k].as_mut_ptr());
+        for j in (0..ow).step_by(16) {
+            let f = |c: usize| {
+                let o = super::ring_index(c, j);
+                let ld = |t: usize| _mm512_load_ps(r[t].add(o));
+                let v: [__m512; super::SLOTS] = std::array::from_fn(|t| {
+                    if t < TAPS + N - 1 {
+                        ld(t)
+                    } else {
+                        _mm512_setzero_ps()
+                    }
+                });
+                let s: [__m512; N] = std::array::from_fn(|k| {
+                    let mut s = _mm512_mul_ps(gv[RADIUS], v[k + RADIUS]);
+                    for t in 0..RADIUS {
+                        s = _mm512_fmadd_ps(gv[t], _mm512_add_ps(v[k + t], v[k + TAPS - 1 - t]), s);
+                    }
+                    s
+                });
+                s
+            };
+            let (x, y, d, p) = (f(0), f(1), f(2), f(3));
+            for k in 0..N {
+                _mm512_store_ps(m[k].add(j), ssim16(x[k], y[k], d[k], p[k]));
+            }
         }
     }
 
@@ -899,6 +1193,31 @@ mod tests {
         let got = ssim_plane(&pa, &pb, SsimWindow::Gaussian).expect("ssim");
         eprintln!("dot {:e}", got - want);
         assert!((got - want).abs() < 1e-7, "{got} {want} {:e}", got - want);
+    }
+
+    #[test]
+    fn avx512_and_avx2_give_the_same_bits() {
+        // Widths around the 16-column groups (and their AVX2 halves), heights for both the
+        // one- and two-row vertical passes.
+        for (w, h) in [(11, 11), (26, 12), (27, 13), (33, 40), (61, 23), (211, 37)] {
+            let a = noise(w * h, 13);
+            let b: Vec<u8> = a
+                .iter()
+                .zip(noise(w * h, 14))
+                .map(|(&x, n)| x.wrapping_add(n >> 3))
+                .collect();
+            let pa = Plane::contiguous(&a, w, h).expect("valid");
+            let pb = Plane::contiguous(&b, w, h).expect("valid");
+            let best = ssim_plane(&pa, &pb, SsimWindow::Gaussian).expect("ssim");
+            FORCE_AVX2.store(true, std::sync::atomic::Ordering::Relaxed);
+            let avx2 = ssim_plane(&pa, &pb, SsimWindow::Gaussian).expect("ssim");
+            FORCE_AVX2.store(false, std::sync::atomic::Ordering::Relaxed);
+            assert_eq!(best.to_bits(), avx2.to_bits(), "{w}x{h}: {best} {avx2}");
+            assert!(
+                (best - gaussian_reference(&a, &b, w, h)).abs() < 1e-7,
+                "{w}x{h}"
+            );
+        }
     }
 
     #[test]
