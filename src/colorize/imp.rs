@@ -56,7 +56,7 @@ pub enum Precision {
 pub enum Output {
     #[default]
     #[enum_value(
-        name = "ink for line-art models, luma for greyscale models",
+        name = "what the model file recommends (its output_mode metadata), else ink for line-art models and luma for greyscale models",
         nick = "auto"
     )]
     Auto = 0,
@@ -625,7 +625,7 @@ impl VideoFilterImpl for Colorize {
         let n = self.frame_number(inframe.buffer(), &info, st.counter);
         st.counter += 1;
         let device = st.device;
-        let input_mode = st.model.meta.input_mode;
+        let (input_mode, recommended) = (st.model.meta.input_mode, st.model.meta.output);
         let Some(stream) = st.stream.as_mut() else {
             return Err(gst::FlowError::NotNegotiated);
         };
@@ -681,7 +681,8 @@ impl VideoFilterImpl for Colorize {
             if let Some(crate::model::stream::ResetReason::SceneCut(c)) = step.reset {
                 resets.push(Reason::SceneCut(c));
             }
-            let mode = crate::model::OutputChoice::from(output_mode).resolve(input_mode);
+            let mode =
+                crate::model::OutputChoice::from(output_mode).resolve(input_mode, recommended);
             compose(&step.prediction, &input, mode).map_err(|e| fail("Colorization failed", &e))?
         };
 

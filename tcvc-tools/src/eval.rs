@@ -552,7 +552,7 @@ fn load_jobs(args: &Args, device: tch::Device, kind: Kind) -> Result<Vec<Job>, F
                 path.display()
             )));
         }
-        let output = args.output_mode.resolve(mode);
+        let output = args.output_mode.resolve(mode, model.meta.output);
         let stem = path.file_stem().map_or_else(
             || path.display().to_string(),
             |s| s.to_string_lossy().into(),

@@ -68,7 +68,8 @@ impl FromStr for Precision {
 /// art, luma for greyscale) or one [`OutputMode`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub enum OutputChoice {
-    /// Ink for line-art models, luma for greyscale models.
+    /// The output the model file recommends (its `output_mode` metadata: what measured best
+    /// for it); without one, ink for line-art models and luma for greyscale models.
     #[default]
     Auto,
     /// The prediction multiplied by the full-resolution line art.
@@ -98,10 +99,11 @@ impl OutputChoice {
         }
     }
 
-    /// The output mode for a model of `input_mode`.
-    pub fn resolve(self, input_mode: InputMode) -> OutputMode {
+    /// The output mode for a model of `input_mode` that recommends `recommended` (its
+    /// `output_mode` metadata, [`super::ModelMeta::output`]).
+    pub fn resolve(self, input_mode: InputMode, recommended: Option<OutputMode>) -> OutputMode {
         match self {
-            OutputChoice::Auto => OutputMode::default_for(input_mode),
+            OutputChoice::Auto => recommended.unwrap_or(OutputMode::default_for(input_mode)),
             OutputChoice::Ink => OutputMode::Ink,
             OutputChoice::Luma => OutputMode::Luma,
             OutputChoice::Color => OutputMode::Color,
@@ -144,12 +146,25 @@ mod tests {
             .unwrap_err()
             .contains("needs CUDA"));
         assert_eq!(
-            OutputChoice::Auto.resolve(InputMode::Greyscale),
+            OutputChoice::Auto.resolve(InputMode::Greyscale, None),
             OutputMode::Luma
         );
         assert_eq!(
-            OutputChoice::Auto.resolve(InputMode::Lineart),
+            OutputChoice::Auto.resolve(InputMode::Lineart, None),
             OutputMode::Ink
         );
+        // A model's recommendation decides `auto`, never an explicit choice.
+        assert_eq!(
+            OutputChoice::Auto.resolve(InputMode::Lineart, Some(OutputMode::Color)),
+            OutputMode::Color
+        );
+        assert_eq!(
+            OutputChoice::Ink.resolve(InputMode::Lineart, Some(OutputMode::Color)),
+            OutputMode::Ink
+        );
+        for m in OutputMode::ALL {
+            assert_eq!(m.to_string().parse::<OutputMode>(), Ok(m));
+        }
+        assert!("auto".parse::<OutputMode>().is_err());
     }
 }

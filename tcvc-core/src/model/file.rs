@@ -11,6 +11,7 @@
 //! | `train_size`     | `WIDTHxHEIGHT` of the training crops, e.g. `256x256` |
 //! | `provenance`     | free text (optional; empty when absent)            |
 //! | `previous_frame` | `chain` (default) or `blank` (the always-blank ablation) |
+//! | `output_mode`    | optional: `ink`, `luma` or `color`, the output that measured best for the model; `output-mode=auto` uses it |
 //!
 //! A pix2pix U-Net baseline file has `format` `tcvc-pix2pix-unet`, `channels` (`ngf`) and
 //! `downs` instead of `res_blocks`, and the U-Net's `down{i}` / `up{i}` weights; read it (and
@@ -40,6 +41,7 @@ use super::error::{FileRole, ModelError, Result};
 use super::generator::{Generator, GeneratorConfig};
 use super::layers::check_compute_kind;
 use super::net::ColorNet;
+use super::stream::OutputMode;
 use super::unet::{unet_parameter_specs, UnetGenerator, MAX_DOWNS, MIN_DOWNS, UNET_FORMAT_NAME};
 
 /// Value of `__metadata__.format`.
@@ -167,6 +169,9 @@ pub struct ModelMeta {
     pub provenance: String,
     /// The previous frame the model expects (absent in a file: `chain`).
     pub previous_frame: PreviousFrame,
+    /// The output the model recommends (`output_mode`; absent: none, `auto` then follows the
+    /// input mode).
+    pub output: Option<OutputMode>,
 }
 
 /// On-disk storage precision of the weights.
@@ -231,6 +236,8 @@ impl ModelFile {
             ("train_size", meta.train_size.to_string()),
             ("provenance", meta.provenance.clone()),
         ];
+        let mut info = info.to_vec();
+        info.extend(meta.output.map(|o| ("output_mode", o.to_string())));
         let bytes = tensors_to_bytes(unet.named_tensors(), &info, storage)?;
         write_atomic(path.as_ref(), &bytes)
     }
@@ -252,6 +259,8 @@ impl ModelFile {
             ("provenance", meta.provenance.clone()),
             ("previous_frame", meta.previous_frame.as_str().to_string()),
         ];
+        let mut info = info.to_vec();
+        info.extend(meta.output.map(|o| ("output_mode", o.to_string())));
         tensors_to_bytes(generator.named_tensors(), &info, storage)
     }
 
@@ -585,8 +594,22 @@ pub(crate) fn parse_metadata(m: &HashMap<String, String>) -> Result<(GeneratorCo
             train_size,
             provenance,
             previous_frame,
+            output: parse_output(m)?,
         },
     ))
+}
+
+/// The optional `output_mode` entry.
+fn parse_output(m: &HashMap<String, String>) -> Result<Option<OutputMode>> {
+    m.get("output_mode")
+        .map(|v| {
+            v.parse().map_err(|_| ModelError::InvalidMetadata {
+                key: "output_mode",
+                value: v.clone(),
+                expected: "`ink`, `luma` or `color`",
+            })
+        })
+        .transpose()
 }
 
 /// Validates the `__metadata__` block of a pix2pix U-Net file: `(downs, channels, meta)`.
@@ -618,6 +641,7 @@ fn parse_unet_metadata(m: &HashMap<String, String>) -> Result<(u32, i64, ModelMe
         train_size: meta_str(m, "train_size")?.parse()?,
         provenance: m.get("provenance").cloned().unwrap_or_default(),
         previous_frame: PreviousFrame::Blank,
+        output: parse_output(m)?,
     };
     Ok((downs as u32, channels, meta))
 }

@@ -27,12 +27,40 @@ pub enum OutputMode {
 }
 
 impl OutputMode {
+    /// Every mode, in documentation order.
+    pub const ALL: [OutputMode; 3] = [OutputMode::Ink, OutputMode::Luma, OutputMode::Color];
+
+    /// The name: `ink`, `luma`, `color` (also the model file's `output_mode` value).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputMode::Ink => "ink",
+            OutputMode::Luma => "luma",
+            OutputMode::Color => "color",
+        }
+    }
+
     /// The natural output for a model's input mode: ink for line art, luma for greyscale.
     pub fn default_for(mode: InputMode) -> Self {
         match mode {
             InputMode::Lineart => OutputMode::Ink,
             InputMode::Greyscale => OutputMode::Luma,
         }
+    }
+}
+
+impl std::fmt::Display for OutputMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for OutputMode {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        OutputMode::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("'{s}' is not an output mode: use ink, luma or color"))
     }
 }
 

@@ -31,6 +31,7 @@ fn meta() -> ModelMeta {
         },
         provenance: "unit test".into(),
         previous_frame: Default::default(),
+        output: None,
     }
 }
 
@@ -292,6 +293,36 @@ fn model_file_round_trip_f32_and_f16() {
     let f16_len = std::fs::metadata(dir.join("F16.safetensors")).map(|m| m.len());
     let f32_len = std::fs::metadata(dir.join("F32.safetensors")).map(|m| m.len());
     assert!(f16_len.expect("len") < f32_len.expect("len"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn model_file_keeps_its_recommended_output() {
+    let cfg = GeneratorConfig {
+        channels: 8,
+        res_blocks: 1,
+    };
+    let (_vs, g) = new_generator(cfg, 11);
+    let dir = tmp_dir("output-mode");
+    for output in [None, Some(OutputMode::Color), Some(OutputMode::Luma)] {
+        let path = dir.join("m.safetensors");
+        let m = ModelMeta { output, ..meta() };
+        ModelFile::save(&path, &g, &m, StorageDtype::F16).expect("save");
+        assert_eq!(ModelFile::inspect(&path).expect("inspect").1.output, output);
+        let bytes = std::fs::read(&path).expect("read");
+        let has_key = bytes.windows(13).any(|w| w == b"\"output_mode\"");
+        assert_eq!(has_key, output.is_some(), "{output:?}");
+    }
+    // An unknown value is a metadata error naming the key, not a silent default.
+    let path = dir.join("m.safetensors");
+    let mut bytes = std::fs::read(&path).expect("read");
+    let at = bytes
+        .windows(6)
+        .position(|w| w == b"\"luma\"")
+        .expect("value in the header");
+    bytes[at + 1..at + 5].copy_from_slice(b"lumo");
+    let e = ModelFile::load_from_bytes(&bytes, Device::Cpu, Kind::Float).unwrap_err();
+    assert!(e.to_string().contains("output_mode"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

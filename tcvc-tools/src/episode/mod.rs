@@ -341,7 +341,7 @@ fn run(cli: Cli) -> Result<(), EpisodeError> {
                 .split_once('/')
                 .and_then(|(n, d)| Some(gst::Fraction::new(n.parse().ok()?, d.parse().ok()?)))
                 .unwrap_or(gst::Fraction::new(0, 1));
-            let mode = output_mode.resolve(m.meta.input_mode);
+            let mode = output_mode.resolve(m.meta.input_mode, m.meta.output);
             let mut writer = output::open(&output, plan.width, plan.height, fps, &encoder)?;
             let pb = bar(Some(frames), "colorizing");
             let t = Instant::now();

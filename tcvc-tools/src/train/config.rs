@@ -3,6 +3,7 @@
 use super::error::{Result, TrainError};
 use crate::device::DeviceSpec;
 use crate::model::InputMode;
+use crate::model::OutputMode;
 use crate::video::Fit;
 use clap::{Parser, ValueEnum};
 use serde::{Deserialize, Serialize};
@@ -280,6 +281,12 @@ pub struct Args {
     /// loads.
     #[arg(long, value_name = "FILE")]
     pub export: Option<PathBuf>,
+    /// The output the exported model recommends (`ink`, `luma` or `color`; its `output_mode`
+    /// metadata): what `tcvccolorize output-mode=auto`, `tcvc-eval` and `tcvc-episode` then
+    /// use. Set it to the mode that measured best on your validation clips (`tcvc-eval
+    /// --output-mode`); unset, `auto` is ink for line art and luma for greyscale.
+    #[arg(long, value_name = "MODE")]
+    pub output_mode: Option<OutputMode>,
     /// Storage of the exported weights: f32 (exact) or f16 (half the size; loading widens it).
     #[arg(long, value_enum, default_value = "f32")]
     pub export_dtype: ExportDtype,

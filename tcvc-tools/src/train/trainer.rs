@@ -13,8 +13,8 @@ use super::progress::{describe, Progress};
 use super::sampler::{gather, self_feed, Sampler};
 use super::validation::{validate, ValFigures};
 use crate::model::{
-    ColorNet, EfficientNetLite0, FeatureNet, ModelFile, ModelMeta, PreviousFrame, StorageDtype,
-    TrainSize, Vgg19,
+    ColorNet, EfficientNetLite0, FeatureNet, ModelFile, ModelMeta, OutputMode, PreviousFrame,
+    StorageDtype, TrainSize, Vgg19,
 };
 use serde::Serialize;
 use std::io::Write;
@@ -463,7 +463,13 @@ fn provenance(s: &Setup, step: u64) -> String {
 }
 
 /// Writes `--export`: the model file (TCVC or pix2pix U-Net) tcvccolorize and tcvc-eval load.
-fn export(path: &Path, dtype: ExportDtype, s: &Setup, step: u64) -> Result<()> {
+fn export(
+    path: &Path,
+    dtype: ExportDtype,
+    output: Option<OutputMode>,
+    s: &Setup,
+    step: u64,
+) -> Result<()> {
     let storage = match dtype {
         ExportDtype::F32 => StorageDtype::F32,
         ExportDtype::F16 => StorageDtype::F16,
@@ -480,6 +486,7 @@ fn export(path: &Path, dtype: ExportDtype, s: &Setup, step: u64) -> Result<()> {
         } else {
             PreviousFrame::Chain
         },
+        output,
     };
     match &s.nets.g {
         ColorNet::Tcvc(g) => ModelFile::save(path, g, &meta, storage)?,
@@ -636,7 +643,7 @@ pub fn run(args: &Args) -> Result<Outcome> {
     if start >= total {
         eprintln!("the checkpoint is at step {start}, --steps/--epochs ask for {total}: nothing left to train");
         if let Some(e) = &args.export {
-            export(e, args.export_dtype, &s, start)?;
+            export(e, args.export_dtype, args.output_mode, &s, start)?;
             eprintln!("exported {}", e.display());
         }
         return Ok(Outcome::Finished { step: start });
@@ -717,7 +724,7 @@ pub fn run(args: &Args) -> Result<Outcome> {
     lp.plot();
     lp.progress.finish();
     if let Some(e) = &args.export {
-        export(e, args.export_dtype, &lp.s, total)?;
+        export(e, args.export_dtype, args.output_mode, &lp.s, total)?;
         eprintln!("exported {}", e.display());
     }
     eprintln!(
