@@ -156,8 +156,9 @@ struct Args {
     /// (same as `both`); `lineart` / `greyscale` require every model to have that mode.
     #[arg(long, value_enum)]
     input: Option<InputChoice>,
-    /// How the output frame is made from the prediction: auto (ink for line-art models, luma
-    /// for greyscale models), ink, luma, color (as the element's output-mode).
+    /// How the output frame is made from the prediction: auto (the model file's recommended
+    /// output_mode, else ink for line-art models and luma for greyscale models), ink, luma,
+    /// color (as the element's output-mode).
     #[arg(long, default_value_t = OutputChoice::Auto)]
     output_mode: OutputChoice,
     /// Scene-cut threshold of the previous-frame chain (1.0 disables cut detection).

@@ -137,7 +137,8 @@ enum Command {
         /// Inference precision: fp32, bf16, fp16 (CUDA only).
         #[arg(long, default_value_t = Precision::Fp32)]
         precision: Precision,
-        /// How the output is composed: auto, ink, luma, color.
+        /// How the output is composed: auto (the model's recommended output_mode, else ink for
+        /// line art, luma for greyscale), ink, luma, color.
         #[arg(long, default_value_t = OutputChoice::Auto)]
         output_mode: OutputChoice,
         /// libtorch CPU threads (0 = libtorch's default).
