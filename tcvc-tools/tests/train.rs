@@ -853,6 +853,34 @@ fn loss_weights_scale_their_terms_and_are_checked_on_resume() {
         "L1 term 5/10 of the paper's: {ratio}"
     );
     assert!((custom["g_total"] - custom["g_l1"]).abs() < 1e-6 * custom["g_l1"]);
+    assert!(!paper.contains_key("g_l2") && !custom.contains_key("g_l2"));
+    // A squared-error term: logged, part of the objective, and its weight scales it. The first
+    // step's output is the same at L1 weight 0 (the same init and batch), so the L2 term is the
+    // same mean squared error times 50 and 100.
+    let (l2a, _, _) = first(
+        &["--adv-weight", "0", "--l1-weight", "0", "--l2-weight", "50"],
+        "weights-l2a",
+    );
+    let (l2b, _, _) = first(
+        &[
+            "--adv-weight",
+            "0",
+            "--l1-weight",
+            "0",
+            "--l2-weight",
+            "100",
+        ],
+        "weights-l2b",
+    );
+    assert!(l2a["g_l2"] > 0.0 && l2a["g_l1"] == 0.0);
+    assert!((l2a["g_total"] - l2a["g_l2"]).abs() < 1e-6 * l2a["g_l2"]);
+    let ratio = l2b["g_l2"] / l2a["g_l2"];
+    assert!((ratio - 2.0).abs() < 1e-4, "L2 term 100/50: {ratio}");
+    let e = usage_error(&with(&scratch_dir("weights-bad-l2"), &["--l2-weight=nan"]));
+    assert!(
+        e.contains("--l2-weight must be a finite number >= 0"),
+        "{e}"
+    );
     // Resuming that run with the paper's weights is refused.
     let k = args.iter().position(|a| a == "--adv-weight").unwrap();
     let mut resume: Vec<String> = args[..k].iter().chain(&args[k + 4..]).cloned().collect();

@@ -226,6 +226,11 @@ pub struct Args {
     /// Weight of the L1 term (default: the paper's 10 for TCVC, pix2pix's 100).
     #[arg(long, value_name = "W")]
     pub l1_weight: Option<f64>,
+    /// Weight of a squared-error term `W·mean((G_t − F_t)²)` (not in the paper; 0 = off). Its
+    /// minimiser is the conditional mean, the PSNR-optimal colour where the line art leaves it
+    /// uncertain (L1's is the median).
+    #[arg(long, value_name = "W", default_value_t = 0.0)]
+    pub l2_weight: f64,
     /// Weight of the content term (default: the paper's 1, tuned for VGG19's features).
     #[arg(long, value_name = "W")]
     pub content_weight: Option<f64>,
@@ -381,6 +386,9 @@ pub struct RunConfig {
     /// Weight of the L1 term (`--l1-weight`; `None`: the architecture's default).
     #[serde(default)]
     pub l1_weight: Option<f64>,
+    /// Weight of the squared-error term (`--l2-weight`).
+    #[serde(default)]
+    pub l2_weight: f64,
     /// Weight of the content term (`--content-weight`; `None`: the paper's).
     #[serde(default)]
     pub content_weight: Option<f64>,
@@ -464,6 +472,7 @@ impl RunConfig {
         for (flag, w) in [
             ("--adv-weight", Some(args.adv_weight)),
             ("--l1-weight", args.l1_weight),
+            ("--l2-weight", Some(args.l2_weight)),
         ] {
             if let Some(w) = w {
                 if !(w >= 0.0 && w.is_finite()) {
@@ -531,6 +540,7 @@ impl RunConfig {
             temporal_weight: args.temporal_weight,
             adv_weight: args.adv_weight,
             l1_weight: args.l1_weight,
+            l2_weight: args.l2_weight,
             content_weight: args.content_weight,
             style_weight: args.style_weight,
             lr_g: args.lr_g,
@@ -610,6 +620,11 @@ impl RunConfig {
                 "--l1-weight",
                 format!("{:?}", self.l1_weight),
                 format!("{:?}", other.l1_weight),
+            ),
+            (
+                "--l2-weight",
+                self.l2_weight.to_string(),
+                other.l2_weight.to_string(),
             ),
             (
                 "--content-weight/--style-weight",

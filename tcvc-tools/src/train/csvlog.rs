@@ -6,7 +6,8 @@
 //! g_content, g_style` (content/style empty when off), the discriminator terms `d_total, d_real,
 //! d_fake`, and the validation figures `val_psnr` (dB, mean over frames), `val_ssim` (Gaussian
 //! SSIM, mean), `val_temporal_error` (8-bit units, mean), `val_frames`, then the weighted temporal
-//! loss `g_temporal` (empty when off; files written before it existed have 16 columns). Fields that do not apply
+//! loss `g_temporal` (empty when off; files written before it existed have 16 columns) and the
+//! weighted squared-error term `g_l2` (empty when off; older files have 17). Fields that do not apply
 //! to a row are empty. On `--resume` the rows after the checkpoint's step are dropped first, so
 //! the file has exactly one row per step whatever happened before.
 use super::checkpoint::write_atomic;
@@ -18,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 /// The CSV header.
 pub const HEADER: &str = "kind,step,epoch,elapsed_s,g_total,g_adv,g_l1,g_content,g_style,\
-d_total,d_real,d_fake,val_psnr,val_ssim,val_temporal_error,val_frames,g_temporal";
+d_total,d_real,d_fake,val_psnr,val_ssim,val_temporal_error,val_frames,g_temporal,g_l2";
 
 /// A training row.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -85,6 +86,7 @@ impl TrainRow {
             e(),
             e(),
             opt(l.g_temporal),
+            opt(l.g_l2),
         ])
     }
 }
@@ -99,6 +101,7 @@ impl ValRow {
             self.ssim.to_string(),
             opt(self.temporal_error),
             self.frames.to_string(),
+            e(),
             e(),
         ]);
         line(&f)
@@ -116,7 +119,7 @@ pub enum Row {
 
 fn parse_record(r: &csv::StringRecord) -> Option<Row> {
     let f: Vec<&str> = r.iter().collect();
-    if f.len() != 16 && f.len() != 17 {
+    if !(16..=18).contains(&f.len()) {
         return None;
     }
     let num = |i: usize| f[i].trim().parse::<f64>().ok();
@@ -136,6 +139,7 @@ fn parse_record(r: &csv::StringRecord) -> Option<Row> {
                 d_real: num(10)?,
                 d_fake: num(11)?,
                 g_temporal: if f.len() > 16 { num(16) } else { None },
+                g_l2: if f.len() > 17 { num(17) } else { None },
             },
         })),
         "val" => Some(Row::Val(ValRow {
@@ -264,6 +268,7 @@ mod tests {
                 d_real: 0.25,
                 d_fake: 0.75,
                 g_temporal: Some(0.125),
+                g_l2: Some(0.0625),
             },
         };
         assert_eq!(parse_line(&t.to_line()), Some(Row::Train(t)));
@@ -275,18 +280,22 @@ mod tests {
             frames: 3,
         };
         assert_eq!(parse_line(&v.to_line()), Some(Row::Val(v)));
-        assert_eq!(HEADER.split(',').count(), 17);
-        // A file of the old 16-column layout still reads, through the file reader.
+        assert_eq!(HEADER.split(',').count(), 18);
+        // Files of the old 16- and 17-column layouts still read, through the file reader.
         let dir = std::env::temp_dir().join(format!("tcvc-csvlog-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("losses.csv");
         let old = t.to_line();
-        let old16 = &old[..old.rfind(',').unwrap()];
-        std::fs::write(&p, format!("{HEADER}\n{old16}\n{}\n", v.to_line())).unwrap();
+        let old17 = &old[..old.rfind(',').unwrap()];
+        let old16 = &old17[..old17.rfind(',').unwrap()];
+        std::fs::write(&p, format!("{HEADER}\n{old16}\n{old17}\n{}\n", v.to_line())).unwrap();
         let rows = read(&p).unwrap();
-        assert_eq!(rows.len(), 2);
+        assert_eq!(rows.len(), 3);
         assert!(matches!(rows[0], Row::Train(r) if r.losses.g_temporal.is_none() && r.step == 7));
-        assert_eq!(rows[1], Row::Val(v));
+        assert!(
+            matches!(rows[1], Row::Train(r) if r.losses.g_temporal == Some(0.125) && r.losses.g_l2.is_none())
+        );
+        assert_eq!(rows[2], Row::Val(v));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

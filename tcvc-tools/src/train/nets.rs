@@ -27,7 +27,7 @@ use crate::model::{
     StreamColorizer, UnetGenerator, DISCRIMINATOR_INPUT_CHANNELS,
 };
 use std::collections::HashMap;
-use tch::{nn, Device, Tensor};
+use tch::{nn, Device, Kind, Tensor};
 
 /// The usage error of a size the pix2pix U-Net cannot train at.
 pub fn pix2pix_size_message(size: super::config::Size) -> String {
@@ -53,12 +53,24 @@ pub struct StepLosses {
     /// Weighted temporal term (absent when `--temporal-weight` is 0 or the batch has no
     /// self-fed sample).
     pub g_temporal: Option<f64>,
+    /// Weighted squared-error term `w·mean((fake − target)²)` (absent when `--l2-weight` is 0).
+    pub g_l2: Option<f64>,
     /// Discriminator objective.
     pub d_total: f64,
     /// `BCE(D(real), 1)`.
     pub d_real: f64,
     /// `BCE(D(fake), 0)`.
     pub d_fake: f64,
+}
+
+/// Mean squared error `mean((fake − target)²)` over every sample, channel and pixel, in `f32`:
+/// the term whose minimiser is the conditional mean, i.e. the PSNR-optimal prediction where the
+/// colour is uncertain (L1's minimiser is the median).
+pub fn l2_loss(fake: &Tensor, target: &Tensor) -> Result<Tensor> {
+    let d = fake
+        .f_to_kind(Kind::Float)?
+        .f_sub(&target.f_to_kind(Kind::Float)?)?;
+    Ok(d.f_square()?.f_mean(Kind::Float)?)
 }
 
 /// The temporal loss: mean over the samples where `mask` (`B × 1 × 1 × 1`) is 1 of
@@ -115,6 +127,8 @@ pub struct Nets {
     seed: u64,
     /// Weight of the temporal loss.
     temporal_weight: f64,
+    /// Weight of the squared-error term.
+    l2_weight: f64,
     /// Trained without the previous frame (`--prev-prob 0`): run with a blank one.
     blank_previous: bool,
 }
@@ -189,6 +203,7 @@ impl Nets {
             adam_d,
             seed: config.seed,
             temporal_weight: config.temporal_weight,
+            l2_weight: config.l2_weight,
             blank_previous: config.prev_prob == 0.0,
         })
     }
@@ -265,15 +280,21 @@ impl Nets {
             } else {
                 None
             };
-            let total = match &temporal {
-                Some(t) => gl.total.f_add(t)?,
-                None => gl.total.shallow_clone(),
+            let l2 = if self.l2_weight > 0.0 {
+                Some(l2_loss(&fake, &b.target)?.f_mul_scalar(self.l2_weight)?)
+            } else {
+                None
             };
+            let mut total = gl.total.shallow_clone();
+            for t in temporal.iter().chain(&l2) {
+                total = total.f_add(t)?;
+            }
             let grads = self.adam_g.gradients(&total)?;
             let v = |t: &Tensor| t.f_double_value(&[]);
             let losses = StepLosses {
                 g_total: v(&total)?,
                 g_temporal: temporal.as_ref().map(v).transpose()?,
+                g_l2: l2.as_ref().map(v).transpose()?,
                 g_adv: v(&gl.adversarial)?,
                 g_l1: v(&gl.l1)?,
                 g_content: gl.content.as_ref().map(v).transpose()?,
@@ -380,6 +401,15 @@ mod tests {
         assert!(!chain(nets(&[])).blank_previous());
         assert!(chain(nets(&["--prev-prob", "0"])).blank_previous());
         assert!(chain(nets(&["--arch", "pix2pix"])).blank_previous());
+    }
+
+    #[test]
+    fn l2_loss_matches_a_hand_computation() {
+        // Errors 0.1, −0.2, 0.3, 0 → squares 0.01, 0.04, 0.09, 0 → mean 0.035.
+        let fake = Tensor::from_slice(&[0.6f32, 0.3, 0.9, 0.5]).view([1, 1, 2, 2]);
+        let target = Tensor::from_slice(&[0.5f32, 0.5, 0.6, 0.5]).view([1, 1, 2, 2]);
+        let l = l2_loss(&fake, &target).unwrap().double_value(&[]);
+        assert!((l - 0.035).abs() < 1e-7, "{l}");
     }
 
     #[test]

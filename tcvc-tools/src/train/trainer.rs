@@ -453,6 +453,7 @@ fn provenance(s: &Setup, step: u64) -> String {
         "temporal_weight": s.config.temporal_weight,
         "adv_weight": s.config.adv_weight,
         "l1_weight": s.config.l1_weight,
+        "l2_weight": s.config.l2_weight,
         "content_weight": s.config.content_weight,
         "style_weight": s.config.style_weight,
         "perceptual": s.config.perceptual,
