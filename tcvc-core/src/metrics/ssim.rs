@@ -207,12 +207,11 @@ impl std::ops::DerefMut for Aligned {
     }
 }
 
-/// Input rows the ring holds: enough for two output rows.
+/// Input rows the ring holds: enough for [`BLOCK`] output rows.
 const SLOTS: usize = TAPS + BLOCK - 1;
 
-/// Output rows filtered vertically at a time: each ring vector loaded serves up to four output
-/// rows, which cuts the ring's traffic from the L2 cache (the ring of a 1080p row does not fit in
-/// L1).
+/// Output rows filtered vertically at a time by the AVX-512 build: each ring vector loaded
+/// serves up to four output rows (fewer loads from a ring that, for a 1080p row, lives in L2).
 const BLOCK: usize = 4;
 
 /// Position of statistic `c` of column `j` in a slot of the ring.
@@ -260,8 +259,9 @@ impl GaussScratch {
         gauss_horizontal(&self.chan, cw, dst, ow, g);
     }
 
-    /// Sums of the SSIM map over output rows `i..i + out.len()` (one or two rows; input rows
-    /// `i..i + TAPS − 1 + out.len()` must be loaded). A row gets the same bits either way.
+    /// Sums of the SSIM map over output rows `i..i + out.len()` (1 to [`BLOCK`] rows; input rows
+    /// `i..i + TAPS − 1 + out.len()` must be loaded). A row gets the same bits however many are
+    /// done together.
     fn row_sums(&mut self, i: usize, out: &mut [f64], g: &[f32; TAPS], simd: GaussSimd) {
         let (ow, out_w, n) = (self.ow, self.out_w, out.len());
         assert!((1..=BLOCK).contains(&n));
