@@ -1003,3 +1003,93 @@ fn efficientnet_lite0_features_match_pytorch_and_train() {
     let e = usage_error(&a);
     assert!(e.contains("multiples of") && e.contains("32"), "{e}");
 }
+
+/// `--export-average N`: the exported generator is the mean of the newest N checkpoints'
+/// generator weights (checked against the two single exports), the run's own weights are put
+/// back afterwards (a later plain export equals the last checkpoint's), the output mode
+/// recommendation lands in the file, and asking for more checkpoints than `--keep` keeps is a
+/// usage error.
+#[test]
+fn export_average_is_the_mean_of_the_newest_checkpoints() {
+    let d = scratch_dir("export-average");
+    let steps = |n: &str, extra: &[&str]| {
+        let mut a = base_args(&d);
+        a.extend(
+            [
+                "--steps",
+                n,
+                "--checkpoint-every",
+                "2",
+                "--keep",
+                "3",
+                "--val-every",
+                "0",
+                "--no-plots",
+            ]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string()),
+        );
+        let out = run(&a);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let (m2, m4, avg, last) = (
+        d.join("m2.st"),
+        d.join("m4.st"),
+        d.join("avg.st"),
+        d.join("last.st"),
+    );
+    let p = |m: &Path| m.to_str().unwrap().to_string();
+    steps("2", &["--export", &p(&m2)]);
+    steps("4", &["--resume", "--export", &p(&m4)]);
+    let err = steps(
+        "4",
+        &[
+            "--resume",
+            "--export",
+            &p(&avg),
+            "--export-average",
+            "2",
+            "--output-mode",
+            "color",
+        ],
+    );
+    assert!(
+        err.contains("mean of the generator weights at steps 4, 2"),
+        "{err}"
+    );
+    steps("4", &["--resume", "--export", &p(&last)]);
+    let load = |m: &Path| ModelFile::load(m, Device::Cpu, Kind::Float).unwrap();
+    let (a, b, c, l) = (load(&m2), load(&m4), load(&avg), load(&last));
+    assert_eq!(c.meta.output, Some(gsttcvc::model::OutputMode::Color));
+    assert!(c
+        .meta
+        .provenance
+        .contains("mean of the newest 2 checkpoints"));
+    let named = |m: &gsttcvc::model::LoadedModel| m.generator.named_tensors();
+    let mut moved = 0.0f64;
+    for (((n, x), (_, y)), ((_, z), (_, w))) in named(&a)
+        .into_iter()
+        .zip(named(&b))
+        .zip(named(&c).into_iter().zip(named(&l)))
+    {
+        let mean = (&x + &y) / 2.0;
+        let diff = (&z - &mean).abs().max().double_value(&[]);
+        assert!(diff < 1e-6, "{n}: {diff}");
+        assert_eq!((&w - &y).abs().max().double_value(&[]), 0.0, "{n}");
+        moved += (&x - &y).abs().max().double_value(&[]);
+    }
+    assert!(moved > 0.0, "the two checkpoints differ");
+    let mut a = base_args(&d);
+    a.extend(["--steps", "4", "--keep", "2", "--export-average", "3"].map(String::from));
+    let e = usage_error(&a);
+    assert!(
+        e.contains("--export-average 3") && e.contains("--keep"),
+        "{e}"
+    );
+}

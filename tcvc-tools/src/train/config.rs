@@ -292,6 +292,13 @@ pub struct Args {
     /// --output-mode`); unset, `auto` is ink for line art and luma for greyscale.
     #[arg(long, value_name = "MODE")]
     pub output_mode: Option<OutputMode>,
+    /// Export the mean of the generator weights of the newest N checkpoints of
+    /// --checkpoint-dir (the last one included; checkpoint averaging, which evens out the
+    /// step-to-step swings of the colours) instead of the last weights. 1 = the last weights.
+    /// Needs --keep ≥ N.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub export_average: u32,
     /// Storage of the exported weights: f32 (exact) or f16 (half the size; loading widens it).
     #[arg(long, value_enum, default_value = "f32")]
     pub export_dtype: ExportDtype,
@@ -427,6 +434,16 @@ impl RunConfig {
         if !(0..=64).contains(&res_blocks) {
             return Err(TrainError::usage(format!(
                 "--res-blocks {res_blocks} is out of range: use 0..=64 (the paper: 8)"
+            )));
+        }
+        if args.export_average as usize > args.keep.max(1) {
+            return Err(TrainError::usage(format!(
+                "--export-average {} averages the newest {} checkpoints, but --keep {} keeps only \
+                 {}: raise --keep",
+                args.export_average,
+                args.export_average,
+                args.keep,
+                args.keep.max(1)
             )));
         }
         if args.batch_size == 0 {

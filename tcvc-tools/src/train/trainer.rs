@@ -13,16 +13,17 @@ use super::progress::{describe, Progress};
 use super::sampler::{gather, self_feed, Sampler};
 use super::validation::{validate, ValFigures};
 use crate::model::{
-    ColorNet, EfficientNetLite0, FeatureNet, ModelFile, ModelMeta, OutputMode, PreviousFrame,
-    StorageDtype, TrainSize, Vgg19,
+    ColorNet, EfficientNetLite0, FeatureNet, ModelFile, ModelMeta, PreviousFrame, StorageDtype,
+    TrainSize, Vgg19,
 };
 use serde::Serialize;
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-use tch::Device;
+use tch::{Device, Tensor};
 
 /// How a run ended (errors aside).
 #[derive(Debug, Clone, PartialEq)]
@@ -464,24 +465,86 @@ fn provenance(s: &Setup, step: u64) -> String {
 }
 
 /// Writes `--export`: the model file (TCVC or pix2pix U-Net) tcvccolorize and tcvc-eval load.
-fn export(
-    path: &Path,
-    dtype: ExportDtype,
-    output: Option<OutputMode>,
-    s: &Setup,
-    step: u64,
-) -> Result<()> {
+fn export(args: &Args, s: &Setup, step: u64) -> Result<()> {
+    let Some(path) = &args.export else {
+        return Ok(());
+    };
+    let (dtype, output, n) = (
+        args.export_dtype,
+        args.output_mode,
+        args.export_average as usize,
+    );
+    // Checkpoint averaging: the generator's variables become the mean of the newest `n`
+    // checkpoints up to `step` for the export, and are put back afterwards.
+    let kept = if n > 1 {
+        let ckpts: Vec<(u64, PathBuf)> = checkpoint::list(&args.checkpoint_dir)
+            .into_iter()
+            .filter(|(k, _)| *k <= step)
+            .take(n)
+            .collect();
+        if ckpts.len() < n {
+            return Err(TrainError::Runtime(format!(
+                "--export-average {n}: {} holds {} checkpoint(s) up to step {step}; raise --keep or \
+                 export with fewer",
+                args.checkpoint_dir.display(),
+                ckpts.len()
+            )));
+        }
+        let vars = s.nets.vs_g.variables();
+        let _guard = tch::no_grad_guard();
+        let kept: HashMap<String, Tensor> =
+            vars.iter().map(|(k, v)| (k.clone(), v.copy())).collect();
+        let mut sum: HashMap<String, Tensor> = vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.zeros_like()))
+            .collect();
+        for (k, p) in &ckpts {
+            let c = checkpoint::load(p, s.nets.device).map_err(|e| {
+                TrainError::Runtime(format!(
+                    "--export-average: checkpoint {k} ({}): {e}",
+                    p.display()
+                ))
+            })?;
+            for (name, acc) in &mut sum {
+                let t = c.tensors.get(&format!("g.{name}")).ok_or_else(|| {
+                    TrainError::Runtime(format!(
+                        "--export-average: checkpoint {k} has no `g.{name}`"
+                    ))
+                })?;
+                *acc = acc.f_add(t)?;
+            }
+        }
+        for (name, var) in &vars {
+            var.shallow_clone()
+                .f_copy_(&sum[name].f_div_scalar(n as f64)?)?;
+        }
+        eprintln!(
+            "exporting the mean of the generator weights at steps {}",
+            ckpts
+                .iter()
+                .map(|(k, _)| k.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        Some(kept)
+    } else {
+        None
+    };
     let storage = match dtype {
         ExportDtype::F32 => StorageDtype::F32,
         ExportDtype::F16 => StorageDtype::F16,
     };
+    let mut provenance = provenance(s, step);
+    if n > 1 {
+        provenance = format!("{provenance} (weights: mean of the newest {n} checkpoints)");
+    }
     let meta = ModelMeta {
         input_mode: s.config.input(),
         train_size: TrainSize {
             width: s.config.size.width,
             height: s.config.size.height,
         },
-        provenance: provenance(s, step),
+        provenance,
         previous_frame: if s.config.prev_prob == 0.0 {
             PreviousFrame::Blank
         } else {
@@ -489,10 +552,18 @@ fn export(
         },
         output,
     };
-    match &s.nets.g {
-        ColorNet::Tcvc(g) => ModelFile::save(path, g, &meta, storage)?,
-        ColorNet::Pix2pix(u) => ModelFile::save_unet(path, u, &meta, storage)?,
+    let saved = match &s.nets.g {
+        ColorNet::Tcvc(g) => ModelFile::save(path, g, &meta, storage),
+        ColorNet::Pix2pix(u) => ModelFile::save_unet(path, u, &meta, storage),
+    };
+    if let Some(kept) = kept {
+        let _guard = tch::no_grad_guard();
+        for (name, var) in s.nets.vs_g.variables() {
+            var.shallow_clone().f_copy_(&kept[&name])?;
+        }
     }
+    saved?;
+    eprintln!("exported {}", path.display());
     Ok(())
 }
 
@@ -643,10 +714,7 @@ pub fn run(args: &Args) -> Result<Outcome> {
     let (start, total) = (s.start_step, s.total_steps);
     if start >= total {
         eprintln!("the checkpoint is at step {start}, --steps/--epochs ask for {total}: nothing left to train");
-        if let Some(e) = &args.export {
-            export(e, args.export_dtype, args.output_mode, &s, start)?;
-            eprintln!("exported {}", e.display());
-        }
+        export(args, &s, start)?;
         return Ok(Outcome::Finished { step: start });
     }
     eprintln!(
@@ -724,10 +792,7 @@ pub fn run(args: &Args) -> Result<Outcome> {
     }
     lp.plot();
     lp.progress.finish();
-    if let Some(e) = &args.export {
-        export(e, args.export_dtype, args.output_mode, &lp.s, total)?;
-        eprintln!("exported {}", e.display());
-    }
+    export(args, &lp.s, total)?;
     eprintln!(
         "done: {total} steps, {:.1} s; losses in {}",
         lp.elapsed(),
