@@ -47,13 +47,10 @@ fn png_frames(dir: &Path, n: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn assert_same(a: &[Vec<u8>], b: &[Vec<u8>], what: &str) {
-    assert_eq!(a.len(), b.len(), "{what}: frame counts");
-    for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        let differ = x.iter().zip(y).filter(|(p, q)| p != q).count();
-        assert_eq!(differ, 0, "{what}: frame {i} differs in {differ} bytes");
-    }
-}
+use common::{assert_frames_match, FrameMatch};
+
+/// Frames of passes of other batch sizes than the element's (1): see [`FrameMatch`].
+const BATCHED: FrameMatch = FrameMatch::BatchRounding { max: 1 };
 
 #[test]
 fn batched_shot_chains_and_shards_equal_the_element_frame_for_frame() {
@@ -90,9 +87,15 @@ fn batched_shot_chains_and_shards_equal_the_element_frame_for_frame() {
             .arg("-o")
             .arg(out.join("%05d.png")));
         assert!(log.contains("5 shots, 60 frames"), "{log}");
-        assert_same(
+        // Batch 1 is the element's computation exactly; larger batches as [`BATCHED`].
+        assert_frames_match(
             &png_frames(&out, FRAMES),
             &reference,
+            if batch == "1" {
+                FrameMatch::Exact
+            } else {
+                BATCHED
+            },
             &format!("batch {batch}"),
         );
     }
@@ -108,7 +111,7 @@ fn batched_shot_chains_and_shards_equal_the_element_frame_for_frame() {
             .arg("-o")
             .arg(out.join("%05d.png")));
     }
-    assert_same(&png_frames(&out, FRAMES), &reference, "3 shards");
+    assert_frames_match(&png_frames(&out, FRAMES), &reference, BATCHED, "3 shards");
 
     // Shards as lossless H.264 transport-stream segments, joined without re-encoding, decode to
     // the frames of the single run written the same way.
@@ -136,7 +139,14 @@ fn batched_shot_chains_and_shards_equal_the_element_frame_for_frame() {
     run(episode().arg("join").args(&segments).arg("-o").arg(&joined));
     let a = common::decoded_rgb(&whole);
     assert_eq!(a.len(), FRAMES);
-    assert_same(&common::decoded_rgb(&joined), &a, "joined shards");
+    // Other shards batch other shots together; through I420 (4:2:0 chroma, coefficients up to
+    // 1.772) a 1 in RGB can come back as up to 3.
+    assert_frames_match(
+        &common::decoded_rgb(&joined),
+        &a,
+        FrameMatch::BatchRounding { max: 3 },
+        "joined shards",
+    );
 
     // An artist keyframe in the middle of a shot seeds its chain in both.
     let keys = dir.join("keys");
@@ -155,7 +165,7 @@ fn batched_shot_chains_and_shards_equal_the_element_frame_for_frame() {
         .arg(&clip)
         .arg("-o")
         .arg(out.join("%05d.png")));
-    assert_same(&png_frames(&out, FRAMES), &reference, "keyframe");
+    assert_frames_match(&png_frames(&out, FRAMES), &reference, BATCHED, "keyframe");
 }
 
 #[test]

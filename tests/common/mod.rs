@@ -388,3 +388,40 @@ impl SplitMix {
         v.clamp(min, max.max(min))
     }
 }
+
+/// How closely two runs' frames must agree.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Copy)]
+pub enum FrameMatch {
+    /// Byte for byte (the same computation, batch sizes included).
+    Exact,
+    /// Forward passes with other batch sizes (batching across streams, `tcvc-episode --batch`):
+    /// libtorch's oneDNN may pick other convolution kernels for another batch size on some CPUs,
+    /// which moves an output value by 1 here and there (measured on a 2-core AVX-512 Xeon: at
+    /// most 13 of a frame's 46,080 values, by 1; none on an AMD EPYC Zen 4). Allowed: every value
+    /// within `max` of the other and at most one value in 1,000 of a frame different.
+    BatchRounding { max: u8 },
+}
+
+/// Asserts that `got` and `want` hold the same number of frames and that each pair agrees as
+/// `m` says; a failure names the frame, how many values differ and by how much.
+#[allow(dead_code)]
+pub fn assert_frames_match(got: &[Vec<u8>], want: &[Vec<u8>], m: FrameMatch, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: frame counts");
+    for (i, (x, y)) in got.iter().zip(want).enumerate() {
+        assert_eq!(x.len(), y.len(), "{what}: frame {i} sizes");
+        let (differ, worst) = x.iter().zip(y).fold((0usize, 0u8), |(n, w), (p, q)| {
+            let d = p.abs_diff(*q);
+            (n + usize::from(d > 0), w.max(d))
+        });
+        let ok = match m {
+            FrameMatch::Exact => differ == 0,
+            FrameMatch::BatchRounding { max } => worst <= max && differ * 1000 <= x.len(),
+        };
+        assert!(
+            ok,
+            "{what}: frame {i} differs in {differ} of {} values, by up to {worst} ({m:?})",
+            x.len()
+        );
+    }
+}
