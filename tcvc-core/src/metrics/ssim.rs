@@ -270,16 +270,20 @@ impl GaussScratch {
             let slot = (i + t) % SLOTS;
             &ring[slot * 4 * ow..(slot + 1) * 4 * ow]
         });
-        let mut maps: Vec<&mut [f32]> = self.map.chunks_exact_mut(ow).take(n).collect();
+        // No allocation per row: `map` holds exactly BLOCK rows of `ow`.
+        let mut rows_of_map = self.map.chunks_exact_mut(ow);
+        let mut all: [&mut [f32]; BLOCK] =
+            std::array::from_fn(|_| rows_of_map.next().expect("BLOCK rows"));
+        let maps = &mut all[..n];
         // SAFETY (all): `gauss_simd` only returns a level whose features the CPU has.
         #[cfg(target_arch = "x86_64")]
         match simd {
             GaussSimd::Avx512 => unsafe {
                 match n {
-                    4 => x86::gauss_vertical_ssim512::<4>(&rows, ow, g, &mut maps),
-                    3 => x86::gauss_vertical_ssim512::<3>(&rows, ow, g, &mut maps),
-                    2 => x86::gauss_vertical_ssim512::<2>(&rows, ow, g, &mut maps),
-                    _ => x86::gauss_vertical_ssim512::<1>(&rows, ow, g, &mut maps),
+                    4 => x86::gauss_vertical_ssim512::<4>(&rows, ow, g, maps),
+                    3 => x86::gauss_vertical_ssim512::<3>(&rows, ow, g, maps),
+                    2 => x86::gauss_vertical_ssim512::<2>(&rows, ow, g, maps),
+                    _ => x86::gauss_vertical_ssim512::<1>(&rows, ow, g, maps),
                 }
             },
             GaussSimd::Avx2 => {
@@ -305,7 +309,7 @@ impl GaussScratch {
                 gauss_vertical_ssim(&r, ow, g, m);
             }
         }
-        for (o, m) in out.iter_mut().zip(&maps) {
+        for (o, m) in out.iter_mut().zip(maps.iter()) {
             *o = sum_f32(&m[..out_w]);
         }
     }
