@@ -102,7 +102,7 @@ fn planes_ssim(a: &[Plane<'_>], b: &[Plane<'_>], window: SsimWindow) -> Vec<f64>
     let shapes: Vec<(usize, usize, usize)> = a.iter().map(shape).collect();
     let mut rows: Vec<Vec<f64>> = shapes.iter().map(|s| vec![0.0; s.0]).collect();
     let work: Vec<usize> = shapes.iter().map(|s| s.2).collect();
-    let (g, simd, gauss_simd) = (gaussian_kernel_f32(), simd_available(false), gauss_simd());
+    let (g, simd, gauss_simd) = (GaussKernels::new(), simd_available(false), gauss_simd());
     for_plane_row_chunks(
         rows.iter_mut().map(|r| &mut r[..]).collect(),
         &work,
@@ -152,13 +152,85 @@ fn gaussian_kernel_f32() -> [f32; TAPS] {
     q.map(|v| v as f32 / ONE as f32)
 }
 
+/// Scale of the horizontal pass's integer weights: the largest power of two that keeps the
+/// centre weight (0.266) in `i16`.
+const H_ONE: i32 = 1 << 16;
+
+/// The weights of the Gaussian window's two passes.
+///
+/// The horizontal pass works on 16-bit integers with [`gaussian_kernel`] rounded to multiples
+/// of 2⁻¹⁶ (`h`, symmetric, summing to exactly 2¹⁶, each within 1.1e-5 of the `f64` weight):
+/// its sums are exact integers (modulo 2³², and below 2³² for every statistic: 2²³ for `x` and
+/// `y`, 2³⁰ for `xy`, unsigned for `(x − y)²`), so every build gets them bit for bit, and
+/// 16-bit dot products (`vpdpwssd`, `pmaddwd`) do two taps per lane and instruction. The
+/// vertical pass is [`gaussian_kernel_f32`] times 2⁻¹⁶ (exact), in `f32`.
+#[derive(Clone, Copy)]
+struct GaussKernels {
+    h: [i16; TAPS],
+    v: [f32; TAPS],
+}
+
+impl GaussKernels {
+    fn new() -> Self {
+        // Largest remainders, keeping the kernel symmetric: every weight rounded down; the
+        // centre up if the rest must be even; then both weights of the pairs with the largest
+        // fractions up until the weights add up to 2¹⁶.
+        let scaled = gaussian_kernel().map(|w| w * f64::from(H_ONE));
+        let mut q = scaled.map(|v| v.floor() as i32);
+        let mut deficit = H_ONE - q.iter().sum::<i32>();
+        if deficit % 2 == 1 {
+            q[RADIUS] += 1;
+            deficit -= 1;
+        }
+        let frac = |t: usize| scaled[t] - scaled[t].floor();
+        let mut pairs: [usize; RADIUS] = std::array::from_fn(|t| t);
+        pairs.sort_by(|&i, &j| frac(j).total_cmp(&frac(i)));
+        for &t in &pairs[..(deficit / 2) as usize] {
+            q[t] += 1;
+            q[TAPS - 1 - t] += 1;
+        }
+        GaussKernels {
+            h: q.map(|v| i16::try_from(v).expect("weights below 2^15")),
+            v: gaussian_kernel_f32().map(|w| w / H_ONE as f32),
+        }
+    }
+
+    /// The horizontal weights as six pairs of taps `(2p, 2p + 1)` (the twelfth tap 0), each
+    /// pair one 32-bit word: low half tap `2p`, high half tap `2p + 1`.
+    fn h_pairs(&self) -> [u32; RADIUS + 1] {
+        std::array::from_fn(|p| {
+            let hi = if 2 * p + 1 < TAPS {
+                self.h[2 * p + 1]
+            } else {
+                0
+            };
+            pair_word(i32::from(self.h[2 * p]), i32::from(hi))
+        })
+    }
+}
+
+/// Two 16-bit values in one word: `lo` in the low half (both taken modulo 2¹⁶).
+#[inline(always)]
+fn pair_word(lo: i32, hi: i32) -> u32 {
+    (lo as u32 & 0xffff) | ((hi as u32) << 16)
+}
+
+/// The offset of the third statistic: `(x − y)² − 32768` fits `i16`, and its sum under the
+/// horizontal weights (which add up to 2¹⁶) is the filtered `(x − y)²` less [`DD_BIAS`].
+const DD_OFFSET: i32 = 32768;
+
+/// `DD_OFFSET · H_ONE` = 2³¹: added back (modulo 2³²) to the third statistic's sums, which are
+/// then read as unsigned (at most 65025 · 2¹⁶ < 2³²).
+const DD_BIAS: u32 = 1 << 31;
+
 /// Per-thread buffers of the Gaussian window.
 ///
 /// Four statistics of the samples centred on 128 (`x = a − 128`, `y = b − 128`): `x`, `y`,
-/// `(x − y)²`, `xy` (integers, exact in `f32`; see [`gauss_ssim`] for the formula). Each input row
-/// is filtered horizontally once into a ring of the last [`SLOTS`] rows; output rows are then
-/// filtered vertically from the ring (two at a time, sharing their loads) and turned into SSIM
-/// values, so that everything stays in the L1/L2 caches.
+/// `(x − y)²`, `xy` (see [`gauss_ssim`] for the formula). Each input row is filtered
+/// horizontally once, in 16-bit integers (see [`GaussKernels`]), into a ring of the last
+/// [`SLOTS`] rows; output rows are then filtered vertically in `f32` from the ring (several at a
+/// time, sharing their loads) and turned into SSIM values, so that everything stays in the
+/// L1/L2 caches.
 struct GaussScratch {
     /// Output (valid) columns, `w − 10`.
     out_w: usize,
@@ -167,41 +239,45 @@ struct GaussScratch {
     /// `ow + LANES ≥ w + 10`: the length of one statistic in `chan` (zero past `w`), a multiple
     /// of [`LANES`] so that every statistic starts on a cache line.
     cw: usize,
-    /// The four statistics of one input row, one after the other, `cw` each.
-    chan: Aligned,
+    /// The four statistics of one input row as 16-bit pairs, one statistic after the other,
+    /// `cw` words each: word `k` of statistic `c` holds its values at columns `k` (low half)
+    /// and `k + 1` (high half), `x`, `y`, `(x − y)² −` [`DD_OFFSET`] and `xy` (all in `i16`),
+    /// zero from column `w` on.
+    chan: Aligned<u32>,
     /// `SLOTS` slots (input row `y` in slot `y % SLOTS`) of `4·ow` horizontally filtered
     /// statistics, interleaved by [`LANES`] columns: statistic `c` of column `j` at
-    /// [`ring_index`]`(c, j)`.
-    ring: Aligned,
+    /// [`ring_index`]`(c, j)`, scaled by 2¹⁶ (integers).
+    ring: Aligned<f32>,
     /// SSIM of the pixels of [`BLOCK`] output rows (`ow` each, the first `out_w` meaningful).
-    map: Aligned,
+    map: Aligned<f32>,
 }
 
-/// One cache line of `f32`.
+/// One cache line of 4-byte values (`f32` or `u32`).
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
-struct Line([f32; LANES]);
+struct Line<T>([T; LANES]);
 
-/// A zeroed buffer of `f32` that starts on a cache line (64 bytes), so that the vector loads of
-/// the Gaussian window at multiples of [`LANES`] never straddle two lines.
-struct Aligned(Vec<Line>);
+/// A zeroed buffer of `f32` or `u32` that starts on a cache line (64 bytes), so that the vector
+/// loads of the Gaussian window at multiples of [`LANES`] never straddle two lines.
+struct Aligned<T>(Vec<Line<T>>);
 
-impl Aligned {
+impl<T: Copy + Default> Aligned<T> {
     fn zeros(len: usize) -> Self {
-        Aligned(vec![Line([0.0; LANES]); len.div_ceil(LANES)])
+        Aligned(vec![Line([T::default(); LANES]); len.div_ceil(LANES)])
     }
 }
 
-impl std::ops::Deref for Aligned {
-    type Target = [f32];
-    fn deref(&self) -> &[f32] {
-        // SAFETY: `Line` is `repr(C)` around `[f32; LANES]` with no padding (64 bytes).
+impl<T> std::ops::Deref for Aligned<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        // SAFETY: `Line` is `repr(C)` around `[T; LANES]` with no padding (align 64 and, for the
+        // 4-byte types used, 64 bytes).
         unsafe { std::slice::from_raw_parts(self.0.as_ptr().cast(), self.0.len() * LANES) }
     }
 }
 
-impl std::ops::DerefMut for Aligned {
-    fn deref_mut(&mut self) -> &mut [f32] {
+impl<T> std::ops::DerefMut for Aligned<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
         // SAFETY: as in `deref`.
         unsafe { std::slice::from_raw_parts_mut(self.0.as_mut_ptr().cast(), self.0.len() * LANES) }
     }
@@ -236,7 +312,7 @@ impl GaussScratch {
     }
 
     /// Computes the statistics of input row `y` (`xa`, `xb`) and filters them into its slot.
-    fn load_row(&mut self, y: usize, xa: &[u8], xb: &[u8], g: &[f32; TAPS], simd: GaussSimd) {
+    fn load_row(&mut self, y: usize, xa: &[u8], xb: &[u8], k: &GaussKernels, simd: GaussSimd) {
         let (cw, ow) = (self.cw, self.ow);
         let slot = y % SLOTS;
         let dst = &mut self.ring[slot * 4 * ow..(slot + 1) * 4 * ow];
@@ -245,25 +321,26 @@ impl GaussScratch {
         match simd {
             GaussSimd::Avx512 => unsafe {
                 x86::gauss_statistics512(xa, xb, &mut self.chan, cw);
-                x86::gauss_horizontal512(&self.chan, cw, dst, ow, g);
+                x86::gauss_horizontal512(&self.chan, cw, dst, ow, k);
                 return;
             },
             GaussSimd::Avx2 => unsafe {
                 x86::gauss_statistics(xa, xb, &mut self.chan, cw);
-                x86::gauss_horizontal(&self.chan, cw, dst, ow, g);
+                x86::gauss_horizontal(&self.chan, cw, dst, ow, k);
                 return;
             },
             GaussSimd::Portable => {}
         }
         gauss_statistics(xa, xb, &mut self.chan, cw);
-        gauss_horizontal(&self.chan, cw, dst, ow, g);
+        gauss_horizontal(&self.chan, cw, dst, ow, k);
     }
 
     /// Sums of the SSIM map over output rows `i..i + out.len()` (1 to [`BLOCK`] rows; input rows
     /// `i..i + TAPS − 1 + out.len()` must be loaded). A row gets the same bits however many are
     /// done together.
-    fn row_sums(&mut self, i: usize, out: &mut [f64], g: &[f32; TAPS], simd: GaussSimd) {
+    fn row_sums(&mut self, i: usize, out: &mut [f64], kern: &GaussKernels, simd: GaussSimd) {
         let (ow, out_w, n) = (self.ow, self.out_w, out.len());
+        let g = &kern.v;
         assert!((1..=BLOCK).contains(&n));
         let ring = &self.ring;
         let rows: [&[f32]; SLOTS] = std::array::from_fn(|t| {
@@ -315,20 +392,37 @@ impl GaussScratch {
     }
 }
 
-/// The four statistics of one input row into `chan` (`cw` each): exact, so every build agrees.
+/// The four statistics (as `i16`, see [`GaussScratch::chan`]) of the centred samples `x`, `y`.
 #[inline(always)]
-fn gauss_statistics(xa: &[u8], xb: &[u8], chan: &mut [f32], cw: usize) {
+fn gauss_stat(x: i32, y: i32) -> [i32; 4] {
+    [x, y, (x - y) * (x - y) - DD_OFFSET, x * y]
+}
+
+/// The four statistics of one input row into `chan` (`cw` words each) as pairs of `i16`.
+#[inline(always)]
+fn gauss_statistics(xa: &[u8], xb: &[u8], chan: &mut [u32], cw: usize) {
+    gauss_statistics_from(xa, xb, chan, cw, 0);
+}
+
+/// [`gauss_statistics`] from column `from` on (the SIMD builds' tails).
+#[inline(always)]
+fn gauss_statistics_from(xa: &[u8], xb: &[u8], chan: &mut [u32], cw: usize, from: usize) {
     let w = xa.len();
-    let (cx, rest) = chan.split_at_mut(cw);
-    let (cy, rest) = rest.split_at_mut(cw);
-    let (cdd, cxy) = rest.split_at_mut(cw);
-    let (cx, cy, cdd, cxy) = (&mut cx[..w], &mut cy[..w], &mut cdd[..w], &mut cxy[..w]);
-    for j in 0..w {
-        let (x, y) = (i32::from(xa[j]) - 128, i32::from(xb[j]) - 128);
-        cx[j] = x as f32;
-        cy[j] = y as f32;
-        cdd[j] = ((x - y) * (x - y)) as f32;
-        cxy[j] = (x * y) as f32;
+    assert!(xb.len() == w && cw >= w && chan.len() >= 4 * cw);
+    let stat = |k: usize| {
+        if k < w {
+            gauss_stat(i32::from(xa[k]) - 128, i32::from(xb[k]) - 128)
+        } else {
+            [0; 4]
+        }
+    };
+    let mut cur = stat(from);
+    for k in from..w {
+        let next = stat(k + 1);
+        for c in 0..4 {
+            chan[c * cw + k] = pair_word(cur[c], next[c]);
+        }
+        cur = next;
     }
 }
 
@@ -336,17 +430,33 @@ fn gauss_statistics(xa: &[u8], xb: &[u8], chan: &mut [f32], cw: usize) {
 const C1F: f32 = 6.5025;
 const C2F: f32 = 58.5225;
 
-/// Portable horizontal pass: `dst[ring_index(c, j)] = Σₜ g[t]·chan[c·cw + j + t]` (symmetric
-/// pairs added first). Same order as the AVX2 pass but without fused multiply-adds.
-fn gauss_horizontal(chan: &[f32], cw: usize, dst: &mut [f32], ow: usize, g: &[f32; TAPS]) {
+/// The two `i16` of a pair word.
+#[inline(always)]
+fn unpair(word: u32) -> (i32, i32) {
+    (
+        i32::from(word as u16 as i16),
+        i32::from((word >> 16) as u16 as i16),
+    )
+}
+
+/// Portable horizontal pass: `dst[ring_index(c, j)] = Σₜ h[t]·stat(c, j + t)` (for the third
+/// statistic plus [`DD_BIAS`], undoing [`DD_OFFSET`], and unsigned), exact modulo 2³², then
+/// rounded once to `f32`: the bits of every build.
+fn gauss_horizontal(chan: &[u32], cw: usize, dst: &mut [f32], ow: usize, k: &GaussKernels) {
+    let pairs = k.h_pairs().map(unpair);
     for c in 0..4 {
         let v = &chan[c * cw..(c + 1) * cw];
         for j in 0..ow {
-            let mut s = g[RADIUS] * v[j + RADIUS];
-            for t in 0..RADIUS {
-                s += g[t] * (v[j + t] + v[j + TAPS - 1 - t]);
+            let mut s = 0i32;
+            for (p, &(w0, w1)) in pairs.iter().enumerate() {
+                let (lo, hi) = unpair(v[j + 2 * p]);
+                s = s.wrapping_add(w0 * lo).wrapping_add(w1 * hi);
             }
-            dst[ring_index(c, j)] = s;
+            dst[ring_index(c, j)] = if c == 2 {
+                (s as u32 ^ DD_BIAS) as f32
+            } else {
+                s as f32
+            };
         }
     }
 }
@@ -452,9 +562,10 @@ fn combine(acc: &[f64; 32], rest: &[f32]) -> f64 {
     ((q[0] + q[4]) + (q[1] + q[5])) + ((q[2] + q[6]) + (q[3] + q[7])) + tail
 }
 
-/// The explicit SIMD code of the Gaussian window. AVX-512 and AVX2 + FMA do the same `f32`
-/// operations in the same order per column, so they return the same bits; the AVX-512 build
-/// takes 16 columns per instruction instead of 8 (a measured gain where the CPU has two
+/// The explicit SIMD code of the Gaussian window. Every build computes the same exact integer
+/// sums in the horizontal pass; AVX-512 and AVX2 + FMA then do the same `f32` operations in the
+/// same order per column, so they return the same bits; the AVX-512 build takes 16 columns per
+/// instruction instead of 8 and two taps per `vpdpwssd` (a measured gain where the CPU has two
 /// 512-bit FMA units, docs/ssim.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum GaussSimd {
@@ -462,7 +573,7 @@ enum GaussSimd {
     Portable,
     /// AVX2 + FMA, 8 columns per vector.
     Avx2,
-    /// AVX-512F, 16 columns per vector.
+    /// AVX-512 (F, BW, VL, VNNI, VBMI), 16 columns per vector.
     Avx512,
 }
 
@@ -479,11 +590,26 @@ fn gauss_simd() -> GaussSimd {
     if FORCE_AVX2.load(std::sync::atomic::Ordering::Relaxed) {
         return GaussSimd::Avx2;
     }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
+    if avx512_gauss() {
         return GaussSimd::Avx512;
     }
     GaussSimd::Avx2
+}
+
+/// Whether the CPU has the AVX-512 subsets of [`GaussSimd::Avx512`] (Ice Lake and later Intel
+/// cores, AMD Zen 4 and later; not Skylake-X, which runs the AVX2 build).
+fn avx512_gauss() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        has!("avx512f")
+            && has!("avx512bw")
+            && has!("avx512vl")
+            && has!("avx512vnni")
+            && has!("avx512vbmi")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
 }
 
 /// Whether the CPU runs the explicit AVX2 code (and, with `fma`, the Gaussian window's).
@@ -505,7 +631,7 @@ fn simd_available(fma: bool) -> bool {
 fn gaussian_rows(
     a: &Plane<'_>,
     b: &Plane<'_>,
-    g: &[f32; TAPS],
+    kern: &GaussKernels,
     simd: GaussSimd,
     first: usize,
     out: &mut [f64],
@@ -515,7 +641,7 @@ fn gaussian_rows(
     let load = |s: &mut GaussScratch, ra: &mut Rows<'_>, rb: &mut Rows<'_>, y: usize| {
         ra.load(y..y + 1);
         rb.load(y..y + 1);
-        s.load_row(y, ra.row(y), rb.row(y), g, simd);
+        s.load_row(y, ra.row(y), rb.row(y), kern, simd);
     };
     for y in first..first + TAPS - 1 {
         load(&mut s, &mut ra, &mut rb, y);
@@ -525,7 +651,7 @@ fn gaussian_rows(
         for y in i + TAPS - 1..i + TAPS - 1 + sums.len() {
             load(&mut s, &mut ra, &mut rb, y);
         }
-        s.row_sums(i, sums, g, simd);
+        s.row_sums(i, sums, kern, simd);
     }
 }
 
@@ -643,44 +769,74 @@ fn ffmpeg_rows(a: &Plane<'_>, b: &Plane<'_>, simd: bool, first: usize, out: &mut
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::needless_range_loop)]
 mod x86 {
-    use super::{BlockSums, C1F, C2F, FF_C1, FF_C2, RADIUS, TAPS};
+    use super::{BlockSums, GaussKernels, C1F, C2F, DD_BIAS, FF_C1, FF_C2, RADIUS, TAPS};
     use std::arch::x86_64::*;
 
-    /// AVX2 + FMA [`super::gauss_horizontal`]: same sums, each weight applied with a fused
-    /// multiply-add.
+    /// AVX2 [`super::gauss_horizontal`]: the same exact integer sums, two taps per lane and
+    /// `pmaddwd`, 8 columns per vector.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn gauss_horizontal(
-        chan: &[f32],
+        chan: &[u32],
         cw: usize,
         dst: &mut [f32],
         ow: usize,
-        g: &[f32; TAPS],
+        k: &GaussKernels,
     ) {
-        assert!(chan.len() >= 4 * cw && dst.len() >= 4 * ow && cw >= ow + TAPS - 1);
+        assert!(chan.len() >= 4 * cw && dst.len() >= 4 * ow && cw >= ow + 16);
         assert_eq!(ow % 8, 0);
-        let gv: [__m256; RADIUS + 1] = std::array::from_fn(|t| _mm256_set1_ps(g[t]));
+        let wp: [__m256i; RADIUS + 1] = k.h_pairs().map(|p| _mm256_set1_epi32(p as i32));
+        let bias = _mm256_set1_epi32(DD_BIAS as i32);
+        let (lo16, two16) = (_mm256_set1_epi32(0xffff), _mm256_set1_ps(65536.0));
         let v = chan.as_ptr();
         let d = dst.as_mut_ptr();
         for j in (0..ow).step_by(8) {
             for c in 0..4 {
                 let p = v.add(c * cw + j);
-                let mut s = _mm256_mul_ps(gv[RADIUS], _mm256_loadu_ps(p.add(RADIUS)));
-                for t in 0..RADIUS {
-                    let pair = _mm256_add_ps(
-                        _mm256_loadu_ps(p.add(t)),
-                        _mm256_loadu_ps(p.add(TAPS - 1 - t)),
-                    );
-                    s = _mm256_fmadd_ps(gv[t], pair, s);
+                let ld = |t: usize| _mm256_loadu_si256(p.add(t).cast());
+                let mut s = _mm256_madd_epi16(ld(0), wp[0]);
+                for q in 1..=RADIUS {
+                    s = _mm256_add_epi32(s, _mm256_madd_epi16(ld(2 * q), wp[q]));
                 }
-                _mm256_storeu_ps(d.add(super::ring_index(c, j)), s);
+                let f = if c == 2 {
+                    // Unsigned to `f32` (AVX2 has no instruction for it): both 16-bit halves
+                    // exactly, joined with one rounding.
+                    let u = _mm256_xor_si256(s, bias);
+                    let hi = _mm256_cvtepi32_ps(_mm256_srli_epi32::<16>(u));
+                    _mm256_fmadd_ps(hi, two16, _mm256_cvtepi32_ps(_mm256_and_si256(u, lo16)))
+                } else {
+                    _mm256_cvtepi32_ps(s)
+                };
+                _mm256_storeu_ps(d.add(super::ring_index(c, j)), f);
             }
         }
     }
 
-    /// [`super::gauss_statistics`] built for AVX2.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn gauss_statistics(xa: &[u8], xb: &[u8], chan: &mut [f32], cw: usize) {
-        super::gauss_statistics(xa, xb, chan, cw);
+    /// AVX2 [`super::gauss_statistics`]: 8 columns at a time, each lane a pair of columns.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn gauss_statistics(xa: &[u8], xb: &[u8], chan: &mut [u32], cw: usize) {
+        let w = xa.len();
+        assert!(xb.len() == w && cw >= w && chan.len() >= 4 * cw);
+        let c = chan.as_mut_ptr();
+        let (off, flip) = (_mm256_set1_epi16(128), _mm256_set1_epi16(i16::MIN));
+        // Lane i: the samples at columns i and i + 1 less 128, as two `i16`.
+        let pairs = |p: *const u8| {
+            let v0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64(p.cast()));
+            let v1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64(p.add(1).cast()));
+            _mm256_sub_epi16(_mm256_or_si256(v0, _mm256_slli_epi32::<16>(v1)), off)
+        };
+        let mut k = 0;
+        while k + 9 <= w {
+            let (x, y) = (pairs(xa.as_ptr().add(k)), pairs(xb.as_ptr().add(k)));
+            let dxy = _mm256_sub_epi16(x, y);
+            // (x − y)² modulo 2¹⁶, less 32768 (the top bit flipped): exact in `i16`.
+            let dd = _mm256_xor_si256(_mm256_mullo_epi16(dxy, dxy), flip);
+            _mm256_storeu_si256(c.add(k).cast(), x);
+            _mm256_storeu_si256(c.add(cw + k).cast(), y);
+            _mm256_storeu_si256(c.add(2 * cw + k).cast(), dd);
+            _mm256_storeu_si256(c.add(3 * cw + k).cast(), _mm256_mullo_epi16(x, y));
+            k += 8;
+        }
+        super::gauss_statistics_from(xa, xb, chan, cw, k);
     }
 
     /// The SSIM formula of [`super::gauss_ssim`] on 8 pixels, with fused multiply-adds.
@@ -757,91 +913,123 @@ mod x86 {
         }
     }
 
-    /// AVX-512 [`gauss_horizontal`]: 16 columns per vector, the same operations per column. The
-    /// eleven shifted inputs come from two aligned loads (`chan` starts on a cache line and `cw`
-    /// is a multiple of 16) and in-register shifts, not from eleven loads that would each
-    /// straddle two cache lines.
-    #[target_feature(enable = "avx512f")]
+    /// AVX-512 VNNI [`super::gauss_horizontal`]: 16 columns per vector, two taps per lane and
+    /// `vpdpwssd`. The six shifted inputs come from two aligned loads (`chan` starts on a cache
+    /// line and `cw` is a multiple of 16) and in-register shifts for half of them, unaligned
+    /// loads for the others (the two kinds go to different ports).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     pub(super) unsafe fn gauss_horizontal512(
-        chan: &[f32],
+        chan: &[u32],
         cw: usize,
         dst: &mut [f32],
         ow: usize,
-        g: &[f32; TAPS],
+        k: &GaussKernels,
     ) {
         assert!(chan.len() >= 4 * cw && dst.len() >= 4 * ow && cw >= ow + 16);
         assert_eq!((ow % 16, cw % 16, chan.as_ptr() as usize % 64), (0, 0, 0));
-        let gv: [__m512; RADIUS + 1] = std::array::from_fn(|t| _mm512_set1_ps(g[t]));
+        let wp: [__m512i; RADIUS + 1] = k.h_pairs().map(|p| _mm512_set1_epi32(p as i32));
+        let bias = _mm512_set1_epi32(DD_BIAS as i32);
         let v = chan.as_ptr();
         let d = dst.as_mut_ptr();
-        macro_rules! shifted {
-            ($lo:expr, $hi:expr, $t:literal) => {
-                _mm512_castsi512_ps(_mm512_alignr_epi32::<$t>(
-                    _mm512_castps_si512($hi),
-                    _mm512_castps_si512($lo),
-                ))
-            };
-        }
         for j in (0..ow).step_by(16) {
             for c in 0..4 {
                 let p = v.add(c * cw + j);
-                let (lo, hi) = (_mm512_load_ps(p), _mm512_load_ps(p.add(16)));
-                let pair = |a: __m512, b: __m512| _mm512_add_ps(a, b);
-                let mut s = _mm512_mul_ps(gv[RADIUS], shifted!(lo, hi, 5));
-                s = _mm512_fmadd_ps(gv[0], pair(lo, shifted!(lo, hi, 10)), s);
-                s = _mm512_fmadd_ps(
-                    gv[1],
-                    pair(shifted!(lo, hi, 1), _mm512_loadu_ps(p.add(9))),
-                    s,
+                let (lo, hi) = (
+                    _mm512_load_si512(p.cast()),
+                    _mm512_load_si512(p.add(16).cast()),
                 );
-                s = _mm512_fmadd_ps(
-                    gv[2],
-                    pair(shifted!(lo, hi, 2), _mm512_loadu_ps(p.add(8))),
-                    s,
-                );
-                s = _mm512_fmadd_ps(
-                    gv[3],
-                    pair(shifted!(lo, hi, 3), _mm512_loadu_ps(p.add(7))),
-                    s,
-                );
-                s = _mm512_fmadd_ps(
-                    gv[4],
-                    pair(shifted!(lo, hi, 4), _mm512_loadu_ps(p.add(6))),
-                    s,
-                );
-                _mm512_store_ps(d.add(super::ring_index(c, j)), s);
+                let mut s = _mm512_madd_epi16(lo, wp[0]);
+                s = dpwssd(s, _mm512_alignr_epi32::<2>(hi, lo), wp[1]);
+                s = dpwssd(s, _mm512_alignr_epi32::<4>(hi, lo), wp[2]);
+                s = dpwssd(s, _mm512_loadu_si512(p.add(6).cast()), wp[3]);
+                s = dpwssd(s, _mm512_loadu_si512(p.add(8).cast()), wp[4]);
+                s = dpwssd(s, _mm512_alignr_epi32::<10>(hi, lo), wp[5]);
+                let f = if c == 2 {
+                    _mm512_cvtepu32_ps(_mm512_xor_si512(s, bias))
+                } else {
+                    _mm512_cvtepi32_ps(s)
+                };
+                _mm512_store_ps(d.add(super::ring_index(c, j)), f);
             }
         }
     }
 
-    /// [`super::gauss_statistics`] in AVX-512: the same exact values (integers below 2²⁴).
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn gauss_statistics512(xa: &[u8], xb: &[u8], chan: &mut [f32], cw: usize) {
+    /// `vpdpwssd` (`acc + a₀b₀ + a₁b₁` per 32-bit lane) as one instruction: LLVM splits
+    /// `_mm512_dpwssd_epi32` into `vpmaddwd` + `vpaddd` (two operations on the same ports)
+    /// unless it tunes for a CPU it knows to be fast at it, which a portable build does not.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    unsafe fn dpwssd(acc: __m512i, a: __m512i, b: __m512i) -> __m512i {
+        let mut acc = acc;
+        // SAFETY: callers are `avx512vnni` functions; registers only, no memory, no flags.
+        std::arch::asm!(
+            "vpdpwssd {acc}, {a}, {b}",
+            acc = inout(zmm_reg) acc,
+            a = in(zmm_reg) a,
+            b = in(zmm_reg) b,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+        acc
+    }
+
+    /// `vpermb` indices: byte `4i` ← `i`, byte `4i + 2` ← `i + 1` (the odd bytes zeroed by the
+    /// mask [`PAIR_MASK`]): lane `i` pairs the samples of columns `i` and `i + 1` as two `u16`.
+    static PAIR_INDEX: [u8; 64] = {
+        let mut t = [0u8; 64];
+        let mut i = 0;
+        while i < 16 {
+            t[4 * i] = i as u8;
+            t[4 * i + 2] = i as u8 + 1;
+            i += 1;
+        }
+        t
+    };
+    const PAIR_MASK: __mmask64 = 0x5555_5555_5555_5555;
+
+    /// AVX-512 [`super::gauss_statistics`]: 16 columns at a time, each lane a pair of columns
+    /// (masked loads at the end of the row: the words past column `w` are not zero there, but
+    /// no output column the plane's SSIM sums reads them).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+    pub(super) unsafe fn gauss_statistics512(xa: &[u8], xb: &[u8], chan: &mut [u32], cw: usize) {
         let w = xa.len();
-        assert!(xb.len() == w && cw >= w && chan.len() >= 4 * cw);
+        assert!(xb.len() == w && cw >= w.div_ceil(16) * 16 && chan.len() >= 4 * cw);
         assert_eq!((cw % 16, chan.as_ptr() as usize % 64), (0, 0));
         let c = chan.as_mut_ptr();
-        let off = _mm512_set1_epi32(128);
-        let centred = |p: *const u8| {
-            let v = _mm512_cvtepu8_epi32(_mm_loadu_si128(p.cast()));
-            _mm512_cvtepi32_ps(_mm512_sub_epi32(v, off))
+        let idx = _mm512_loadu_si512(PAIR_INDEX.as_ptr().cast());
+        let (off, flip) = (_mm512_set1_epi16(128), _mm512_set1_epi16(i16::MIN));
+        let idx2 = _mm512_add_epi8(idx, _mm512_set1_epi8(16));
+        let store = |k: usize, x: __m512i, y: __m512i| {
+            let dxy = _mm512_sub_epi16(x, y);
+            // (x − y)² modulo 2¹⁶, less 32768 (the top bit flipped): exact in `i16`.
+            let dd = _mm512_xor_si512(_mm512_mullo_epi16(dxy, dxy), flip);
+            _mm512_store_si512(c.add(k).cast(), x);
+            _mm512_store_si512(c.add(cw + k).cast(), y);
+            _mm512_store_si512(c.add(2 * cw + k).cast(), dd);
+            _mm512_store_si512(c.add(3 * cw + k).cast(), _mm512_mullo_epi16(x, y));
         };
-        let mut j = 0;
-        while j + 16 <= w {
-            let (x, y) = (centred(xa.as_ptr().add(j)), centred(xb.as_ptr().add(j)));
-            let dxy = _mm512_sub_ps(x, y);
-            _mm512_store_ps(c.add(j), x);
-            _mm512_store_ps(c.add(cw + j), y);
-            _mm512_store_ps(c.add(2 * cw + j), _mm512_mul_ps(dxy, dxy));
-            _mm512_store_ps(c.add(3 * cw + j), _mm512_mul_ps(x, y));
-            j += 16;
+        let pairs = |v: __m512i, idx: __m512i| {
+            _mm512_sub_epi16(_mm512_maskz_permutexvar_epi8(PAIR_MASK, idx, v), off)
+        };
+        let mut k = 0;
+        // 32 columns from one 64-byte load of each row (33 bytes used).
+        while k + 64 <= w {
+            let va = _mm512_loadu_si512(xa.as_ptr().add(k).cast());
+            let vb = _mm512_loadu_si512(xb.as_ptr().add(k).cast());
+            store(k, pairs(va, idx), pairs(vb, idx));
+            store(k + 16, pairs(va, idx2), pairs(vb, idx2));
+            k += 32;
         }
-        for j in j..w {
-            let (x, y) = (i32::from(xa[j]) - 128, i32::from(xb[j]) - 128);
-            *c.add(j) = x as f32;
-            *c.add(cw + j) = y as f32;
-            *c.add(2 * cw + j) = ((x - y) * (x - y)) as f32;
-            *c.add(3 * cw + j) = (x * y) as f32;
+        while k < w {
+            // The bytes left in the row, at most 32 (17 are used): masked loads.
+            let m: __mmask32 = if w - k >= 32 {
+                !0
+            } else {
+                (1u32 << (w - k)) - 1
+            };
+            let load = |p: *const u8| _mm512_castsi256_si512(_mm256_maskz_loadu_epi8(m, p.cast()));
+            let (va, vb) = (load(xa.as_ptr().add(k)), load(xb.as_ptr().add(k)));
+            store(k, pairs(va, idx), pairs(vb, idx));
+            k += 16;
         }
     }
 
@@ -1078,13 +1266,34 @@ mod tests {
     /// Straightforward (slow) transcription of scikit-image's computation on the valid region.
     fn gaussian_reference(a: &[u8], b: &[u8], w: usize, h: usize) -> f64 {
         let g = gaussian_kernel();
+        gaussian_reference_with(a, b, w, h, &g, &g)
+    }
+
+    /// [`gaussian_reference`] with the weights [`GaussKernels`] rounds to: what the `f32`
+    /// computation approximates (in `f64`, to ~1e-8).
+    fn rounded_kernel_reference(a: &[u8], b: &[u8], w: usize, h: usize) -> f64 {
+        let k = GaussKernels::new();
+        let gx = k.h.map(|v| f64::from(v) / f64::from(H_ONE));
+        let gy = gaussian_kernel_f32().map(f64::from);
+        gaussian_reference_with(a, b, w, h, &gx, &gy)
+    }
+
+    /// [`gaussian_reference`] with horizontal weights `gx` and vertical weights `gy`.
+    fn gaussian_reference_with(
+        a: &[u8],
+        b: &[u8],
+        w: usize,
+        h: usize,
+        gx: &[f64; TAPS],
+        gy: &[f64; TAPS],
+    ) -> f64 {
         let (c1, c2) = (6.5025, 58.5225);
         let mut total = 0.0;
         for y in RADIUS..h - RADIUS {
             for x in RADIUS..w - RADIUS {
                 let (mut ux, mut uy, mut uxx, mut uyy, mut uxy) = (0.0, 0.0, 0.0, 0.0, 0.0);
-                for (dy, gy) in g.iter().enumerate() {
-                    for (dx, gx) in g.iter().enumerate() {
+                for (dy, gy) in gy.iter().enumerate() {
+                    for (dx, gx) in gx.iter().enumerate() {
                         let i = (y + dy - RADIUS) * w + x + dx - RADIUS;
                         let (p, q) = (a[i] as f64, b[i] as f64);
                         let wgt = gy * gx;
@@ -1137,9 +1346,12 @@ mod tests {
         let pa = Plane::contiguous(&a, w, h).expect("valid");
         let pb = Plane::contiguous(&b, w, h).expect("valid");
         let got = ssim_plane(&pa, &pb, SsimWindow::Gaussian).expect("ssim");
-        let want = gaussian_reference(&a, &b, w, h);
-        // Computed in `f32` (see `gaussian_kernel_f32`).
+        // Computed in `f32` with rounded weights (see `GaussKernels`).
+        let want = rounded_kernel_reference(&a, &b, w, h);
         assert!((got - want).abs() < 1e-7, "{got} {want}");
+        // scikit-image's weights: 1.5e-7 away here, the weights' rounding.
+        let want = gaussian_reference(&a, &b, w, h);
+        assert!((got - want).abs() < 1e-6, "{got} {want}");
         let got = ssim_plane(&pa, &pb, SsimWindow::Ffmpeg).expect("ssim");
         let want = ffmpeg_reference(&a, &b, w, h);
         assert!((got - want).abs() < 1e-12, "{got} {want}");
@@ -1184,18 +1396,20 @@ mod tests {
             .collect();
         let pa = Plane::contiguous(&a, w, h).expect("valid");
         let pb = Plane::contiguous(&b, w, h).expect("valid");
-        let want = gaussian_reference(&a, &b, w, h);
         let got = ssim_plane(&pa, &pb, SsimWindow::Gaussian).expect("ssim");
-        // ~3e-10 from the rounding of the weights to 2⁻²⁵, ~3e-10 from the `f32` arithmetic.
+        // The `f32` arithmetic against `f64` with the same weights.
+        let want = rounded_kernel_reference(&a, &b, w, h);
         assert!((got - want).abs() < 3e-9, "{got} {want} {:e}", got - want);
+        // The horizontal weights' rounding to 2⁻¹⁶ (2.5e-7 here).
+        let want = gaussian_reference(&a, &b, w, h);
+        assert!((got - want).abs() < 1e-6, "{got} {want} {:e}", got - want);
         // Both planes the same but for one sample far from the centre of a flat area.
         let (flat, mut dot) = (vec![250u8; 40 * 40], vec![250u8; 40 * 40]);
         dot[20 * 40 + 20] = 251;
         let pa = Plane::contiguous(&flat, 40, 40).expect("valid");
         let pb = Plane::contiguous(&dot, 40, 40).expect("valid");
-        let want = gaussian_reference(&flat, &dot, 40, 40);
+        let want = rounded_kernel_reference(&flat, &dot, 40, 40);
         let got = ssim_plane(&pa, &pb, SsimWindow::Gaussian).expect("ssim");
-        eprintln!("dot {:e}", got - want);
         assert!((got - want).abs() < 1e-7, "{got} {want} {:e}", got - want);
     }
 
@@ -1218,10 +1432,106 @@ mod tests {
             FORCE_AVX2.store(false, std::sync::atomic::Ordering::Relaxed);
             assert_eq!(best.to_bits(), avx2.to_bits(), "{w}x{h}: {best} {avx2}");
             assert!(
-                (best - gaussian_reference(&a, &b, w, h)).abs() < 1e-7,
+                (best - rounded_kernel_reference(&a, &b, w, h)).abs() < 1e-7,
                 "{w}x{h}"
             );
         }
+    }
+
+    #[test]
+    fn horizontal_weights_are_rounded_to_sum_one() {
+        let k = GaussKernels::new();
+        assert_eq!(k.h.iter().map(|&v| i32::from(v)).sum::<i32>(), H_ONE);
+        assert_eq!(
+            k.h,
+            [67, 498, 2_359, 7_167, 13_960, 17_434, 13_960, 7_167, 2_359, 498, 67]
+        );
+        for (q, w) in k.h.iter().zip(gaussian_kernel()) {
+            assert!(
+                (f64::from(*q) / f64::from(H_ONE) - w).abs() < 1.1e-5,
+                "{q} {w}"
+            );
+        }
+        assert_eq!(
+            k.v.iter().map(|&v| f64::from(v)).sum::<f64>() * f64::from(H_ONE),
+            1.0
+        );
+        assert_eq!(pair_word(-1, 2), 0x0002_ffff);
+        assert_eq!(unpair(pair_word(-32768, 32767)), (-32768, 32767));
+    }
+
+    /// The levels of the Gaussian window this CPU runs.
+    fn gauss_levels() -> Vec<GaussSimd> {
+        let mut levels = vec![GaussSimd::Portable];
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            if has!("avx2") && has!("fma") {
+                levels.push(GaussSimd::Avx2);
+            }
+            if avx512_gauss() {
+                levels.push(GaussSimd::Avx512);
+            }
+        }
+        levels
+    }
+
+    #[test]
+    fn horizontal_pass_is_exact_in_every_build() {
+        // The extremes of every statistic (x, y = ±128, (x − y)² = 65025, xy = 16384 and
+        // −16256) next to noise, at widths around the vector sizes: every build must give the
+        // exact integer sums (no overflow, the offset of (x − y)² undone), rounded once.
+        let k = GaussKernels::new();
+        let mut levels_seen = 0;
+        for w in [
+            11, 12, 17, 26, 27, 31, 32, 33, 47, 48, 49, 63, 64, 65, 80, 97, 211,
+        ] {
+            let n = noise(w, w as u64);
+            let rows: [(Vec<u8>, Vec<u8>); 5] = [
+                (vec![0; w], vec![255; w]),
+                (vec![0; w], vec![0; w]),
+                (
+                    (0..w).map(|j| if j % 2 == 0 { 0 } else { 255 }).collect(),
+                    vec![255; w],
+                ),
+                (
+                    vec![255; w],
+                    (0..w).map(|j| if j % 3 == 0 { 0 } else { 255 }).collect(),
+                ),
+                (n.clone(), n.iter().map(|v| v.wrapping_mul(7)).collect()),
+            ];
+            for (xa, xb) in &rows {
+                let stat = |j: usize| {
+                    let (x, y) = (i64::from(xa[j]) - 128, i64::from(xb[j]) - 128);
+                    [x, y, (x - y) * (x - y), x * y]
+                };
+                let mut want = vec![[0f32; 4]; w - 2 * RADIUS];
+                for (j, cell) in want.iter_mut().enumerate() {
+                    for (c, v) in cell.iter_mut().enumerate() {
+                        let sum: i64 = (0..TAPS).map(|t| i64::from(k.h[t]) * stat(j + t)[c]).sum();
+                        *v = sum as f32;
+                    }
+                }
+                for &level in &gauss_levels() {
+                    let mut s = GaussScratch::new(w);
+                    s.load_row(0, xa, xb, &k, level);
+                    let slot = &s.ring[..4 * s.ow];
+                    for (j, cell) in want.iter().enumerate() {
+                        for (c, v) in cell.iter().enumerate() {
+                            let got = slot[ring_index(c, j)];
+                            assert_eq!(
+                                got.to_bits(),
+                                v.to_bits(),
+                                "{level:?} w {w} col {j} stat {c}"
+                            );
+                        }
+                    }
+                    levels_seen |= 1 << level as u32;
+                }
+            }
+        }
+        let all = gauss_levels().iter().fold(0, |m, &l| m | 1 << l as u32);
+        assert_eq!(levels_seen, all);
     }
 
     #[test]
