@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
-//! Splitting per-row work over a few scoped threads.
+//! Splitting per-row work over the calling thread and a few pool threads.
+use std::any::Any;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Mutex, OnceLock};
 
 /// 0: use [`std::thread::available_parallelism`].
 static MAX_THREADS: AtomicUsize = AtomicUsize::new(0);
 
 /// Below this much work per thread (in [`for_plane_row_chunks`]'s units, ~0.1 ns each on a current
-/// x86-64 core), a call does not spawn threads: starting one costs tens of microseconds.
+/// x86-64 core), a call stays on the calling thread: handing work to another costs microseconds.
 const MIN_WORK_PER_THREAD: usize = 2 << 20;
 
 /// Sets the maximum number of threads one metric call uses (the calling thread included); 0
@@ -28,7 +31,8 @@ pub fn max_threads() -> usize {
 }
 
 /// Calls `work(p, first_row, rows)` on contiguous chunks of every plane's rows, on the calling
-/// thread and up to [`max_threads`]` − 1` scoped threads, all planes in one parallel region:
+/// thread and up to [`max_threads`]` − 1` [pool](run_on_pool) threads, all planes in one
+/// parallel region:
 /// `outs[p]` has one entry per output row of plane `p`, and `row_work[p]` is the cost of one of
 /// its rows in units of one PSNR sample (it decides how many threads are worth starting). Every
 /// thread takes the same share of every plane, so a frame starts its threads once and small
@@ -68,13 +72,120 @@ where
         run(mine);
         return;
     }
-    std::thread::scope(|scope| {
-        for list in jobs {
-            let run = &run;
-            scope.spawn(move || run(list));
+    let run = &run;
+    let others: Vec<Box<dyn FnOnce() + Send + '_>> = jobs
+        .map(|list| Box::new(move || run(list)) as Box<dyn FnOnce() + Send + '_>)
+        .collect();
+    run_on_pool(others, move || run(mine));
+}
+
+/// A task as a pool thread receives it.
+type Task = Box<dyn FnOnce() + Send + 'static>;
+
+/// The pool: one channel per thread, threads started on first use and kept for the process (a
+/// metric element calls once per frame; starting threads per call cost ~60 µs of a 2.8 ms 1080p
+/// SSIM on the 2-core VM of docs/ssim.md). Threads only ever run tasks of [`run_on_pool`], which
+/// never wait on the pool themselves, so concurrent callers (several elements) cannot deadlock:
+/// each waits for its own tasks only. The process id is kept with the channels: a child
+/// process made by `fork` has none of the threads, and starts its own.
+static POOL: Mutex<(u32, Vec<Sender<Task>>)> = Mutex::new((0, Vec::new()));
+
+/// Runs `others` on pool threads (one each) and `mine` on the calling thread, and returns when
+/// all have finished; a panic in any of them is resumed on the calling thread once all have
+/// finished. Tasks the pool cannot take (a thread that cannot be started) run on the calling
+/// thread.
+fn run_on_pool<'a>(others: Vec<Box<dyn FnOnce() + Send + 'a>>, mine: impl FnOnce()) {
+    /// Waits, even while unwinding, until every task handed out has finished or been dropped:
+    /// only then may the data the tasks borrow go away.
+    struct Wait {
+        done: Receiver<std::thread::Result<()>>,
+        pending: usize,
+        panic: Option<Box<dyn Any + Send>>,
+    }
+    impl Wait {
+        fn all(&mut self) {
+            while self.pending > 0 {
+                match self.done.recv() {
+                    Ok(Err(p)) => {
+                        self.panic.get_or_insert(p);
+                    }
+                    Ok(Ok(())) => {}
+                    // Every sender is gone: the tasks not reported were dropped unrun.
+                    Err(_) => break,
+                }
+                self.pending -= 1;
+            }
         }
-        run(mine);
-    });
+    }
+    impl Drop for Wait {
+        fn drop(&mut self) {
+            self.all();
+        }
+    }
+    let (tx, done) = channel();
+    let mut wait = Wait {
+        done,
+        pending: 0,
+        panic: None,
+    };
+    let mut inline = Vec::new();
+    {
+        let mut guard = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        let (pid, pool) = &mut *guard;
+        if *pid != std::process::id() {
+            *pid = std::process::id();
+            pool.clear();
+        }
+        for (i, task) in others.into_iter().enumerate() {
+            let tx = tx.clone();
+            // `task` (and what it borrows) is consumed by `catch_unwind` before the result is
+            // sent; the closure keeps only the sender.
+            let job: Box<dyn FnOnce() + Send + 'a> = Box::new(move || {
+                let result = catch_unwind(AssertUnwindSafe(task));
+                let _ = tx.send(result);
+            });
+            // SAFETY: `wait` (dropped before this function returns or unwinds) blocks until
+            // `job` has run or has been dropped (either way its sender is gone), and `job`
+            // touches the borrowed data only before it sends; nothing borrowed outlives 'a.
+            let job: Task =
+                unsafe { std::mem::transmute::<Box<dyn FnOnce() + Send + 'a>, Task>(job) };
+            while pool.len() <= i {
+                let (stx, srx) = channel::<Task>();
+                let started = std::thread::Builder::new()
+                    .name(format!("tcvc-metrics-{}", pool.len() + 1))
+                    .spawn(move || {
+                        for task in srx {
+                            task();
+                        }
+                    });
+                if started.is_err() {
+                    break;
+                }
+                pool.push(stx);
+            }
+            match pool.get(i) {
+                Some(thread) => match thread.send(job) {
+                    Ok(()) => wait.pending += 1,
+                    // The thread is gone: run the task here.
+                    Err(e) => inline.push(e.0),
+                },
+                None => inline.push(job),
+            }
+        }
+    }
+    drop(tx);
+    for job in inline {
+        job();
+        wait.pending += 1;
+    }
+    let mine = catch_unwind(AssertUnwindSafe(mine));
+    wait.all();
+    if let Err(p) = mine {
+        resume_unwind(p);
+    }
+    if let Some(p) = wait.panic.take() {
+        resume_unwind(p);
+    }
 }
 
 /// Sum of `values` with four independent accumulators (vectorisable, fixed order).
@@ -127,6 +238,66 @@ mod tests {
             );
         }
         set_max_threads(0);
+    }
+
+    #[test]
+    fn pool_threads_are_reused_and_panics_reach_the_caller() {
+        let data: Vec<usize> = (0..1000).collect();
+        let total = AtomicUsize::new(0);
+        for round in 0..50 {
+            let (a, b) = data.split_at(400);
+            let total = &total;
+            let tasks: Vec<Box<dyn FnOnce() + Send + '_>> = vec![Box::new(move || {
+                total.fetch_add(b.iter().sum::<usize>(), Ordering::Relaxed);
+            })];
+            run_on_pool(tasks, || {
+                total.fetch_add(a.iter().sum::<usize>(), Ordering::Relaxed);
+            });
+            assert_eq!(
+                total.swap(0, Ordering::Relaxed),
+                999 * 1000 / 2,
+                "round {round}"
+            );
+        }
+        // A panic in a pool task is resumed on the caller, after the caller's own share ran.
+        let mine_ran = AtomicUsize::new(0);
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            let tasks: Vec<Box<dyn FnOnce() + Send + '_>> =
+                vec![Box::new(|| panic!("task failed"))];
+            run_on_pool(tasks, || {
+                mine_ran.fetch_add(1, Ordering::Relaxed);
+            });
+        }));
+        let msg = caught.expect_err("the panic reaches the caller");
+        assert_eq!(msg.downcast_ref::<&str>(), Some(&"task failed"));
+        assert_eq!(mine_ran.load(Ordering::Relaxed), 1);
+        // The pool still works afterwards, from several calling threads at once.
+        std::thread::scope(|s| {
+            for t in 0..4usize {
+                s.spawn(move || {
+                    for _ in 0..20 {
+                        let mut out = vec![0usize; 301];
+                        let parts: Vec<&mut [usize]> = out.chunks_mut(101).collect();
+                        let tasks: Vec<Box<dyn FnOnce() + Send + '_>> = parts
+                            .into_iter()
+                            .enumerate()
+                            .map(|(k, part)| {
+                                Box::new(move || {
+                                    for (i, v) in part.iter_mut().enumerate() {
+                                        *v = t + 101 * k + i;
+                                    }
+                                }) as Box<dyn FnOnce() + Send + '_>
+                            })
+                            .collect();
+                        run_on_pool(tasks, || {});
+                        assert!(out.iter().enumerate().all(|(i, &v)| v == t + i));
+                    }
+                });
+            }
+        });
+        // Threads are kept, not started per call: at most one per task of the widest call
+        // (other tests of this process use up to 8 threads; this one made 131 calls).
+        assert!(POOL.lock().map_or(0, |p| p.1.len()) <= 7);
     }
 
     #[test]
