@@ -31,11 +31,11 @@ pub fn max_threads() -> usize {
 }
 
 /// Calls `work(p, first_row, rows)` on contiguous chunks of every plane's rows, on the calling
-/// thread and up to [`max_threads`]` − 1` [pool](run_on_pool) threads, all planes in one
+/// thread and up to [`max_threads`]` − 1` pool threads (`run_on_pool`), all planes in one
 /// parallel region:
 /// `outs[p]` has one entry per output row of plane `p`, and `row_work[p]` is the cost of one of
 /// its rows in units of one PSNR sample (it decides how many threads are worth starting). Every
-/// thread takes the same share of every plane, so a frame starts its threads once and small
+/// thread takes the same share of every plane, so a frame hands out its tasks once and small
 /// planes (I420 chroma) are split too.
 pub(crate) fn for_plane_row_chunks<T, F>(outs: Vec<&mut [T]>, row_work: &[usize], work: F)
 where
