@@ -72,6 +72,11 @@ pub enum Output {
     Luma = 2,
     #[enum_value(name = "upsampled prediction as is", nick = "color")]
     Color = 3,
+    #[enum_value(
+        name = "flat fills: each region the line art encloses painted with the prediction's mean over it",
+        nick = "fill"
+    )]
+    Fill = 4,
 }
 
 impl From<Precision> for crate::model::Precision {
@@ -91,6 +96,7 @@ impl From<Output> for crate::model::OutputChoice {
             Output::Ink => crate::model::OutputChoice::Ink,
             Output::Luma => crate::model::OutputChoice::Luma,
             Output::Color => crate::model::OutputChoice::Color,
+            Output::Fill => crate::model::OutputChoice::Fill,
         }
     }
 }
@@ -274,7 +280,7 @@ impl ObjectImpl for Colorize {
                     .build(),
                 glib::ParamSpecEnum::builder_with_default("output-mode", Output::Auto)
                     .nick("Output mode")
-                    .blurb("How the full-resolution output is made: auto, ink, luma, color")
+                    .blurb("How the full-resolution output is made: auto, ink, luma, color, fill")
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecString::builder("model-instance-id")
@@ -683,7 +689,8 @@ impl VideoFilterImpl for Colorize {
             }
             let mode =
                 crate::model::OutputChoice::from(output_mode).resolve(input_mode, recommended);
-            compose(&step.prediction, &input, mode).map_err(|e| fail("Colorization failed", &e))?
+            compose(&step.prediction, &input, mode, input_mode)
+                .map_err(|e| fail("Colorization failed", &e))?
         };
 
         // 1x3xHxW [0,1] -> HxWx3 u8 on the CPU -> output rows.

@@ -342,6 +342,7 @@ fn output_name(m: OutputMode) -> &'static str {
         OutputMode::Ink => "ink",
         OutputMode::Luma => "luma",
         OutputMode::Color => "color",
+        OutputMode::Fill => "fill",
     }
 }
 
@@ -385,7 +386,8 @@ fn run_clip(
         let scene_cut = step.reset.map(|r| match r {
             ResetReason::SceneCut(c) => c,
         });
-        let composed = compose(&step.prediction, &input, job.output).map_err(model_err)?;
+        let composed =
+            compose(&step.prediction, &input, job.output, input_mode).map_err(model_err)?;
         tensor_to_rgb8(&composed, &mut out).map_err(model_err)?;
         if scene_cut.is_some() {
             chain_start = k;

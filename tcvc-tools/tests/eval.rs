@@ -124,7 +124,13 @@ fn independent_psnr(model: &Path) -> Vec<f64> {
                 .to_kind(Kind::Float)
                 / 255.0;
             let step = chain.step(&input).unwrap();
-            let out = compose(&step.prediction, &input, OutputMode::Ink).unwrap();
+            let out = compose(
+                &step.prediction,
+                &input,
+                OutputMode::Ink,
+                InputMode::Lineart,
+            )
+            .unwrap();
             let bytes = (out * 255.0)
                 .round()
                 .clamp(0.0, 255.0)

@@ -78,24 +78,28 @@ pub enum OutputChoice {
     Luma,
     /// The upsampled prediction as is.
     Color,
+    /// Flat fills: the prediction's mean over each region the line art encloses.
+    Fill,
 }
 
 impl OutputChoice {
     /// Every choice, in documentation order.
-    pub const ALL: [OutputChoice; 4] = [
+    pub const ALL: [OutputChoice; 5] = [
         OutputChoice::Auto,
         OutputChoice::Ink,
         OutputChoice::Luma,
         OutputChoice::Color,
+        OutputChoice::Fill,
     ];
 
-    /// The nick: `auto`, `ink`, `luma`, `color`.
+    /// The nick: `auto`, `ink`, `luma`, `color`, `fill`.
     pub fn as_str(self) -> &'static str {
         match self {
             OutputChoice::Auto => "auto",
             OutputChoice::Ink => "ink",
             OutputChoice::Luma => "luma",
             OutputChoice::Color => "color",
+            OutputChoice::Fill => "fill",
         }
     }
 
@@ -107,6 +111,7 @@ impl OutputChoice {
             OutputChoice::Ink => OutputMode::Ink,
             OutputChoice::Luma => OutputMode::Luma,
             OutputChoice::Color => OutputMode::Color,
+            OutputChoice::Fill => OutputMode::Fill,
         }
     }
 }
@@ -123,7 +128,9 @@ impl FromStr for OutputChoice {
         OutputChoice::ALL
             .into_iter()
             .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| format!("'{s}' is not an output mode: use auto, ink, luma or color"))
+            .ok_or_else(|| {
+                format!("'{s}' is not an output mode: use auto, ink, luma, color or fill")
+            })
     }
 }
 

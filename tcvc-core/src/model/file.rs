@@ -11,7 +11,7 @@
 //! | `train_size`     | `WIDTHxHEIGHT` of the training crops, e.g. `256x256` |
 //! | `provenance`     | free text (optional; empty when absent)            |
 //! | `previous_frame` | `chain` (default) or `blank` (the always-blank ablation) |
-//! | `output_mode`    | optional: `ink`, `luma` or `color`, the output that measured best for the model; `output-mode=auto` uses it |
+//! | `output_mode`    | optional: `ink`, `luma`, `color` or `fill`, the output that measured best for the model; `output-mode=auto` uses it |
 //!
 //! A pix2pix U-Net baseline file has `format` `tcvc-pix2pix-unet`, `channels` (`ngf`) and
 //! `downs` instead of `res_blocks`, and the U-Net's `down{i}` / `up{i}` weights; read it (and
@@ -606,7 +606,7 @@ fn parse_output(m: &HashMap<String, String>) -> Result<Option<OutputMode>> {
             v.parse().map_err(|_| ModelError::InvalidMetadata {
                 key: "output_mode",
                 value: v.clone(),
-                expected: "`ink`, `luma` or `color`",
+                expected: "`ink`, `luma`, `color` or `fill`",
             })
         })
         .transpose()

@@ -256,6 +256,7 @@ pub fn colorize(
     let mut next_write = first;
     let device = req.device;
     let mode = req.output_mode;
+    let input_mode = req.model.meta.input_mode;
     let progress = req.progress;
     let (fw, fh) = sched.size;
     let mut rgb8 = Vec::new();
@@ -266,7 +267,7 @@ pub fn colorize(
                     Done::Key(full) => full,
                     Done::Predicted(pred, plane) => {
                         let input = plane_to_tensor(&plane, fw, fh, device)?;
-                        compose(&pred, &input, mode)?
+                        compose(&pred, &input, mode, input_mode)?
                     }
                 };
                 tensor_to_rgb8(&rgb, &mut rgb8)?;
@@ -279,7 +280,6 @@ pub fn colorize(
         };
     let (w, h) = sched.work;
     let mut queue: VecDeque<InputFrame> = VecDeque::new();
-    let input_mode = req.model.meta.input_mode;
     let (_, frames) = for_each_input(
         req.input,
         input_mode == InputMode::Lineart,

@@ -286,7 +286,7 @@ pub struct Args {
     /// loads.
     #[arg(long, value_name = "FILE")]
     pub export: Option<PathBuf>,
-    /// The output the exported model recommends (`ink`, `luma` or `color`; its `output_mode`
+    /// The output the exported model recommends (`ink`, `luma`, `color` or `fill`; its `output_mode`
     /// metadata): what `tcvccolorize output-mode=auto`, `tcvc-eval` and `tcvc-episode` then
     /// use. Set it to the mode that measured best on your validation clips (`tcvc-eval
     /// --output-mode`); unset, `auto` is ink for line art and luma for greyscale.

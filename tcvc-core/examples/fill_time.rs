@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+//! Time of the `fill` output at 1280×720 (drawn line art: rings and lines), one thread:
+//! the region labels alone, then `compose` in `color` and in `fill` (from a 160×96 prediction).
+//!   cargo run --release -p tcvc-core --example fill_time
+use std::time::Instant;
+use tch::{Device, Kind, Tensor};
+use tcvc_core::model::stream::{compose, fill_labels, OutputMode};
+use tcvc_core::model::InputMode;
+
+fn main() {
+    tch::set_num_threads(1);
+    let (w, h) = (1280i64, 720i64);
+    // Line art: a grid of circles, lines 2 px wide.
+    let mut input = vec![1.0f32; (w * h) as usize];
+    for y in 0..h {
+        for x in 0..w {
+            let (cx, cy) = ((x % 160) as f32 - 80.0, (y % 120) as f32 - 60.0);
+            let r = (cx * cx + cy * cy).sqrt();
+            if (r - 40.0).abs() < 1.0 || x % 320 == 0 {
+                input[(y * w + x) as usize] = 0.0;
+            }
+        }
+    }
+    let input = Tensor::from_slice(&input).view([1, 1, h, w]);
+    let pred = Tensor::rand([1, 3, 96, 160], (Kind::Float, Device::Cpu));
+    let lines: Vec<u8> = input
+        .le(0.75)
+        .to_kind(Kind::Uint8)
+        .view([-1])
+        .try_into()
+        .unwrap();
+    let reps = 50;
+    let time = |name: &str, f: &mut dyn FnMut()| {
+        f();
+        let t = Instant::now();
+        for _ in 0..reps {
+            f();
+        }
+        println!(
+            "{name}: {:.2} ms",
+            t.elapsed().as_secs_f64() * 1e3 / reps as f64
+        );
+    };
+    time("labels", &mut || {
+        std::hint::black_box(fill_labels(&lines, w as usize, h as usize));
+    });
+    for mode in [OutputMode::Color, OutputMode::Fill] {
+        time(&format!("compose {mode}"), &mut || {
+            let _ = std::hint::black_box(compose(&pred, &input, mode, InputMode::Lineart).unwrap());
+        });
+    }
+}
