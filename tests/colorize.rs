@@ -398,6 +398,64 @@ fn odd_sizes_and_one_pixel_frames_work_at_the_default_working_size() {
     }
 }
 
+#[test]
+fn fill_paints_each_region_of_the_line_art_with_the_mean_of_the_color_output() {
+    // Two elements, the same model and frames: their chains are the same (the chain feeds back
+    // the prediction, not the composed output), so `fill` must be `color` averaged over each
+    // region of the line art, and `color` itself on the lines and the band next to them.
+    let (w, h) = (320u32, 180u32);
+    let art = line_art_frames(CLIP_720P, &[60, 61, 62], w, h);
+    let small = [("working-width", "80"), ("working-height", "48")];
+    let mut color = Colorizer::new(&model(), w, h, &small);
+    let mut fill = Colorizer::new(
+        &model(),
+        w,
+        h,
+        &[small[0], small[1], ("output-mode", "fill")],
+    );
+    for (i, a) in art.iter().enumerate() {
+        let c = color.push(a, i as u64);
+        let f = fill.push(a, i as u64);
+        let lines: Vec<u8> = a.iter().map(|&v| u8::from(v <= 191)).collect();
+        let (labels, n) = model::stream::fill_labels(&lines, w as usize, h as usize);
+        assert!(n > 20, "frame {i}: only {n} regions in real line art");
+        let mut sums = vec![[0f64; 3]; n];
+        let mut counts = vec![0f64; n];
+        for (p, &l) in labels.iter().enumerate() {
+            for k in 0..3 {
+                sums[l as usize][k] += f64::from(c[3 * p + k]);
+            }
+            counts[l as usize] += 1.0;
+        }
+        let (mut band, mut worst) = (0usize, 0f64);
+        for (p, &l) in labels.iter().enumerate() {
+            for k in 0..3 {
+                let (fv, cv) = (f64::from(f[3 * p + k]), f64::from(c[3 * p + k]));
+                if l == 0 {
+                    assert_eq!(
+                        fv, cv,
+                        "frame {i} pixel {p}: the band must keep the prediction"
+                    );
+                } else {
+                    // Both outputs are rounded to 8 bits: the mean of rounded values is within
+                    // half a code value of the rounded mean.
+                    worst = worst.max((fv - sums[l as usize][k] / counts[l as usize]).abs());
+                }
+            }
+            band += usize::from(l == 0);
+        }
+        assert!(
+            worst <= 1.0,
+            "frame {i}: a region's fill is {worst} from its mean"
+        );
+        assert!(
+            band > 0 && band < labels.len(),
+            "frame {i}: band of {band} pixels"
+        );
+        assert_ne!(c, f, "frame {i}: fill changed nothing");
+    }
+}
+
 /// Starts `tcvccolorize` with `props` in a pipeline; returns the error text.
 fn start_error(props: &str) -> String {
     init();

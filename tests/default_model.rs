@@ -134,8 +134,8 @@ fn the_default_model_through_the_element_matches_the_model_card() {
     let default = gsttcvc::model::cache::load_default(tch::Device::Cpu, tch::Kind::Float).unwrap();
     assert_eq!(
         default.meta.output,
-        Some(gsttcvc::model::OutputMode::Color),
-        "docs/model-card.md measures the default model in its recommended `color` output"
+        Some(gsttcvc::model::OutputMode::Fill),
+        "docs/model-card.md measures the default model in its recommended `fill` output"
     );
     let msgs = run_to_eos(&pipeline, 600);
     let summary = |name: &str| {
@@ -179,7 +179,7 @@ fn the_default_model_through_the_element_matches_the_model_card() {
                 psnr.mean
             );
         }
-        // SSIM beats all three too (in the model's recommended `color` output; in `ink` a flat
+        // SSIM beats all three too (in the model's recommended `fill` output; in `ink` a flat
         // mid-grey page still scores a higher SSIM, docs/model-card.md).
         for (name, (_, s)) in [("white", white), ("grey", grey), ("line art", lines)] {
             assert!(
@@ -192,8 +192,8 @@ fn the_default_model_through_the_element_matches_the_model_card() {
 }
 
 /// How far above the best trivial baseline the default model's PSNR must be on the card's clip
-/// (measured: 3.05 dB above the grey page; the goal is 3 dB on every held-out clip).
-const MARGIN_DB: f64 = 2.0;
+/// (measured: 3.50 dB above the grey page in `fill`; the goal is 3 dB on every held-out clip).
+const MARGIN_DB: f64 = 3.0;
 
 #[test]
 fn gst_inspect_says_where_the_default_model_comes_from() {

@@ -355,8 +355,9 @@ pub fn compose(
 
 /// The `fill` output's line band: the line mask is dilated by a square of side `2 · FILL_GAP + 1`
 /// before the regions are found, which closes gaps of up to `2 · FILL_GAP` pixels in a line
-/// (Canny lines have gaps, and one gap would let the sky's colour run into a character). Chosen on the corpus's validation clips: 0, 1 and 2
-/// measured 13.20, 14.37 and 14.21 dB with the default model (its `color` output: 13.93).
+/// (Canny lines have gaps, and one gap would let the sky's colour run into a character). On the
+/// corpus's validation clips 0, 1 and 2 measured 13.20, 14.37 and 14.21 dB with the default model
+/// (its `color` output: 13.93; docs/model-card.md, stage 4).
 pub const FILL_GAP: u32 = 1;
 
 /// A run of one region's pixels in one row: `[x0, x1)` of row `y`.
