@@ -373,6 +373,9 @@ struct Run {
 /// and `n` (counting label 0, the band). See [`fill_labels`].
 fn fill_runs(lines: &[u8], width: usize, height: usize) -> (Vec<Run>, usize) {
     assert_eq!(lines.len(), width * height, "line mask of {width}x{height}");
+    if width == 0 || height == 0 {
+        return (Vec::new(), 1);
+    }
     let r = FILL_GAP as usize;
     // The band: the line mask dilated by a (2r+1)² square, separable (rows of ORs).
     let mut horiz = vec![0u8; width * height];
@@ -647,6 +650,8 @@ mod tests {
         assert_eq!(n, 2);
         assert_eq!(labels[3 * w + 4], 1);
         assert_eq!(labels[0], labels[w - 1]);
+        // An empty frame has the band's label only.
+        assert_eq!(fill_labels(&[], 0, 5), (Vec::new(), 1));
         // A U-shaped region merges its arms through the bottom: union-find, one label.
         let (w, h) = (7, 6);
         let mut lines = vec![0u8; w * h];
