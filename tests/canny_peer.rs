@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use std::process::Command;
 
 fn check_clip(clip: &str, caps: &str, indices: &[usize]) {
     let frames = decode_frames(&sample(clip), caps, indices);
@@ -24,17 +23,7 @@ fn check_clip(clip: &str, caps: &str, indices: &[usize]) {
         write_pgm(&dir.join(format!("{name}.grey.pgm")), g, w, h);
         write_pgm(&dir.join(format!("{name}.lines.pgm")), l, w, h);
     }
-    let out = Command::new(python())
-        .arg(root().join("tests/peers/canny_peer.py"))
-        .arg(&dir)
-        .output()
-        .expect("run the Python peer");
-    assert!(
-        out.status.success(),
-        "canny_peer.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = run_peer_script("canny_peer.py", &[&dir]);
     let rows: Vec<(String, f64, u64, u64)> = text
         .lines()
         .map(|l| {

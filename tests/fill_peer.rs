@@ -8,7 +8,6 @@ mod common;
 use common::*;
 use gsttcvc::model::stream::{fill_labels, fill_regions};
 use std::io::Write;
-use std::process::Command;
 use tch::{Device, Kind, Tensor};
 
 fn write_f32(path: &std::path::Path, v: &[f32]) {
@@ -94,17 +93,7 @@ fn drawn_mask(rng: &mut SplitMix, w: usize, h: usize) -> Vec<u8> {
 }
 
 fn run_peer(dir: &std::path::Path, cases: usize) {
-    let out = Command::new(python())
-        .arg(root().join("tests/peers/fill_peer.py"))
-        .arg(dir)
-        .output()
-        .expect("run the Python peer");
-    assert!(
-        out.status.success(),
-        "fill_peer.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = run_peer_script("fill_peer.py", &[dir]);
     let rows: Vec<Vec<&str>> = text
         .lines()
         .map(|l| l.split_whitespace().collect())

@@ -63,6 +63,22 @@ pub fn python() -> PathBuf {
     p
 }
 
+/// Runs the peer script `tests/peers/SCRIPT` in the venv with `args`; its standard output
+/// (a failed run fails the test with the script's standard error).
+pub fn run_peer_script<S: AsRef<std::ffi::OsStr>>(script: &str, args: &[S]) -> String {
+    let out = std::process::Command::new(python())
+        .arg(root().join("tests/peers").join(script))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run the Python peer {script}: {e}"));
+    assert!(
+        out.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("peer output is UTF-8")
+}
+
 /// Parses a pipeline description that has an `appsink name=sink`; returns the pipeline and it.
 pub fn launch_with_sink(description: &str) -> (gst::Pipeline, gst_app::AppSink) {
     init();

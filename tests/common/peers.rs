@@ -144,17 +144,15 @@ pub fn ffmpeg_stats(
 /// `tests/peers/metrics_peer.py` (scikit-image's Gaussian SSIM, NumPy PSNR and temporal
 /// figures) on `dir/test.raw` against `dir/ref.raw`.
 pub fn metrics_peer(dir: &Path, peer_fmt: &str, w: u32, h: u32) -> serde_json::Value {
-    let out = Command::new(python())
-        .arg(root().join("tests/peers/metrics_peer.py"))
-        .args(["--format", peer_fmt, "--size", &format!("{w}x{h}")])
-        .arg(dir.join("test.raw"))
-        .arg(dir.join("ref.raw"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let size = format!("{w}x{h}");
+    let (test, reference) = (dir.join("test.raw"), dir.join("ref.raw"));
+    let args: [&std::ffi::OsStr; 6] = [
+        "--format".as_ref(),
+        peer_fmt.as_ref(),
+        "--size".as_ref(),
+        size.as_ref(),
+        test.as_ref(),
+        reference.as_ref(),
+    ];
+    serde_json::from_str(&super::run_peer_script("metrics_peer.py", &args)).unwrap()
 }
