@@ -876,6 +876,29 @@ fn loss_weights_scale_their_terms_and_are_checked_on_resume() {
     assert!((l2a["g_total"] - l2a["g_l2"]).abs() < 1e-6 * l2a["g_l2"]);
     let ratio = l2b["g_l2"] / l2a["g_l2"];
     assert!((ratio - 2.0).abs() < 1e-4, "L2 term 100/50: {ratio}");
+    assert!(!l2a.contains_key("g_fill"));
+    // The squared error of the fill output: logged as g_fill, the whole objective here.
+    let (fill, _, _) = first(
+        &[
+            "--adv-weight",
+            "0",
+            "--l1-weight",
+            "0",
+            "--fill-weight",
+            "50",
+        ],
+        "weights-fill",
+    );
+    assert!(fill["g_fill"] > 0.0 && !fill.contains_key("g_l2"));
+    assert!((fill["g_total"] - fill["g_fill"]).abs() < 1e-6 * fill["g_fill"]);
+    let e = usage_error(&with(
+        &scratch_dir("weights-bad-fill"),
+        &["--fill-weight=-1"],
+    ));
+    assert!(
+        e.contains("--fill-weight must be a finite number >= 0"),
+        "{e}"
+    );
     let e = usage_error(&with(&scratch_dir("weights-bad-l2"), &["--l2-weight=nan"]));
     assert!(
         e.contains("--l2-weight must be a finite number >= 0"),

@@ -371,12 +371,12 @@ struct Run {
 
 /// The regions of the `fill` output as runs (row-major order) with their final labels `1..n`,
 /// and `n` (counting label 0, the band). See [`fill_labels`].
-fn fill_runs(lines: &[u8], width: usize, height: usize) -> (Vec<Run>, usize) {
+fn fill_runs(lines: &[u8], width: usize, height: usize, gap: u32) -> (Vec<Run>, usize) {
     assert_eq!(lines.len(), width * height, "line mask of {width}x{height}");
     if width == 0 || height == 0 {
         return (Vec::new(), 1);
     }
-    let r = FILL_GAP as usize;
+    let r = gap as usize;
     // The band: the line mask dilated by a (2r+1)² square, separable (rows of ORs).
     let mut horiz = vec![0u8; width * height];
     for (src, dst) in lines.chunks_exact(width).zip(horiz.chunks_exact_mut(width)) {
@@ -476,7 +476,17 @@ fn fill_runs(lines: &[u8], width: usize, height: usize) -> (Vec<Run>, usize) {
 /// 4-connected regions of the other pixels (row-major order of first appearance). Returns
 /// `(labels, n)`, `n` counting label 0.
 pub fn fill_labels(lines: &[u8], width: usize, height: usize) -> (Vec<u32>, usize) {
-    let (runs, n) = fill_runs(lines, width, height);
+    fill_labels_with_gap(lines, width, height, FILL_GAP)
+}
+
+/// [`fill_labels`] with the lines dilated by a square of side `2 · gap + 1` (0: not dilated).
+pub fn fill_labels_with_gap(
+    lines: &[u8],
+    width: usize,
+    height: usize,
+    gap: u32,
+) -> (Vec<u32>, usize) {
+    let (runs, n) = fill_runs(lines, width, height, gap);
     let mut labels = vec![0u32; width * height];
     for run in &runs {
         let row = run.y as usize * width;
@@ -526,7 +536,7 @@ fn fill_owned(up: Tensor, keep: &Tensor, lines: &Tensor) -> Result<Tensor> {
     let mut bytes = vec![0u8; plane];
     mask.f_copy_data_u8(&mut bytes, plane)
         .map_err(err("reading the line mask"))?;
-    let (runs, n) = fill_runs(&bytes, w as usize, h as usize);
+    let (runs, n) = fill_runs(&bytes, w as usize, h as usize, FILL_GAP);
 
     let mut host = up
         .f_to_kind(Kind::Float)
@@ -564,6 +574,71 @@ fn fill_owned(up: Tensor, keep: &Tensor, lines: &Tensor) -> Result<Tensor> {
     host.f_clamp_(0.0, 1.0)
         .and_then(|_| host.f_to_device(device))
         .map_err(err("filling regions"))
+}
+
+/// The `fill` output of a batch `pred` (`B × C × H × W`) for line masks `lines` (`Bool`,
+/// `B × 1 × H × W`), each sample's regions found by [`fill_labels_with_gap`] with `gap`, as
+/// tensor operations through which the gradient flows: every pixel of a region gets the mean of
+/// `pred` over the region, band pixels (label 0) keep `pred`. With `gap` = [`FILL_GAP`] and one
+/// sample it equals [`fill_regions`] (up to the order of the sums). The trainer's fill loss
+/// (`tcvc-train --fill-weight`) is the squared error of this against the target: its gradient
+/// moves each region's mean towards the target's mean and leaves the variation inside a
+/// region, which the `fill` output discards, alone.
+pub fn fill_regions_batch(pred: &Tensor, lines: &Tensor, gap: u32) -> Result<Tensor> {
+    let err = ModelError::torch;
+    let s = pred.size();
+    let (b, c, h, w) = (s[0], s[1], s[2], s[3]);
+    let plane = (h * w) as usize;
+    let n_px = b as usize * plane;
+    let mask = lines
+        .f_to_kind(Kind::Uint8)
+        .and_then(|m| m.f_to_device(Device::Cpu))
+        .and_then(|m| m.f_contiguous())
+        .map_err(err("reading the line masks"))?;
+    if mask.numel() != n_px {
+        return Err(ModelError::InvalidInput(format!(
+            "fill: line masks of shape {:?} for predictions of shape {s:?}",
+            lines.size()
+        )));
+    }
+    let mut bytes = vec![0u8; n_px];
+    mask.f_copy_data_u8(&mut bytes, n_px)
+        .map_err(err("reading the line masks"))?;
+    // Slot 0: every band pixel of the batch (discarded); regions of sample i after those of
+    // the samples before it.
+    let mut index = Vec::with_capacity(n_px);
+    let mut counts = vec![0f32];
+    for m in bytes.chunks_exact(plane.max(1)).take(b as usize) {
+        let (labels, n) = fill_labels_with_gap(m, w as usize, h as usize, gap);
+        let offset = counts.len() as i64 - 1;
+        counts.resize(counts.len() + n - 1, 0.0);
+        for l in labels {
+            let slot = if l == 0 { 0 } else { offset + i64::from(l) };
+            counts[slot as usize] += 1.0;
+            index.push(slot);
+        }
+    }
+    let device = pred.device();
+    let slots = counts.len() as i64;
+    (|| -> std::result::Result<Tensor, tch::TchError> {
+        let index = Tensor::f_from_slice(&index)?.f_to_device(device)?;
+        let counts = Tensor::f_from_slice(&counts)?
+            .f_to_device(device)?
+            .f_clamp_min(1.0)?
+            .f_unsqueeze(1)?;
+        let flat = pred
+            .f_to_kind(Kind::Float)?
+            .f_permute([0, 2, 3, 1])?
+            .f_reshape([-1, c])?;
+        let means = Tensor::f_zeros([slots, c], (Kind::Float, device))?
+            .f_index_add(0, &index, &flat)?
+            .f_div(&counts)?;
+        let band = index.f_eq(0)?.f_unsqueeze(1)?;
+        flat.f_where_self(&band, &means.f_index_select(0, &index)?)?
+            .f_reshape([b, h, w, c])?
+            .f_permute([0, 3, 1, 2])
+    })()
+    .map_err(err("filling regions"))
 }
 
 #[cfg(test)]
@@ -708,6 +783,104 @@ mod tests {
                     assert!(
                         (got - want).abs() < 1e-6,
                         "c {c} ({x}, {y}): {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fill_labels_with_gap_0_keeps_the_lines_alone_and_4_connected_regions_do_not_cross_diagonals()
+    {
+        // The 9x7 line with a 1-pixel gap: without dilation the gap joins both sides.
+        let (w, h) = (9, 7);
+        let mut lines = vec![0u8; w * h];
+        for y in 0..h {
+            if y != 3 {
+                lines[y * w + 4] = 1;
+            }
+        }
+        let (labels, n) = fill_labels_with_gap(&lines, w, h, 0);
+        assert_eq!(n, 2);
+        assert!(labels
+            .iter()
+            .zip(&lines)
+            .all(|(&l, &m)| (l == 0) == (m != 0)));
+        // A diagonal (8-connected) line from corner to corner separates two regions.
+        let (w, h) = (6, 6);
+        let mut lines = vec![0u8; w * h];
+        for i in 0..w {
+            lines[i * w + i] = 1;
+        }
+        let (labels, n) = fill_labels_with_gap(&lines, w, h, 0);
+        assert_eq!(n, 3);
+        assert_ne!(labels[1], labels[w]);
+        assert_eq!(
+            fill_labels_with_gap(&lines, w, h, FILL_GAP),
+            fill_labels(&lines, w, h)
+        );
+    }
+
+    fn random_lines(b: i64, h: i64, w: i64, seed: i64) -> Tensor {
+        // Random specks and a cross through the frame: four regions at least.
+        tch::manual_seed(seed);
+        let m = Tensor::rand([b, 1, h, w], (Kind::Float, Device::Cpu)).lt(0.08);
+        let _ = m.narrow(2, h / 2, 1).fill_(1);
+        let _ = m.narrow(3, w / 3, 1).fill_(1);
+        m
+    }
+
+    #[test]
+    fn fill_regions_batch_equals_the_fill_output_per_sample() {
+        let (b, h, w) = (3i64, 23i64, 31i64);
+        let lines = random_lines(b, h, w, 11);
+        let pred = Tensor::rand([b, 3, h, w], (Kind::Float, Device::Cpu));
+        let batch = fill_regions_batch(&pred, &lines, FILL_GAP).unwrap();
+        for i in 0..b {
+            let one = fill_regions(&pred.get(i).unsqueeze(0), &lines.get(i).unsqueeze(0)).unwrap();
+            let d = (&batch.get(i) - one.squeeze_dim(0))
+                .abs()
+                .max()
+                .double_value(&[]);
+            assert!(d < 1e-6, "sample {i}: max difference {d}");
+        }
+        assert!(fill_regions_batch(&pred, &lines.narrow(0, 0, 2), 0).is_err());
+    }
+
+    #[test]
+    fn fill_regions_batch_gradient_is_the_region_mean_of_the_upstream_gradient() {
+        // d/dpred sum(fill(pred) · t) = mean of t over the pixel's region, or t on the band.
+        let (b, h, w) = (2i64, 13i64, 17i64);
+        let lines = random_lines(b, h, w, 5);
+        let pred = Tensor::rand([b, 3, h, w], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+        let t = Tensor::rand([b, 3, h, w], (Kind::Float, Device::Cpu));
+        let filled = fill_regions_batch(&pred, &lines, 0).unwrap();
+        (&filled * &t).sum(Kind::Float).backward();
+        let grad = pred.grad();
+        for i in 0..b {
+            let m: Vec<u8> =
+                Vec::try_from(lines.get(i).flatten(0, -1).to_kind(Kind::Uint8)).unwrap();
+            let (labels, n) = fill_labels_with_gap(&m, w as usize, h as usize, 0);
+            assert!(n > 3, "the random mask has regions");
+            for c in 0..3 {
+                let tc: Vec<f32> = Vec::try_from(t.get(i).get(c).flatten(0, -1)).unwrap();
+                let mut sum = vec![0f64; n];
+                let mut count = vec![0f64; n];
+                for (&l, &v) in labels.iter().zip(&tc) {
+                    sum[l as usize] += v as f64;
+                    count[l as usize] += 1.0;
+                }
+                for (p, &l) in labels.iter().enumerate() {
+                    let want = if l == 0 {
+                        tc[p] as f64
+                    } else {
+                        sum[l as usize] / count[l as usize]
+                    };
+                    let (y, x) = ((p / w as usize) as i64, (p % w as usize) as i64);
+                    let got = grad.double_value(&[i, c, y, x]);
+                    assert!(
+                        (got - want).abs() < 1e-5,
+                        "({i}, {c}, {y}, {x}): {got} vs {want}"
                     );
                 }
             }

@@ -231,6 +231,13 @@ pub struct Args {
     /// uncertain (L1's is the median).
     #[arg(long, value_name = "W", default_value_t = 0.0)]
     pub l2_weight: f64,
+    /// Weight of a squared-error term on the `fill` output, `W·mean((fill(G_t) − F_t)²)` (0 =
+    /// off): each region between the lines of the training-size line art (widened by 1 px)
+    /// painted with the prediction's mean over it, as `--output-mode fill` paints the full-size
+    /// output. Its gradient moves each region's mean towards the reference's and leaves the
+    /// variation inside a region, which the fill discards, alone.
+    #[arg(long, value_name = "W", default_value_t = 0.0)]
+    pub fill_weight: f64,
     /// Weight of the content term (default: the paper's 1, tuned for VGG19's features).
     #[arg(long, value_name = "W")]
     pub content_weight: Option<f64>,
@@ -396,6 +403,9 @@ pub struct RunConfig {
     /// Weight of the squared-error term (`--l2-weight`).
     #[serde(default)]
     pub l2_weight: f64,
+    /// Weight of the squared error on the fill output (`--fill-weight`).
+    #[serde(default)]
+    pub fill_weight: f64,
     /// Weight of the content term (`--content-weight`; `None`: the paper's).
     #[serde(default)]
     pub content_weight: Option<f64>,
@@ -490,6 +500,7 @@ impl RunConfig {
             ("--adv-weight", Some(args.adv_weight)),
             ("--l1-weight", args.l1_weight),
             ("--l2-weight", Some(args.l2_weight)),
+            ("--fill-weight", Some(args.fill_weight)),
         ] {
             if let Some(w) = w {
                 if !(w >= 0.0 && w.is_finite()) {
@@ -558,6 +569,7 @@ impl RunConfig {
             adv_weight: args.adv_weight,
             l1_weight: args.l1_weight,
             l2_weight: args.l2_weight,
+            fill_weight: args.fill_weight,
             content_weight: args.content_weight,
             style_weight: args.style_weight,
             lr_g: args.lr_g,
@@ -642,6 +654,11 @@ impl RunConfig {
                 "--l2-weight",
                 self.l2_weight.to_string(),
                 other.l2_weight.to_string(),
+            ),
+            (
+                "--fill-weight",
+                self.fill_weight.to_string(),
+                other.fill_weight.to_string(),
             ),
             (
                 "--content-weight/--style-weight",

@@ -7,7 +7,8 @@
 //! d_fake`, and the validation figures `val_psnr` (dB, mean over frames), `val_ssim` (Gaussian
 //! SSIM, mean), `val_temporal_error` (8-bit units, mean), `val_frames`, then the weighted temporal
 //! loss `g_temporal` (empty when off; files written before it existed have 16 columns) and the
-//! weighted squared-error term `g_l2` (empty when off; older files have 17). Fields that do not apply
+//! weighted squared-error term `g_l2` (empty when off; older files have 17), then the weighted
+//! squared error of the fill output `g_fill` (empty when off; older files have 18). Fields that do not apply
 //! to a row are empty. On `--resume` the rows after the checkpoint's step are dropped first, so
 //! the file has exactly one row per step whatever happened before.
 use super::checkpoint::write_atomic;
@@ -19,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 /// The CSV header.
 pub const HEADER: &str = "kind,step,epoch,elapsed_s,g_total,g_adv,g_l1,g_content,g_style,\
-d_total,d_real,d_fake,val_psnr,val_ssim,val_temporal_error,val_frames,g_temporal,g_l2";
+d_total,d_real,d_fake,val_psnr,val_ssim,val_temporal_error,val_frames,g_temporal,g_l2,g_fill";
 
 /// A training row.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -87,6 +88,7 @@ impl TrainRow {
             e(),
             opt(l.g_temporal),
             opt(l.g_l2),
+            opt(l.g_fill),
         ])
     }
 }
@@ -101,6 +103,7 @@ impl ValRow {
             self.ssim.to_string(),
             opt(self.temporal_error),
             self.frames.to_string(),
+            e(),
             e(),
             e(),
         ]);
@@ -119,7 +122,7 @@ pub enum Row {
 
 fn parse_record(r: &csv::StringRecord) -> Option<Row> {
     let f: Vec<&str> = r.iter().collect();
-    if !(16..=18).contains(&f.len()) {
+    if !(16..=19).contains(&f.len()) {
         return None;
     }
     let num = |i: usize| f[i].trim().parse::<f64>().ok();
@@ -140,6 +143,7 @@ fn parse_record(r: &csv::StringRecord) -> Option<Row> {
                 d_fake: num(11)?,
                 g_temporal: if f.len() > 16 { num(16) } else { None },
                 g_l2: if f.len() > 17 { num(17) } else { None },
+                g_fill: if f.len() > 18 { num(18) } else { None },
             },
         })),
         "val" => Some(Row::Val(ValRow {
@@ -269,6 +273,7 @@ mod tests {
                 d_fake: 0.75,
                 g_temporal: Some(0.125),
                 g_l2: Some(0.0625),
+                g_fill: Some(0.5),
             },
         };
         assert_eq!(parse_line(&t.to_line()), Some(Row::Train(t)));
@@ -280,22 +285,30 @@ mod tests {
             frames: 3,
         };
         assert_eq!(parse_line(&v.to_line()), Some(Row::Val(v)));
-        assert_eq!(HEADER.split(',').count(), 18);
-        // Files of the old 16- and 17-column layouts still read, through the file reader.
+        assert_eq!(HEADER.split(',').count(), 19);
+        // Files of the old 16-, 17- and 18-column layouts still read, through the file reader.
         let dir = std::env::temp_dir().join(format!("tcvc-csvlog-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("losses.csv");
         let old = t.to_line();
-        let old17 = &old[..old.rfind(',').unwrap()];
+        let old18 = &old[..old.rfind(',').unwrap()];
+        let old17 = &old18[..old18.rfind(',').unwrap()];
         let old16 = &old17[..old17.rfind(',').unwrap()];
-        std::fs::write(&p, format!("{HEADER}\n{old16}\n{old17}\n{}\n", v.to_line())).unwrap();
+        std::fs::write(
+            &p,
+            format!("{HEADER}\n{old16}\n{old17}\n{old18}\n{}\n", v.to_line()),
+        )
+        .unwrap();
         let rows = read(&p).unwrap();
-        assert_eq!(rows.len(), 3);
+        assert_eq!(rows.len(), 4);
         assert!(matches!(rows[0], Row::Train(r) if r.losses.g_temporal.is_none() && r.step == 7));
         assert!(
             matches!(rows[1], Row::Train(r) if r.losses.g_temporal == Some(0.125) && r.losses.g_l2.is_none())
         );
-        assert_eq!(rows[2], Row::Val(v));
+        assert!(
+            matches!(rows[2], Row::Train(r) if r.losses.g_l2 == Some(0.0625) && r.losses.g_fill.is_none())
+        );
+        assert_eq!(rows[3], Row::Val(v));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

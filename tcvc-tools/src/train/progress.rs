@@ -22,6 +22,9 @@ pub fn describe(l: &StepLosses) -> String {
     if let Some(t) = l.g_l2 {
         s.push_str(&format!(" L2 {t:.4}"));
     }
+    if let Some(t) = l.g_fill {
+        s.push_str(&format!(" fill {t:.4}"));
+    }
     s.push_str(&format!(") D {:.4}", l.d_total));
     s
 }

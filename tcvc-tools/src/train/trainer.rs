@@ -455,6 +455,7 @@ fn provenance(s: &Setup, step: u64) -> String {
         "adv_weight": s.config.adv_weight,
         "l1_weight": s.config.l1_weight,
         "l2_weight": s.config.l2_weight,
+        "fill_weight": s.config.fill_weight,
         "content_weight": s.config.content_weight,
         "style_weight": s.config.style_weight,
         "perceptual": s.config.perceptual,
