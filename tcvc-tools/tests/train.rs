@@ -824,6 +824,8 @@ fn the_recipe_self_feeds_weighs_the_temporal_loss_and_resumes_exactly() {
     assert!(e.contains("--arch tcvc"), "{e}");
     let e = usage_error(&with(&d, &["--prev-prob", "0", "--degrade-prev", "0.5"]));
     assert!(e.contains("--prev-prob 0"), "{e}");
+    let e = usage_error(&with(&d, &["--lines-at", "source", "--fit", "pad"]));
+    assert!(e.contains("--fit stretch or crop"), "{e}");
 }
 
 /// `--adv-weight` and `--l1-weight` set the terms' weights: the weighted L1 term of the first

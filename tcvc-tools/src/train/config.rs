@@ -31,6 +31,28 @@ impl Arch {
     }
 }
 
+/// Where the generator's input plane is made (`--lines-at`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinesAt {
+    /// From the frame scaled to the training size.
+    #[default]
+    Train,
+    /// From the frame at the clip's own size, then averaged down to the training size (as the
+    /// element gives the network the line art of a source-size stream).
+    Source,
+}
+
+impl LinesAt {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinesAt::Train => "train",
+            LinesAt::Source => "source",
+        }
+    }
+}
+
 /// What channel 0 of the generator input holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InputArg {
@@ -181,6 +203,12 @@ pub struct Args {
     /// borders, letterbox/pillarbox).
     #[arg(long, value_parser = parse_fit, default_value = "stretch")]
     pub fit: Fit,
+    /// Where the generator's input is made: `train` (the line art of the frame scaled to
+    /// --size) or `source` (the line art of the frame at the clip's own size, then averaged
+    /// down to --size, as `tcvclineart ! tcvccolorize` give it to the network when the elements
+    /// run at the source size; --fit stretch or crop).
+    #[arg(long, value_enum, default_value = "train")]
+    pub lines_at: LinesAt,
     /// Samples per step (the reference train.py uses 16).
     #[arg(long, value_name = "B", default_value_t = 16)]
     pub batch_size: usize,
@@ -381,6 +409,9 @@ pub struct RunConfig {
     /// How frames were fitted to the training size (`stretch`, `crop`, `pad`).
     #[serde(default = "default_fit")]
     pub fit: String,
+    /// Where the inputs were made (`--lines-at`; runs from before it: `train`).
+    #[serde(default)]
+    pub lines_at: LinesAt,
     /// Samples per step.
     pub batch_size: usize,
     /// Run seed.
@@ -458,6 +489,12 @@ impl RunConfig {
         }
         if args.batch_size == 0 {
             return Err(TrainError::usage("--batch-size must be at least 1"));
+        }
+        if args.lines_at == LinesAt::Source && args.fit == Fit::Pad {
+            return Err(TrainError::usage(
+                "--lines-at source makes the line art at the clip's own size, which has no \
+                 borders: use --fit stretch or crop with it, or --lines-at train with --fit pad",
+            ));
         }
         if args.checkpoint_every == 0 {
             return Err(TrainError::usage(
@@ -556,6 +593,7 @@ impl RunConfig {
             },
             size: args.size,
             fit: args.fit.as_str().to_string(),
+            lines_at: args.lines_at,
             batch_size: args.batch_size,
             seed: args.seed,
             prev_prob: args.prev_prob,
@@ -619,6 +657,11 @@ impl RunConfig {
             ),
             ("--size", self.size.to_string(), other.size.to_string()),
             ("--fit", self.fit.clone(), other.fit.clone()),
+            (
+                "--lines-at",
+                self.lines_at.as_str().to_string(),
+                other.lines_at.as_str().to_string(),
+            ),
             (
                 "--batch-size",
                 self.batch_size.to_string(),

@@ -3,12 +3,19 @@
 //! generator input of every frame made with [`crate::edges`] exactly as the `tcvclineart` element
 //! makes it (grey by `rgb_to_grey`, then `line_art` with default parameters), and the
 //! previous-frame flags of [`super::sampler::previous_frame_valid`].
-use super::config::RunConfig;
+//!
+//! `--lines-at train` makes the input of the frame scaled to the training size; `--lines-at
+//! source` makes it of the frame at the clip's own size and averages it down to the training
+//! size with [`crate::model::stream::resize`], which is what `tcvclineart ! tcvccolorize` hand
+//! the network when both run at the source size: grey, thinner-looking lines where the source's
+//! lines are finer than a training pixel, and Canny's double edges of a thick outline side by
+//! side.
+use super::config::{LinesAt, RunConfig};
 use super::error::{Result, TrainError};
 use super::sampler::previous_frame_valid;
 use crate::edges;
 use crate::model::InputMode;
-use crate::video::{self, Clip};
+use crate::video::{self, Clip, Fit};
 use std::path::{Path, PathBuf};
 use tch::Tensor;
 
@@ -48,6 +55,66 @@ pub fn input_plane(rgb: &[u8], width: usize, height: usize, mode: InputMode) -> 
         .map_err(TrainError::runtime("making the input plane"))
 }
 
+/// The generator's input planes of the clip at `path` made at its own size and averaged down to
+/// `width × height` (`--lines-at source`), after the centre crop of `fit` crop; `frames` is the
+/// number of frames the training-size decode gave (the two must agree).
+pub fn source_inputs(
+    path: &Path,
+    width: u32,
+    height: u32,
+    fit: Fit,
+    max_frames: Option<usize>,
+    mode: InputMode,
+    frames: usize,
+) -> Result<Vec<Vec<u8>>> {
+    let usage = |e: video::VideoError| TrainError::usage(format!("--lines-at source: {e}"));
+    let (sw, sh) = video::source_size(path).map_err(usage)?;
+    let (x, y, cw, ch) = match fit {
+        Fit::Crop => video::crop_rect(sw, sh, width, height),
+        _ => (0, 0, sw, sh),
+    };
+    let clip = video::load_clip(path, sw, sh, Fit::Stretch, max_frames).map_err(usage)?;
+    if clip.len() != frames {
+        return Err(TrainError::Runtime(format!(
+            "{}: {} frames at its own size, {frames} at the training size; decode it to a folder              of images (its frame count is then fixed) or use --lines-at train",
+            path.display(),
+            clip.len()
+        )));
+    }
+    let mut edges = edges::ModelInput::new();
+    clip.frames
+        .iter()
+        .map(|rgb| {
+            let plane = edges
+                .of_rgb(rgb, sw as usize, sh as usize, mode == InputMode::Lineart)
+                .map_err(TrainError::runtime("making the input plane"))?;
+            let full = crate::model::stream::plane_to_tensor(
+                plane,
+                sw as usize,
+                sh as usize,
+                tch::Device::Cpu,
+            )?;
+            let small = crate::model::stream::resize(
+                &full
+                    .f_narrow(2, y as i64, ch as i64)?
+                    .f_narrow(3, x as i64, cw as i64)?,
+                height as i64,
+                width as i64,
+            )?;
+            let bytes = small
+                .f_mul_scalar(255.0)?
+                .f_round()?
+                .f_clamp(0.0, 255.0)?
+                .f_to_kind(tch::Kind::Uint8)?
+                .f_contiguous()?;
+            let n = (width * height) as usize;
+            let mut out = vec![0u8; n];
+            bytes.f_copy_data_u8(&mut out, n)?;
+            Ok(out)
+        })
+        .collect()
+}
+
 /// Makes the inputs and previous-frame flags of a decoded clip.
 pub fn prepare(clip: Clip, name: String, mode: InputMode) -> Result<PreparedClip> {
     let (w, h) = (clip.width as usize, clip.height as usize);
@@ -56,6 +123,17 @@ pub fn prepare(clip: Clip, name: String, mode: InputMode) -> Result<PreparedClip
         .iter()
         .map(|f| input_plane(f, w, h, mode))
         .collect::<Result<Vec<_>>>()?;
+    prepare_with(clip, name, mode, inputs)
+}
+
+/// [`prepare`] with the input planes given (one per frame, `width × height` bytes).
+pub fn prepare_with(
+    clip: Clip,
+    name: String,
+    mode: InputMode,
+    inputs: Vec<Vec<u8>>,
+) -> Result<PreparedClip> {
+    let (w, h) = (clip.width as usize, clip.height as usize);
     let prev_ok = previous_frame_valid(&inputs, w, h, mode)?;
     Ok(PreparedClip {
         name,
@@ -87,17 +165,34 @@ impl Dataset {
     }
 }
 
-fn load_one(path: &Path, config: &RunConfig, cache_dir: Option<&Path>, role: &str) -> Result<Clip> {
+fn load_one(
+    path: &Path,
+    config: &RunConfig,
+    cache_dir: Option<&Path>,
+    role: &str,
+) -> Result<(Clip, Vec<Vec<u8>>)> {
     eprintln!("loading {role} clip {} ...", path.display());
-    video::load_clip_cached(
-        path,
-        config.size.width,
-        config.size.height,
-        config.fit(),
-        config.max_frames,
-        cache_dir,
-    )
-    .map_err(|e| TrainError::usage(format!("{role} clip: {e}")))
+    let (w, h) = (config.size.width, config.size.height);
+    let clip = video::load_clip_cached(path, w, h, config.fit(), config.max_frames, cache_dir)
+        .map_err(|e| TrainError::usage(format!("{role} clip: {e}")))?;
+    let mode = config.input();
+    let inputs = match config.lines_at {
+        LinesAt::Train => clip
+            .frames
+            .iter()
+            .map(|f| input_plane(f, w as usize, h as usize, mode))
+            .collect::<Result<Vec<_>>>()?,
+        LinesAt::Source => source_inputs(
+            path,
+            w,
+            h,
+            config.fit(),
+            config.max_frames,
+            mode,
+            clip.len(),
+        )?,
+    };
+    Ok((clip, inputs))
 }
 
 /// Decodes every clip of `config` (errors name the file and the fix, before any training),
@@ -107,7 +202,7 @@ pub fn load(config: &RunConfig, cache_dir: Option<&Path>) -> Result<Dataset> {
     let mut train = Vec::new();
     let mut val = Vec::new();
     for path in &config.train {
-        let clip = load_one(path, config, cache_dir, "training")?;
+        let (clip, mut inputs) = load_one(path, config, cache_dir, "training")?;
         let n = clip.len();
         let name = clip.name.clone();
         if let Some(f) = config.val_split {
@@ -124,16 +219,22 @@ pub fn load(config: &RunConfig, cache_dir: Option<&Path>) -> Result<Dataset> {
                     path.display()
                 )));
             }
-            train.push(prepare(head, name.clone(), mode)?);
-            val.push(prepare(tail, format!("{name}#val"), mode)?);
+            let tail_inputs = inputs.split_off(head.len());
+            train.push(prepare_with(head, name.clone(), mode, inputs)?);
+            val.push(prepare_with(
+                tail,
+                format!("{name}#val"),
+                mode,
+                tail_inputs,
+            )?);
         } else {
-            train.push(prepare(clip, name, mode)?);
+            train.push(prepare_with(clip, name, mode, inputs)?);
         }
     }
     for path in &config.val {
-        let clip = load_one(path, config, cache_dir, "validation")?;
+        let (clip, inputs) = load_one(path, config, cache_dir, "validation")?;
         let name = clip.name.clone();
-        val.push(prepare(clip, name, mode)?);
+        val.push(prepare_with(clip, name, mode, inputs)?);
     }
     let data = Dataset { train, val };
     let n = data.train_frames();
@@ -170,4 +271,93 @@ pub fn stack(clips: &[PreparedClip], width: usize, height: usize) -> Result<Tens
         parts.push(t);
     }
     Ok(Tensor::f_cat(&parts, 0)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opencv::prelude::*;
+
+    /// Mean of each `k × k` block of a `w × h` plane, rounded (a hand area average).
+    fn block_mean(plane: &[u8], w: usize, h: usize, x0: usize, k: usize) -> Vec<u8> {
+        let (ow, oh) = ((w - 2 * x0) / k, h / k);
+        let mut out = Vec::with_capacity(ow * oh);
+        for y in 0..oh {
+            for x in 0..ow {
+                let mut s = 0u32;
+                for dy in 0..k {
+                    for dx in 0..k {
+                        s += plane[(y * k + dy) * w + x0 + x * k + dx] as u32;
+                    }
+                }
+                out.push((s as f64 / (k * k) as f64).round() as u8);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn source_inputs_are_the_source_size_line_art_averaged_down() {
+        let dir = std::env::temp_dir().join(format!("tcvc-source-inputs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (w, h) = (64usize, 48usize);
+        let mut frames = Vec::new();
+        for f in 0..3usize {
+            // Flat shapes on a light ground: a rectangle moving right, a dark disc.
+            let mut rgb = vec![230u8; w * h * 3];
+            for y in 0..h {
+                for x in 0..w {
+                    let p = (y * w + x) * 3;
+                    if (10 + 4 * f..30 + 4 * f).contains(&x) && (8..30).contains(&y) {
+                        rgb[p..p + 3].copy_from_slice(&[200, 40, 40]);
+                    }
+                    let (dx, dy) = (x as i64 - 44, y as i64 - 30);
+                    if dx * dx + dy * dy < 90 {
+                        rgb[p..p + 3].copy_from_slice(&[20, 60, 160]);
+                    }
+                }
+            }
+            let bgr: Vec<u8> = rgb
+                .chunks_exact(3)
+                .flat_map(|p| [p[2], p[1], p[0]])
+                .collect();
+            let m = opencv::core::Mat::from_slice(&bgr)
+                .unwrap()
+                .reshape(3, h as i32)
+                .unwrap()
+                .try_clone()
+                .unwrap();
+            let name = dir.join(format!("{f:05}.png"));
+            assert!(opencv::imgcodecs::imwrite(
+                name.to_str().unwrap(),
+                &m,
+                &opencv::core::Vector::new()
+            )
+            .unwrap());
+            frames.push(rgb);
+        }
+        let mut edges = edges::ModelInput::new();
+        let full: Vec<Vec<u8>> = frames
+            .iter()
+            .map(|f| edges.of_rgb(f, w, h, true).unwrap().to_vec())
+            .collect();
+        assert!(full[0].iter().any(|&v| v == 0), "the frames have lines");
+        // Stretch to half size: 2×2 block means of the source-size line art.
+        let got = source_inputs(&dir, 32, 24, Fit::Stretch, None, InputMode::Lineart, 3).unwrap();
+        for (g, f) in got.iter().zip(&full) {
+            let want = block_mean(f, w, h, 0, 2);
+            assert!(g.iter().zip(&want).all(|(a, b)| a.abs_diff(*b) <= 1));
+            assert!(g.iter().any(|&v| v > 0 && v < 255), "grey, averaged lines");
+        }
+        // Crop to a square: the centre 48×48, then 2×2 block means.
+        let got = source_inputs(&dir, 24, 24, Fit::Crop, None, InputMode::Lineart, 3).unwrap();
+        for (g, f) in got.iter().zip(&full) {
+            let want = block_mean(f, w, h, 8, 2);
+            assert!(g.iter().zip(&want).all(|(a, b)| a.abs_diff(*b) <= 1));
+        }
+        // A frame count that does not match the training-size decode is an error.
+        let e = source_inputs(&dir, 32, 24, Fit::Stretch, None, InputMode::Lineart, 4).unwrap_err();
+        assert!(e.to_string().contains("3 frames at its own size"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
