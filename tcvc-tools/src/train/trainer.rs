@@ -450,6 +450,7 @@ fn provenance(s: &Setup, step: u64) -> String {
         "seed": s.config.seed,
         "prev_prob": s.config.prev_prob,
         "fit": s.config.fit,
+        "lines_at": s.config.lines_at,
         "recipe": s.config.recipe,
         "temporal_weight": s.config.temporal_weight,
         "adv_weight": s.config.adv_weight,
