@@ -1118,3 +1118,48 @@ fn export_average_is_the_mean_of_the_newest_checkpoints() {
         "{e}"
     );
 }
+
+/// `--lines-at source` on a video file: frames decoded one at a time at the clip's own size and
+/// their line art averaged down equal the line art of the same frames decoded whole at that size
+/// (`video::load_clip`) averaged over blocks by hand (1280×720 → 64×36: 20×20 blocks).
+#[test]
+fn source_inputs_of_a_video_are_its_own_size_line_art_averaged_down() {
+    use tcvc_tools::edges::ModelInput;
+    use tcvc_tools::model::InputMode;
+    use tcvc_tools::video::{self, Fit};
+    let clip = sample(CLIP_720P);
+    let (sw, sh) = video::source_size(&clip).unwrap();
+    assert_eq!((sw, sh), (1280, 720));
+    let (w, h, k) = (64usize, 36usize, 20usize);
+    let got = tcvc_tools::train::data::source_inputs(
+        &clip,
+        w as u32,
+        h as u32,
+        Fit::Stretch,
+        Some(3),
+        InputMode::Lineart,
+        3,
+    )
+    .unwrap();
+    let whole = video::load_clip(&clip, sw, sh, Fit::Stretch, Some(3)).unwrap();
+    assert_eq!(got.len(), 3);
+    let mut edges = ModelInput::new();
+    for (g, rgb) in got.iter().zip(&whole.frames) {
+        let plane = edges.of_rgb(rgb, sw as usize, sh as usize, true).unwrap();
+        let mut worst = 0u8;
+        for y in 0..h {
+            for x in 0..w {
+                let mut s = 0u32;
+                for dy in 0..k {
+                    for dx in 0..k {
+                        s += plane[(y * k + dy) * sw as usize + x * k + dx] as u32;
+                    }
+                }
+                let want = (s as f64 / (k * k) as f64).round() as u8;
+                worst = worst.max(g[y * w + x].abs_diff(want));
+            }
+        }
+        assert!(worst <= 1, "largest difference {worst}");
+        assert!(g.iter().any(|&v| v < 250), "the frame has lines");
+    }
+}

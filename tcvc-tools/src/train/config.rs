@@ -203,11 +203,11 @@ pub struct Args {
     /// borders, letterbox/pillarbox).
     #[arg(long, value_parser = parse_fit, default_value = "stretch")]
     pub fit: Fit,
-    /// Where the generator's input is made: `train` (the line art of the frame scaled to
-    /// --size) or `source` (the line art of the frame at the clip's own size, then averaged
-    /// down to --size, as `tcvclineart ! tcvccolorize` give it to the network when the elements
-    /// run at the source size; --fit stretch or crop).
-    #[arg(long, value_enum, default_value = "train")]
+    /// Where the generator's input is made: `source` (the line art of the frame at the clip's
+    /// own size, then averaged down to --size, as `tcvclineart ! tcvccolorize` give it to the
+    /// network when the elements run at the source size; --fit stretch or crop) or `train` (the
+    /// line art of the frame scaled to --size, the only way before; --fit pad needs it).
+    #[arg(long, value_enum, default_value = "source")]
     pub lines_at: LinesAt,
     /// Samples per step (the reference train.py uses 16).
     #[arg(long, value_name = "B", default_value_t = 16)]
@@ -409,7 +409,8 @@ pub struct RunConfig {
     /// How frames were fitted to the training size (`stretch`, `crop`, `pad`).
     #[serde(default = "default_fit")]
     pub fit: String,
-    /// Where the inputs were made (`--lines-at`; runs from before it: `train`).
+    /// Where the inputs were made (`--lines-at`; runs from before it, whose run.json lacks the
+    /// field, made them at the training size: `train`).
     #[serde(default)]
     pub lines_at: LinesAt,
     /// Samples per step.
@@ -492,8 +493,9 @@ impl RunConfig {
         }
         if args.lines_at == LinesAt::Source && args.fit == Fit::Pad {
             return Err(TrainError::usage(
-                "--lines-at source makes the line art at the clip's own size, which has no \
-                 borders: use --fit stretch or crop with it, or --lines-at train with --fit pad",
+                "--lines-at source (the default) makes the line art at the clip's own size, \
+                 which has no borders: use --fit stretch or crop with it, or --lines-at train \
+                 with --fit pad",
             ));
         }
         if args.checkpoint_every == 0 {

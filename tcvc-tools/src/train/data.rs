@@ -16,6 +16,7 @@ use super::sampler::previous_frame_valid;
 use crate::edges;
 use crate::model::InputMode;
 use crate::video::{self, Clip, Fit};
+use gst_video::prelude::*;
 use std::path::{Path, PathBuf};
 use tch::Tensor;
 
@@ -57,7 +58,8 @@ pub fn input_plane(rgb: &[u8], width: usize, height: usize, mode: InputMode) -> 
 
 /// The generator's input planes of the clip at `path` made at its own size and averaged down to
 /// `width × height` (`--lines-at source`), after the centre crop of `fit` crop; `frames` is the
-/// number of frames the training-size decode gave (the two must agree).
+/// number of frames the training-size decode gave (the two must agree). Frames are decoded one at
+/// a time (a long 1080p clip is not held in memory at its own size).
 pub fn source_inputs(
     path: &Path,
     width: u32,
@@ -68,51 +70,83 @@ pub fn source_inputs(
     frames: usize,
 ) -> Result<Vec<Vec<u8>>> {
     let usage = |e: video::VideoError| TrainError::usage(format!("--lines-at source: {e}"));
-    let (sw, sh) = video::source_size(path).map_err(usage)?;
-    let (x, y, cw, ch) = match fit {
-        Fit::Crop => video::crop_rect(sw, sh, width, height),
-        _ => (0, 0, sw, sh),
+    let mut edges = edges::ModelInput::new();
+    let mut one = |rgb: &[u8], sw: usize, sh: usize| -> Result<Vec<u8>> {
+        let (x, y, cw, ch) = match fit {
+            Fit::Crop => video::crop_rect(sw as u32, sh as u32, width, height),
+            _ => (0, 0, sw as u32, sh as u32),
+        };
+        let plane = edges
+            .of_rgb(rgb, sw, sh, mode == InputMode::Lineart)
+            .map_err(TrainError::runtime("making the input plane"))?;
+        let full = crate::model::stream::plane_to_tensor(plane, sw, sh, tch::Device::Cpu)?;
+        let small = crate::model::stream::resize(
+            &full
+                .f_narrow(2, y as i64, ch as i64)?
+                .f_narrow(3, x as i64, cw as i64)?,
+            height as i64,
+            width as i64,
+        )?;
+        let bytes = small
+            .f_mul_scalar(255.0)?
+            .f_round()?
+            .f_clamp(0.0, 255.0)?
+            .f_to_kind(tch::Kind::Uint8)?
+            .f_contiguous()?;
+        let n = (width * height) as usize;
+        let mut out = vec![0u8; n];
+        bytes.f_copy_data_u8(&mut out, n)?;
+        Ok(out)
     };
-    let clip = video::load_clip(path, sw, sh, Fit::Stretch, max_frames).map_err(usage)?;
-    if clip.len() != frames {
+    let mut inputs = Vec::new();
+    if path.is_dir() {
+        let files = video::image_files(path).map_err(usage)?;
+        for f in files.iter().take(max_frames.unwrap_or(usize::MAX)) {
+            let (rgb, sw, sh) = video::read_image_native(f).map_err(usage)?;
+            inputs.push(one(&rgb, sw as usize, sh as usize)?);
+        }
+    } else {
+        let mut failure = None;
+        let mut packed = Vec::new();
+        let r = video::decode_each(
+            path,
+            &[gst_video::VideoFormat::Rgb],
+            max_frames,
+            &mut |frame| {
+                let (w, h) = (frame.width() as usize, frame.height() as usize);
+                let stride = frame.plane_stride()[0] as usize;
+                let src = frame.plane_data(0).map_err(|e| e.to_string())?;
+                packed.clear();
+                for row in src.chunks(stride).take(h) {
+                    packed.extend_from_slice(&row[..w * 3]);
+                }
+                match one(&packed, w, h) {
+                    Ok(p) => {
+                        inputs.push(p);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        let text = e.to_string();
+                        failure = Some(e);
+                        Err(text)
+                    }
+                }
+            },
+        );
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        r.map_err(usage)?;
+    }
+    if inputs.len() != frames {
         return Err(TrainError::Runtime(format!(
-            "{}: {} frames at its own size, {frames} at the training size; decode it to a folder              of images (its frame count is then fixed) or use --lines-at train",
+            "{}: {} frames at its own size, {frames} at the training size; decode it to a folder \
+             of images (its frame count is then fixed) or use --lines-at train",
             path.display(),
-            clip.len()
+            inputs.len()
         )));
     }
-    let mut edges = edges::ModelInput::new();
-    clip.frames
-        .iter()
-        .map(|rgb| {
-            let plane = edges
-                .of_rgb(rgb, sw as usize, sh as usize, mode == InputMode::Lineart)
-                .map_err(TrainError::runtime("making the input plane"))?;
-            let full = crate::model::stream::plane_to_tensor(
-                plane,
-                sw as usize,
-                sh as usize,
-                tch::Device::Cpu,
-            )?;
-            let small = crate::model::stream::resize(
-                &full
-                    .f_narrow(2, y as i64, ch as i64)?
-                    .f_narrow(3, x as i64, cw as i64)?,
-                height as i64,
-                width as i64,
-            )?;
-            let bytes = small
-                .f_mul_scalar(255.0)?
-                .f_round()?
-                .f_clamp(0.0, 255.0)?
-                .f_to_kind(tch::Kind::Uint8)?
-                .f_contiguous()?;
-            let n = (width * height) as usize;
-            let mut out = vec![0u8; n];
-            bytes.f_copy_data_u8(&mut out, n)?;
-            Ok(out)
-        })
-        .collect()
+    Ok(inputs)
 }
 
 /// Makes the inputs and previous-frame flags of a decoded clip.
