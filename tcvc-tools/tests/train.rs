@@ -1146,20 +1146,81 @@ fn source_inputs_of_a_video_are_its_own_size_line_art_averaged_down() {
     let mut edges = ModelInput::new();
     for (g, rgb) in got.iter().zip(&whole.frames) {
         let plane = edges.of_rgb(rgb, sw as usize, sh as usize, true).unwrap();
-        let mut worst = 0u8;
-        for y in 0..h {
-            for x in 0..w {
-                let mut s = 0u32;
-                for dy in 0..k {
-                    for dx in 0..k {
-                        s += plane[(y * k + dy) * sw as usize + x * k + dx] as u32;
-                    }
-                }
-                let want = (s as f64 / (k * k) as f64).round() as u8;
-                worst = worst.max(g[y * w + x].abs_diff(want));
-            }
-        }
-        assert!(worst <= 1, "largest difference {worst}");
+        let want = block_mean(plane, sw as usize, sh as usize, 0, k);
+        assert_eq!(want.len(), w * h);
+        let worst = g.iter().zip(&want).map(|(a, b)| a.abs_diff(*b)).max();
+        assert!(worst <= Some(1), "largest difference {worst:?}");
         assert!(g.iter().any(|&v| v < 250), "the frame has lines");
     }
+}
+
+/// Mean of each `k × k` block of a `w × h` plane, rounded (a hand area average).
+fn block_mean(plane: &[u8], w: usize, h: usize, x0: usize, k: usize) -> Vec<u8> {
+    let (ow, oh) = ((w - 2 * x0) / k, h / k);
+    let mut out = Vec::with_capacity(ow * oh);
+    for y in 0..oh {
+        for x in 0..ow {
+            let mut s = 0u32;
+            for dy in 0..k {
+                for dx in 0..k {
+                    s += plane[(y * k + dy) * w + x0 + x * k + dx] as u32;
+                }
+            }
+            out.push((s as f64 / (k * k) as f64).round() as u8);
+        }
+    }
+    out
+}
+
+/// `--lines-at source` on a folder of images: the line art at the frames' own size averaged down
+/// (stretch: 2×2 blocks; crop: the centre square, then 2×2 blocks), by hand.
+#[test]
+fn source_inputs_of_a_folder_are_its_own_size_line_art_averaged_down() {
+    use tcvc_tools::edges;
+    use tcvc_tools::model::InputMode;
+    use tcvc_tools::train::data::source_inputs;
+    use tcvc_tools::video::Fit;
+    let dir = scratch_dir("source-inputs-folder");
+    let (w, h) = (64usize, 48usize);
+    let mut frames = Vec::new();
+    for f in 0..3usize {
+        // Flat shapes on a light ground: a rectangle moving right, a dark disc.
+        let mut rgb = vec![230u8; w * h * 3];
+        for y in 0..h {
+            for x in 0..w {
+                let p = (y * w + x) * 3;
+                if (10 + 4 * f..30 + 4 * f).contains(&x) && (8..30).contains(&y) {
+                    rgb[p..p + 3].copy_from_slice(&[200, 40, 40]);
+                }
+                let (dx, dy) = (x as i64 - 44, y as i64 - 30);
+                if dx * dx + dy * dy < 90 {
+                    rgb[p..p + 3].copy_from_slice(&[20, 60, 160]);
+                }
+            }
+        }
+        write_png(&dir.join(format!("{f:05}.png")), &rgb, h, 3);
+        frames.push(rgb);
+    }
+    let mut edges = edges::ModelInput::new();
+    let full: Vec<Vec<u8>> = frames
+        .iter()
+        .map(|f| edges.of_rgb(f, w, h, true).unwrap().to_vec())
+        .collect();
+    assert!(full[0].contains(&0), "the frames have lines");
+    // Stretch to half size: 2×2 block means of the source-size line art.
+    let got = source_inputs(&dir, 32, 24, Fit::Stretch, None, InputMode::Lineart, 3).unwrap();
+    for (g, f) in got.iter().zip(&full) {
+        let want = block_mean(f, w, h, 0, 2);
+        assert!(g.iter().zip(&want).all(|(a, b)| a.abs_diff(*b) <= 1));
+        assert!(g.iter().any(|&v| v > 0 && v < 255), "grey, averaged lines");
+    }
+    // Crop to a square: the centre 48×48, then 2×2 block means.
+    let got = source_inputs(&dir, 24, 24, Fit::Crop, None, InputMode::Lineart, 3).unwrap();
+    for (g, f) in got.iter().zip(&full) {
+        let want = block_mean(f, w, h, 8, 2);
+        assert!(g.iter().zip(&want).all(|(a, b)| a.abs_diff(*b) <= 1));
+    }
+    // A frame count that does not match the training-size decode is an error.
+    let e = source_inputs(&dir, 32, 24, Fit::Stretch, None, InputMode::Lineart, 4).unwrap_err();
+    assert!(e.to_string().contains("3 frames at its own size"), "{e}");
 }
