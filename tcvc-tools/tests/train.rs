@@ -830,7 +830,7 @@ fn the_recipe_self_feeds_weighs_the_temporal_loss_and_resumes_exactly() {
 
 /// `--adv-weight` and `--l1-weight` set the terms' weights: the weighted L1 term of the first
 /// step scales with the weight (same seed, same first batch), the adversarial term vanishes at
-/// 0, and a resume with other weights is refused.
+/// 0 (and the discriminator with it), and a resume with other weights is refused.
 #[test]
 fn loss_weights_scale_their_terms_and_are_checked_on_resume() {
     let first = |extra: &[&str], name: &str| {
@@ -849,6 +849,11 @@ fn loss_weights_scale_their_terms_and_are_checked_on_resume() {
     let (custom, args, _) = first(&["--adv-weight", "0", "--l1-weight", "5"], "weights-custom");
     assert!(paper["g_adv"] > 0.0);
     assert_eq!(custom["g_adv"], 0.0);
+    // Without the adversarial term no discriminator runs: its columns are empty.
+    for k in ["d_total", "d_real", "d_fake"] {
+        assert!(paper[k].is_finite(), "{k} with the paper's weights");
+        assert!(!custom.contains_key(k), "{k} logged at --adv-weight 0");
+    }
     let ratio = custom["g_l1"] / paper["g_l1"];
     assert!(
         (ratio - 0.5).abs() < 1e-4,

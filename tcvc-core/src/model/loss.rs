@@ -167,24 +167,30 @@ pub fn style_loss(fake: &VggFeatures, real: &VggFeatures) -> Result<Tensor> {
 /// The full generator objective.
 ///
 /// * `d_fake_logits`: discriminator logits on `cat[lineart, prev, fake]`
-///   (not detached: gradients flow into the generator);
+///   (not detached: gradients flow into the generator), or `None` without an adversarial term
+///   (its weight 0: `tcvc-train --adv-weight 0` runs no discriminator; the term is then 0);
 /// * `fake`: generator output, `real`: ground-truth frame (`N x 3 x H x W`);
 /// * `vgg`: the feature network of the content and style terms; `None` switches them off.
 ///
 /// Features of `real` are computed without gradient (they are targets).
 pub fn generator_loss(
-    d_fake_logits: &Tensor,
+    d_fake_logits: Option<&Tensor>,
     fake: &Tensor,
     real: &Tensor,
     vgg: Option<&dyn FeatureNet>,
     weights: &LossWeights,
 ) -> Result<GeneratorLosses> {
     let scale = |t: Tensor, w: f64, ctx: &'static str| t.f_mul_scalar(w).map_err(err(ctx));
-    let adversarial = scale(
-        adversarial_loss(d_fake_logits, true)?,
-        weights.adversarial,
-        "adversarial loss",
-    )?;
+    let adversarial = match d_fake_logits {
+        Some(logits) => scale(
+            adversarial_loss(logits, true)?,
+            weights.adversarial,
+            "adversarial loss",
+        )?,
+        None => {
+            Tensor::f_zeros([], (Kind::Float, fake.device())).map_err(err("adversarial loss"))?
+        }
+    };
     let l1 = scale(l1_loss(fake, real)?, weights.l1, "L1 loss")?;
     let mut total = adversarial.f_add(&l1).map_err(err("generator loss"))?;
     let (mut content, mut style) = (None, None);

@@ -922,7 +922,7 @@ fn generator_loss_backpropagates_with_and_without_vgg() {
         let fake = g.forward(&l, &p).expect("forward");
         let logits = d.forward_parts(&l, &p, &fake, true).expect("disc");
         let losses = loss::generator_loss(
-            &logits,
+            Some(&logits),
             &fake,
             &real,
             use_vgg.then_some(&vgg as &dyn loss::FeatureNet),
@@ -937,6 +937,19 @@ fn generator_loss_backpropagates_with_and_without_vgg() {
         }
         let total = losses.total.double_value(&[]);
         assert!(total.is_finite() && (total - sum).abs() < 1e-4 * total.abs().max(1.0));
+        // Without a discriminator (adversarial weight 0 in the trainer) the term is 0 and the
+        // rest is unchanged.
+        let no_adv = loss::generator_loss(
+            None,
+            &fake,
+            &real,
+            use_vgg.then_some(&vgg as &dyn loss::FeatureNet),
+            &weights,
+        )
+        .expect("loss without a discriminator");
+        assert_eq!(no_adv.adversarial.double_value(&[]), 0.0);
+        let rest = sum - losses.adversarial.double_value(&[]);
+        assert!((no_adv.total.double_value(&[]) - rest).abs() < 1e-4 * rest.abs().max(1.0));
         for mut t in vs.trainable_variables() {
             t.zero_grad();
         }

@@ -4,7 +4,7 @@
 //!
 //! Columns: `kind, step, epoch, elapsed_s`, the weighted generator terms `g_total, g_adv, g_l1,
 //! g_content, g_style` (content/style empty when off), the discriminator terms `d_total, d_real,
-//! d_fake`, and the validation figures `val_psnr` (dB, mean over frames), `val_ssim` (Gaussian
+//! d_fake` (empty when `--adv-weight` is 0: no discriminator runs), and the validation figures `val_psnr` (dB, mean over frames), `val_ssim` (Gaussian
 //! SSIM, mean), `val_temporal_error` (8-bit units, mean), `val_frames`, then the weighted temporal
 //! loss `g_temporal` (empty when off; files written before it existed have 16 columns) and the
 //! weighted squared-error term `g_l2` (empty when off; older files have 17), then the weighted
@@ -79,9 +79,9 @@ impl TrainRow {
             l.g_l1.to_string(),
             opt(l.g_content),
             opt(l.g_style),
-            l.d_total.to_string(),
-            l.d_real.to_string(),
-            l.d_fake.to_string(),
+            opt(l.d_total),
+            opt(l.d_real),
+            opt(l.d_fake),
             e(),
             e(),
             e(),
@@ -138,9 +138,9 @@ fn parse_record(r: &csv::StringRecord) -> Option<Row> {
                 g_l1: num(6)?,
                 g_content: num(7),
                 g_style: num(8),
-                d_total: num(9)?,
-                d_real: num(10)?,
-                d_fake: num(11)?,
+                d_total: num(9),
+                d_real: num(10),
+                d_fake: num(11),
                 g_temporal: if f.len() > 16 { num(16) } else { None },
                 g_l2: if f.len() > 17 { num(17) } else { None },
                 g_fill: if f.len() > 18 { num(18) } else { None },
@@ -268,15 +268,20 @@ mod tests {
                 g_l1: 2.0,
                 g_content: None,
                 g_style: Some(1e-7),
-                d_total: 0.5,
-                d_real: 0.25,
-                d_fake: 0.75,
+                d_total: Some(0.5),
+                d_real: Some(0.25),
+                d_fake: Some(0.75),
                 g_temporal: Some(0.125),
                 g_l2: Some(0.0625),
                 g_fill: Some(0.5),
             },
         };
         assert_eq!(parse_line(&t.to_line()), Some(Row::Train(t)));
+        // No discriminator (`--adv-weight 0`): its three fields empty, and read back so.
+        let mut no_d = t;
+        (no_d.losses.d_total, no_d.losses.d_real, no_d.losses.d_fake) = (None, None, None);
+        assert!(no_d.to_line().contains(",,,"));
+        assert_eq!(parse_line(&no_d.to_line()), Some(Row::Train(no_d)));
         let v = ValRow {
             step: 8,
             psnr: 21.5,

@@ -10,6 +10,11 @@
 //!    updated D; its parameters do not require grad during this pass, as pix2pix's
 //!    `set_requires_grad(netD, False)`), Adam step on G.
 //!
+//! With `--adv-weight 0` step 2 and the D forward of step 3 are skipped: the adversarial term
+//! is 0 and the discriminator could not change the generator. The generator's updates are the
+//! same as with the discriminator running (its term adds an exact zero to the gradient); D
+//! keeps the weights it started with, and `losses.csv` leaves its columns empty.
+//!
 //! Every D forward runs the spectral-norm power iteration (training mode), as torch does.
 //! libtorch's generator is reseeded from `(seed, step)` at the start of each step, so the only
 //! torch-side randomness (pix2pix dropout) is a function of the step and a resumed run repeats
@@ -58,12 +63,12 @@ pub struct StepLosses {
     /// Weighted squared error of the fill output `w·mean((fill(fake) − target)²)` (absent when
     /// `--fill-weight` is 0).
     pub g_fill: Option<f64>,
-    /// Discriminator objective.
-    pub d_total: f64,
-    /// `BCE(D(real), 1)`.
-    pub d_real: f64,
-    /// `BCE(D(fake), 0)`.
-    pub d_fake: f64,
+    /// Discriminator objective (absent when `--adv-weight` is 0: no discriminator runs).
+    pub d_total: Option<f64>,
+    /// `BCE(D(real), 1)` (absent as `d_total`).
+    pub d_real: Option<f64>,
+    /// `BCE(D(fake), 0)` (absent as `d_total`).
+    pub d_fake: Option<f64>,
 }
 
 /// Mean squared error `mean((fake − target)²)` over every sample, channel and pixel, in `f32`:
@@ -262,41 +267,58 @@ impl Nets {
         let fake = self.g.forward_train(&b.input, &b.prev)?;
         let cond = self.condition(b)?;
 
-        // Discriminator. Each half is differentiated right after its forward: the next
-        // forward's power iteration updates the spectral-norm vectors in place, which the first
-        // graph saved (torch clones them in training mode; `crate::model` does not). The sum is
-        // the gradient of `discriminator_loss`, whose value is recorded.
-        let fake_d = Tensor::f_cat(&[&cond, &fake.f_detach()?], 1)?;
-        let d_fake = self.d.forward_t(&fake_d, true)?;
-        let l_fake = adversarial_loss(&d_fake, false)?;
-        let mut grads = self.adam_d.gradients(&l_fake.f_mul_scalar(0.5)?)?;
-        let real_d = Tensor::f_cat(&[&cond, &b.target], 1)?;
-        let d_real = self.d.forward_t(&real_d, true)?;
-        let l_real = adversarial_loss(&d_real, true)?;
-        let grads_real = self.adam_d.gradients(&l_real.f_mul_scalar(0.5)?)?;
-        for (g, r) in grads.iter_mut().zip(grads_real) {
-            if !g.defined() {
-                *g = r;
-            } else if r.defined() {
-                let _ = g.f_add_(&r)?;
+        // Discriminator, unless the adversarial term is off (`--adv-weight 0`): then it would
+        // only cost time (three forwards and two backwards a step, a third of a step at 160×96)
+        // and never change the generator; it keeps its initial (or resumed) weights. Each half
+        // is differentiated right after its forward: the next forward's power iteration
+        // updates the spectral-norm vectors in place, which the first graph saved (torch
+        // clones them in training mode; `crate::model` does not). The sum is the gradient of
+        // `discriminator_loss`, whose value is recorded.
+        let adversarial = self.weights.adversarial != 0.0;
+        let d_terms = if adversarial {
+            let fake_d = Tensor::f_cat(&[&cond, &fake.f_detach()?], 1)?;
+            let d_fake = self.d.forward_t(&fake_d, true)?;
+            let l_fake = adversarial_loss(&d_fake, false)?;
+            let mut grads = self.adam_d.gradients(&l_fake.f_mul_scalar(0.5)?)?;
+            let real_d = Tensor::f_cat(&[&cond, &b.target], 1)?;
+            let d_real = self.d.forward_t(&real_d, true)?;
+            let l_real = adversarial_loss(&d_real, true)?;
+            let grads_real = self.adam_d.gradients(&l_real.f_mul_scalar(0.5)?)?;
+            for (g, r) in grads.iter_mut().zip(grads_real) {
+                if !g.defined() {
+                    *g = r;
+                } else if r.defined() {
+                    let _ = g.f_add_(&r)?;
+                }
             }
-        }
-        self.adam_d.step(&grads)?;
-        drop(grads);
-        let d_loss = {
-            let _g = tch::no_grad_guard();
-            discriminator_loss(&d_real.f_detach()?, &d_fake.f_detach()?)?
+            self.adam_d.step(&grads)?;
+            drop(grads);
+            let d_loss = {
+                let _g = tch::no_grad_guard();
+                discriminator_loss(&d_real.f_detach()?, &d_fake.f_detach()?)?
+            };
+            Some((
+                d_loss.f_double_value(&[])?,
+                l_real.f_double_value(&[])?,
+                l_fake.f_double_value(&[])?,
+            ))
+        } else {
+            None
         };
-        let (d_real_v, d_fake_v) = (l_real.f_double_value(&[])?, l_fake.f_double_value(&[])?);
 
         // Generator, through the updated discriminator.
         self.adam_d.set_requires_grad(false);
         let result = (|| -> Result<(StepLosses, Vec<Tensor>)> {
-            let logits = self
-                .d
-                .forward_t(&Tensor::f_cat(&[&cond, &fake], 1)?, true)?;
+            let logits = if adversarial {
+                Some(
+                    self.d
+                        .forward_t(&Tensor::f_cat(&[&cond, &fake], 1)?, true)?,
+                )
+            } else {
+                None
+            };
             let gl = generator_loss(
-                &logits,
+                logits.as_ref(),
                 &fake,
                 &b.target,
                 self.vgg.as_deref(),
@@ -337,20 +359,21 @@ impl Nets {
                 g_l1: v(&gl.l1)?,
                 g_content: gl.content.as_ref().map(v).transpose()?,
                 g_style: gl.style.as_ref().map(v).transpose()?,
-                d_total: v(&d_loss)?,
-                d_real: d_real_v,
-                d_fake: d_fake_v,
+                d_total: d_terms.map(|d| d.0),
+                d_real: d_terms.map(|d| d.1),
+                d_fake: d_terms.map(|d| d.2),
             };
             Ok((losses, grads))
         })();
         self.adam_d.set_requires_grad(true);
         let (losses, grads) = result?;
         self.adam_g.step(&grads)?;
-        if !losses.g_total.is_finite() || !losses.d_total.is_finite() {
+        if !losses.g_total.is_finite() || !losses.d_total.is_none_or(f64::is_finite) {
             return Err(TrainError::Runtime(format!(
                 "the loss diverged at step {step} (G {}, D {}): lower --lr-g / --lr-d and \
                  --resume from the last checkpoint",
-                losses.g_total, losses.d_total
+                losses.g_total,
+                losses.d_total.unwrap_or(0.0)
             )));
         }
         Ok(losses)

@@ -190,17 +190,17 @@ pub fn plot_losses(path: &Path, rows: &[TrainRow]) -> Result<(), String> {
             vec![
                 Series {
                     label: "D total".into(),
-                    points: pts(&|r| Some(r.losses.d_total)),
+                    points: pts(&|r| r.losses.d_total),
                     color: BLUE_,
                 },
                 Series {
                     label: "D real".into(),
-                    points: pts(&|r| Some(r.losses.d_real)),
+                    points: pts(&|r| r.losses.d_real),
                     color: GREEN_,
                 },
                 Series {
                     label: "D fake".into(),
-                    points: pts(&|r| Some(r.losses.d_fake)),
+                    points: pts(&|r| r.losses.d_fake),
                     color: RED_,
                 },
             ],

@@ -25,7 +25,10 @@ pub fn describe(l: &StepLosses) -> String {
     if let Some(t) = l.g_fill {
         s.push_str(&format!(" fill {t:.4}"));
     }
-    s.push_str(&format!(") D {:.4}", l.d_total));
+    match l.d_total {
+        Some(d) => s.push_str(&format!(") D {d:.4}")),
+        None => s.push_str(") D off"),
+    }
     s
 }
 
