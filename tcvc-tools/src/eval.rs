@@ -12,7 +12,7 @@ use crate::model::cache::{self, CachedModel};
 use crate::model::stream::{
     compose, plane_to_tensor, tensor_to_rgb8, OutputMode, ResetReason, DEFAULT_SCENE_THRESHOLD,
 };
-use crate::model::{InputMode, ModelError, OutputChoice, Precision};
+use crate::model::{InputMode, ModelError, OutputChoice, Precision, PreviousFrame};
 use crate::video::{self, Clip, Fit, VideoError};
 use clap::{Parser, ValueEnum};
 use serde::Serialize;
@@ -39,6 +39,19 @@ enum InputChoice {
     Greyscale,
     /// Every model in its own mode (Table I of the paper: line-art and greyscale columns).
     Both,
+}
+
+/// What the chain gives each model as its previous frame (`--previous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PreviousChoice {
+    /// As the model file says (`previous_frame`: `chain` for TCVC models, `blank` for the
+    /// ablation; pix2pix has no previous-frame input), as the element runs it.
+    Auto,
+    /// The model's own previous output (reset at cuts), whatever the file says.
+    Chain,
+    /// A blank previous frame on every frame: the same weights colouring frame by frame, which
+    /// measures what the chain itself adds or costs without training an ablation.
+    Blank,
 }
 
 /// A `WIDTHxHEIGHT` argument.
@@ -161,6 +174,11 @@ struct Args {
     /// color (as the element's output-mode).
     #[arg(long, default_value_t = OutputChoice::Auto)]
     output_mode: OutputChoice,
+    /// The previous frame of TCVC models: auto (as the model file says, as the element runs
+    /// it), chain (the model's own previous output) or blank (every frame on its own: the same
+    /// weights without the chain).
+    #[arg(long, value_enum, default_value_t = PreviousChoice::Auto)]
+    previous: PreviousChoice,
     /// Scene-cut threshold of the previous-frame chain (1.0 disables cut detection).
     #[arg(long, value_name = "T", default_value_t = DEFAULT_SCENE_THRESHOLD,
           value_parser = parse_fraction)]
@@ -309,6 +327,8 @@ struct ModelResult {
     fit: String,
     working: Size,
     output_mode: String,
+    /// `chain` or `blank` (what the model got as its previous frame; baselines: empty).
+    previous: String,
     seconds: f64,
     summary: Summary,
     videos: Vec<VideoResult>,
@@ -335,6 +355,9 @@ struct Job {
     size: SizeArg,
     working: Size,
     output: OutputMode,
+    /// Every frame gets a blank previous frame (the file's `previous_frame = blank`, pix2pix,
+    /// or `--previous blank`).
+    blank_previous: bool,
 }
 
 fn output_name(m: OutputMode) -> &'static str {
@@ -371,6 +394,7 @@ fn run_clip(
             args.scene_threshold,
         )
         .map_err(|e| Failure::input(format!("--working {}: {e}", job.working)))?;
+    colorizer.set_blank_previous(job.blank_previous);
     let mut model_input = ModelInput::new();
     let mut out = vec![0u8; w * h * 3];
     let mut tracker = TemporalTracker::new(args.static_threshold);
@@ -560,12 +584,19 @@ fn load_jobs(args: &Args, device: tch::Device, kind: Kind) -> Result<Vec<Job>, F
             || path.display().to_string(),
             |s| s.to_string_lossy().into(),
         );
+        let blank_previous = model.shared.config().is_none()
+            || match args.previous {
+                PreviousChoice::Auto => model.meta.previous_frame == PreviousFrame::Blank,
+                PreviousChoice::Chain => false,
+                PreviousChoice::Blank => true,
+            };
         jobs.push(Job {
             label: format!("{stem} ({mode})"),
             model,
             size,
             working,
             output,
+            blank_previous,
         });
     }
     // Unique column labels.
@@ -714,13 +745,14 @@ fn markdown(report: &Report, videos: usize) -> String {
     for m in models.iter().filter(|m| m.kind == "model") {
         let _ = writeln!(
             s,
-            "- {}: {} frames at {} ({}), working size {}, output {}, {} scene cut(s), {:.1} frames/s",
+            "- {}: {} frames at {} ({}), working size {}, output {}, previous frame {}, {} scene cut(s), {:.1} frames/s",
             m.label,
             m.summary.frames,
             m.size,
             m.fit,
             m.working,
             m.output_mode,
+            m.previous,
             m.summary.scene_cuts,
             m.summary.frames as f64 / m.seconds.max(1e-9)
         );
@@ -901,6 +933,7 @@ fn run(args: &Args) -> Result<(), Failure> {
             fit: fit_name(job.size, args.fit),
             working: job.working,
             output_mode: output_name(job.output).into(),
+            previous: if job.blank_previous { "blank" } else { "chain" }.into(),
             seconds: t.elapsed().as_secs_f64(),
             summary,
             videos,
@@ -953,6 +986,7 @@ fn run(args: &Args) -> Result<(), Failure> {
                         height: 0,
                     },
                     output_mode: "baseline".into(),
+                    previous: String::new(),
                     seconds: t.elapsed().as_secs_f64(),
                     summary: Summary::of(videos.iter().flat_map(|v| &v.per_frame)),
                     videos,

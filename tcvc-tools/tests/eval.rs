@@ -94,6 +94,11 @@ fn text(b: &[u8]) -> String {
 /// PSNR of each frame computed here: the same frames decoded by the video module, line art by
 /// `edges::line_art` on the grey of `common::grey_of_rgb`, the chain and compose as the element.
 fn independent_psnr(model: &Path) -> Vec<f64> {
+    independent_psnr_with(model, false)
+}
+
+/// [`independent_psnr`] with a blank previous frame on every frame when `blank`.
+fn independent_psnr_with(model: &Path, blank: bool) -> Vec<f64> {
     let clip = gsttcvc::video::load_clip(
         &sample(CLIP_720P),
         64,
@@ -113,6 +118,7 @@ fn independent_psnr(model: &Path) -> Vec<f64> {
         DEFAULT_SCENE_THRESHOLD,
     )
     .unwrap();
+    chain.set_blank_previous(blank);
     clip.frames
         .iter()
         .map(|rgb| {
@@ -248,6 +254,84 @@ fn two_models_give_the_table_json_and_csv_and_match_an_independent_psnr() {
     assert!(
         rows[1..].iter().all(|r| r.split(',').count() == 11),
         "{csv_text}"
+    );
+}
+
+/// `--previous blank` colours every frame on its own (the same weights without the chain), as
+/// computed independently here; `--previous chain` is what a TCVC file runs by default; the two
+/// differ after the first frame, and the report says which ran.
+#[test]
+fn previous_blank_runs_the_weights_frame_by_frame() {
+    let [a, _] = models();
+    let d = scratch_dir("eval-previous");
+    let clip = sample(CLIP_720P);
+    let run = |previous: &str| {
+        let json = d.join(format!("{previous}.json"));
+        let out = eval(&[
+            "--model".as_ref(),
+            a.as_os_str(),
+            "--frames".as_ref(),
+            "6".as_ref(),
+            "--size".as_ref(),
+            "64x48".as_ref(),
+            "--working".as_ref(),
+            "64x48".as_ref(),
+            "--device".as_ref(),
+            "cpu".as_ref(),
+            "--no-baselines".as_ref(),
+            "--previous".as_ref(),
+            previous.as_ref(),
+            "--json".as_ref(),
+            json.as_os_str(),
+            clip.as_os_str(),
+        ]);
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+        assert!(
+            stdout.contains(&format!("previous frame {previous}")),
+            "{stdout}"
+        );
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let m = &report["models"][0];
+        assert_eq!(m["previous"], previous);
+        m["videos"][0]["per_frame"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["psnr"].as_f64().unwrap())
+            .collect::<Vec<f64>>()
+    };
+    let (blank, chain) = (run("blank"), run("chain"));
+    for (got, want) in [
+        (&blank, independent_psnr_with(a, true)),
+        (&chain, independent_psnr(a)),
+    ] {
+        assert_eq!(got.len(), FRAMES);
+        for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!((g - w).abs() < 1e-6, "frame {k}: {g} vs {w}");
+        }
+    }
+    assert_eq!(
+        blank[0], chain[0],
+        "frame 0 has no previous frame either way"
+    );
+    assert!(
+        blank[1..].iter().zip(&chain[1..]).any(|(b, c)| b != c),
+        "the chain changed nothing: {blank:?} {chain:?}"
+    );
+    let e = eval(&[
+        "--model".as_ref(),
+        a.as_os_str(),
+        "--previous".as_ref(),
+        "none".as_ref(),
+        clip.as_os_str(),
+    ]);
+    assert_eq!(e.status.code(), Some(2));
+    assert!(
+        text(&e.stderr).contains("--previous"),
+        "{}",
+        text(&e.stderr)
     );
 }
 
