@@ -254,6 +254,43 @@ fn frames_chain_through_the_generator_and_every_reset_cause_blanks_the_previous_
     assert_eq!(r[0].frame, 6);
 }
 
+/// `previous-frame=blank`: every frame is G(line art, zeros), whatever came before; switched to
+/// `chain` while playing, the next frame's previous frame is the output just made; and back.
+#[test]
+fn previous_frame_blank_colours_each_frame_on_its_own_and_switches_while_playing() {
+    let m = model();
+    let g = ModelFile::load(&m, Device::Cpu, Kind::Float)
+        .unwrap()
+        .generator;
+    let art = line_art_frames(CLIP_720P, &[20, 21, 22], W, H);
+    let alone = |k: usize| direct(&g, &art[k], None, W, H);
+    let mut c = Colorizer::new(
+        &m,
+        W,
+        H,
+        &[("scene-threshold", "1.0"), ("previous-frame", "blank")],
+    );
+    assert!(max_diff(&c.push(&art[0], 0), &to_rgb8(&alone(0))) <= 1);
+    assert!(
+        max_diff(&c.push(&art[1], 1), &to_rgb8(&alone(1))) <= 1,
+        "frame 2 = G(line art, zeros) with previous-frame=blank"
+    );
+    let el = c.h.element().unwrap();
+    el.set_property_from_str("previous-frame", "chain");
+    let chained = direct(&g, &art[2], Some(&alone(1)), W, H);
+    assert!(
+        max_diff(&to_rgb8(&chained), &to_rgb8(&alone(2))) > 5,
+        "the previous frame must matter"
+    );
+    assert!(
+        max_diff(&c.push(&art[2], 2), &to_rgb8(&chained)) <= 1,
+        "chain again: frame 3 = G(line art, frame 2)"
+    );
+    el.set_property_from_str("previous-frame", "blank");
+    assert!(max_diff(&c.push(&art[2], 3), &to_rgb8(&alone(2))) <= 1);
+    assert!(c.resets().is_empty(), "switching is no reset");
+}
+
 #[test]
 fn two_instances_in_two_pipelines_share_one_model_and_keep_their_own_chains() {
     let dir = scratch_dir("shared-model");

@@ -21,7 +21,7 @@ glib::wrapper! {
  * the CPU or CUDA, feeding each output back as the next frame's previous frame. Without
  * `model-file` it runs the built-in default model. The chain restarts at flushes, new streams,
  * caps changes, discontinuities, gaps and scene cuts; artist keyframes (`keyframe-location`)
- * seed it.
+ * seed it. `previous-frame=blank` colours every frame on its own instead.
  *
  * Messages: `tcvccolorize-reset` when the chain restarts, with `reason` (string: `flush`,
  * `stream-start`, `caps`, `discont`, `gap` or `scene-cut`), `frame` (guint64, the first frame
@@ -39,6 +39,7 @@ glib::wrapper! {
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     imp::Precision::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     imp::Output::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    imp::Previous::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(
         Some(plugin),
         "tcvccolorize",
