@@ -1228,4 +1228,65 @@ fn source_inputs_of_a_folder_are_its_own_size_line_art_averaged_down() {
     // A frame count that does not match the training-size decode is an error.
     let e = source_inputs(&dir, 32, 24, Fit::Stretch, None, InputMode::Lineart, 4).unwrap_err();
     assert!(e.to_string().contains("3 frames at its own size"), "{e}");
+
+    // A run keeps these planes in its clip cache, and a second run with the same cache takes
+    // them from there: the same first step.
+    let cache = dir.join("cache");
+    let first_step = |name: &str| {
+        let d = scratch_dir(name);
+        let a: Vec<String> = [
+            "--train",
+            dir.to_str().unwrap(),
+            "--size",
+            "32x24",
+            "--lines-at",
+            "source",
+            "--channels",
+            "8",
+            "--res-blocks",
+            "1",
+            "--batch-size",
+            "2",
+            "--steps",
+            "1",
+            "--val-every",
+            "0",
+            "--no-plots",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+            "--checkpoint-dir",
+            d.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let out = run(&a);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        train_rows(&d.join("losses.csv"))[0].values["g_total"]
+    };
+    let cold = first_step("source-inputs-cache-a");
+    let entry = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.extension().is_some_and(|x| x == "json")
+                && std::fs::read_to_string(p)
+                    .unwrap()
+                    .contains("\"kind\": \"lines-at-source")
+        })
+        .expect("a cache entry of the source-size input planes");
+    let want = source_inputs(&dir, 32, 24, Fit::Stretch, None, InputMode::Lineart, 3).unwrap();
+    assert_eq!(
+        std::fs::read(entry.with_extension("rgb")).unwrap(),
+        want.concat()
+    );
+    assert_eq!(first_step("source-inputs-cache-b"), cold);
 }

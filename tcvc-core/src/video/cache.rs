@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 //! The on-disk clip cache of [`load_clip_cached`].
 //!
-//! One entry per (source, size, frame limit): `NAME-KEY.rgb` holds the frames back to back
-//! (packed RGB) and `NAME-KEY.json` a small header. `KEY` is a hash of the canonical source
+//! One entry per (source, size, frame limit, kind): `NAME-KEY.rgb` holds the frames back to back
+//! (packed RGB; for [`load_planes_cached`], one byte a pixel: planes the caller made from the
+//! frames, named by their `kind`) and `NAME-KEY.json` a small header. `KEY` is a hash of the canonical source
 //! path, the source's fingerprint (a file's modification time and size; for a folder, the names,
 //! modification times and sizes of its images), the size, the fit and the frame limit. The header repeats
 //! all of them plus the frame count, byte count and a checksum of the frames, and is checked
@@ -18,14 +19,20 @@ use std::time::UNIX_EPOCH;
 const FORMAT: &str = "tcvc-clip-cache";
 /// `version` of the header; bump when the layout or the decoding changes. 2: the fit is part of
 /// the key (version 1 entries of videos were letterboxed by `videoscale`). 3: the frames'
-/// checksum is `fsutil::checksum`, the one of checkpoints.
-const VERSION: u32 = 3;
+/// checksum is `fsutil::checksum`, the one of checkpoints. 4: the `kind` of the entry (decoded
+/// RGB frames or the caller's planes) is part of the key.
+const VERSION: u32 = 4;
+
+/// `kind` of the decoded frames of [`load_clip_cached`].
+const RGB: &str = "rgb";
 
 /// The JSON header of a cache entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Header {
     format: String,
     version: u32,
+    /// `rgb` (decoded frames, 3 bytes a pixel) or the caller's name for its planes (1 byte).
+    kind: String,
     source: String,
     fingerprint: String,
     width: u32,
@@ -100,6 +107,7 @@ fn fingerprint(canonical: &Path, is_dir: bool) -> Result<String, VideoError> {
 fn entry_stem(name: &str, key: &Header) -> String {
     let mut h = FNV_OFFSET;
     for part in [
+        key.kind.as_str(),
         key.source.as_str(),
         key.fingerprint.as_str(),
         &key.width.to_string(),
@@ -125,19 +133,28 @@ fn entry_stem(name: &str, key: &Header) -> String {
     format!("{safe}-{h:016x}")
 }
 
+fn bytes_per_pixel(kind: &str) -> usize {
+    if kind == RGB {
+        3
+    } else {
+        1
+    }
+}
+
 /// Reads an entry; `None` when it is missing, stale or corrupt.
 fn read_entry(json: &Path, raw: &Path, key: &Header) -> Option<(Header, Vec<Vec<u8>>)> {
     let text = std::fs::read_to_string(json).ok()?;
     let h: Header = serde_json::from_str(&text).ok()?;
     let same_key = h.format == FORMAT
         && h.version == VERSION
+        && h.kind == key.kind
         && h.source == key.source
         && h.fingerprint == key.fingerprint
         && h.width == key.width
         && h.height == key.height
         && h.fit == key.fit
         && h.max_frames == key.max_frames;
-    let frame_len = key.width as usize * key.height as usize * 3;
+    let frame_len = key.width as usize * key.height as usize * bytes_per_pixel(&key.kind);
     if !same_key
         || h.frames == 0
         || h.frames.checked_mul(frame_len).map(|b| b as u64) != Some(h.bytes)
@@ -173,15 +190,76 @@ pub fn load_clip_cached(
     let Some(dir) = cache_dir else {
         return load_clip(path, width, height, fit, max_frames);
     };
+    let (mut header, json, raw) = entry(path, width, height, fit, max_frames, RGB, dir)?;
+    let name = header.name.clone();
+    if let Some((h, frames)) = read_entry(&json, &raw, &header) {
+        return Ok(Clip {
+            name,
+            path: path.to_path_buf(),
+            width,
+            height,
+            fps: h.fps,
+            frames,
+        });
+    }
+    let clip = load_clip(path, width, height, fit, max_frames)?;
+    header.fps = clip.fps;
+    write_entry(&mut header, &clip.frames, &json, &raw, dir, path);
+    Ok(clip)
+}
+
+/// Planes of `width × height` bytes that the caller makes from the clip at `path` (one per
+/// frame; `make` runs on a miss), cached under `cache_dir` like [`load_clip_cached`]'s frames and
+/// keyed by the same source fingerprint, size, fit and frame limit plus `kind`, which must name
+/// everything else the planes depend on (e.g. `tcvc-train --lines-at source`: the input mode and
+/// the line-art parameters). Errors of the source are `video_err`'s; a cache that cannot be
+/// written is a warning on stderr, as there.
+#[allow(clippy::too_many_arguments)]
+pub fn load_planes_cached<E>(
+    path: &Path,
+    width: u32,
+    height: u32,
+    fit: Fit,
+    max_frames: Option<usize>,
+    kind: &str,
+    cache_dir: &Path,
+    video_err: impl Fn(VideoError) -> E,
+    make: impl FnOnce() -> Result<Vec<Vec<u8>>, E>,
+) -> Result<Vec<Vec<u8>>, E> {
+    debug_assert_ne!(kind, RGB, "`{RGB}` names the decoded frames");
+    let (mut header, json, raw) =
+        entry(path, width, height, fit, max_frames, kind, cache_dir).map_err(&video_err)?;
+    if let Some((_, planes)) = read_entry(&json, &raw, &header) {
+        return Ok(planes);
+    }
+    let planes = make()?;
+    let n = width as usize * height as usize;
+    if !planes.is_empty() && planes.iter().all(|p| p.len() == n) {
+        write_entry(&mut header, &planes, &json, &raw, cache_dir, path);
+    }
+    Ok(planes)
+}
+
+/// The key header (no frames yet) and the two file paths of the entry for these arguments.
+fn entry(
+    path: &Path,
+    width: u32,
+    height: u32,
+    fit: Fit,
+    max_frames: Option<usize>,
+    kind: &str,
+    dir: &Path,
+) -> Result<(Header, PathBuf, PathBuf), VideoError> {
     let is_dir = check_input(path, width, height, max_frames)?;
     let canonical = path.canonicalize().map_err(|source| VideoError::Io {
         path: path.to_path_buf(),
         source,
     })?;
     let name = super::clip_name(path, is_dir);
-    let mut header = Header {
+    let header = Header {
         format: FORMAT.into(),
         version: VERSION,
+        kind: kind.into(),
         source: canonical.to_string_lossy().into_owned(),
         fingerprint: fingerprint(&canonical, is_dir)?,
         width,
@@ -195,35 +273,35 @@ pub fn load_clip_cached(
         checksum: String::new(),
     };
     let stem = entry_stem(&name, &header);
-    let json: PathBuf = dir.join(format!("{stem}.json"));
-    let raw: PathBuf = dir.join(format!("{stem}.rgb"));
-    if let Some((h, frames)) = read_entry(&json, &raw, &header) {
-        return Ok(Clip {
-            name,
-            path: path.to_path_buf(),
-            width,
-            height,
-            fps: h.fps,
-            frames,
-        });
-    }
-    let clip = load_clip(path, width, height, fit, max_frames)?;
-    header.fps = clip.fps;
-    header.frames = clip.len();
-    header.bytes = (clip.len() * clip.frame_bytes()) as u64;
-    header.checksum = format!("{:016x}", checksum(&clip.frames));
+    let json = dir.join(format!("{stem}.json"));
+    let raw = dir.join(format!("{stem}.rgb"));
+    Ok((header, json, raw))
+}
+
+/// Writes `frames` as the entry of `header` (raw file first, header last, both atomic); a failure
+/// is a warning.
+fn write_entry(
+    header: &mut Header,
+    frames: &[Vec<u8>],
+    json: &Path,
+    raw: &Path,
+    dir: &Path,
+    source: &Path,
+) {
+    header.frames = frames.len();
+    header.bytes = frames.iter().map(|f| f.len() as u64).sum();
+    header.checksum = format!("{:016x}", checksum(frames));
     let written = (|| -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
-        crate::fsutil::write_atomic(&raw, &clip.frames.concat())?;
-        let text = serde_json::to_string_pretty(&header).map_err(std::io::Error::other)?;
-        crate::fsutil::write_atomic(&json, text.as_bytes())
+        crate::fsutil::write_atomic(raw, &frames.concat())?;
+        let text = serde_json::to_string_pretty(&*header).map_err(std::io::Error::other)?;
+        crate::fsutil::write_atomic(json, text.as_bytes())
     })();
     if let Err(e) = written {
         eprintln!(
             "warning: cannot write the clip cache {} for {}: {e}; continuing without it",
             dir.display(),
-            path.display()
+            source.display()
         );
     }
-    Ok(clip)
 }

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 mod cache;
 
-pub use cache::load_clip_cached;
+pub use cache::{load_clip_cached, load_planes_cached};
 
 /// Longest time the decoder may go without delivering a frame (or finishing) before
 /// [`load_clip`] gives up with [`VideoError::Timeout`].

@@ -263,6 +263,76 @@ fn cache_hit_returns_the_same_frames_and_bad_entries_are_rewritten() {
 }
 
 #[test]
+fn planes_are_cached_by_kind_and_made_only_on_a_miss() {
+    let d = scratch("cache-planes");
+    let seq = d.join("seq");
+    std::fs::create_dir(&seq).unwrap();
+    for i in 0..3u8 {
+        write_png(&seq.join(format!("{i}.png")), 16, 12, i);
+    }
+    let cache = d.join("cache");
+    let calls = std::cell::Cell::new(0);
+    let planes = |v: u8| (0..3).map(|i| vec![v + i; 8 * 6]).collect::<Vec<_>>();
+    let load = |kind: &str, v: u8| {
+        load_planes_cached(
+            &seq,
+            8,
+            6,
+            Fit::Stretch,
+            None,
+            kind,
+            &cache,
+            |e| e.to_string(),
+            || {
+                calls.set(calls.get() + 1);
+                Ok(planes(v))
+            },
+        )
+        .unwrap()
+    };
+    assert_eq!(load("a", 10), planes(10));
+    assert_eq!(load("a", 99), planes(10), "a hit: the cached planes");
+    assert_eq!(calls.get(), 1);
+    assert_eq!(load("b", 20), planes(20), "another kind is another entry");
+    assert_eq!(calls.get(), 2);
+    // The decoded frames of the same source, size and fit are an entry of their own.
+    let clip = load_clip_cached(&seq, 8, 6, Fit::Stretch, None, Some(&cache)).unwrap();
+    assert_eq!(clip.frames[0].len(), 8 * 6 * 3);
+    assert_eq!(load("a", 99), planes(10));
+    // A corrupt entry is made again; a changed folder makes it stale.
+    let raw = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.extension().unwrap() == "json"
+                && std::fs::read_to_string(p)
+                    .unwrap()
+                    .contains("\"kind\": \"a\"")
+        })
+        .unwrap()
+        .with_extension("rgb");
+    std::fs::write(&raw, vec![0u8; 3 * 8 * 6]).unwrap();
+    assert_eq!(load("a", 30), planes(30));
+    write_png(&seq.join("3.png"), 16, 12, 3);
+    assert_eq!(load("a", 40), planes(40));
+    assert_eq!(calls.get(), 4);
+    // Source errors come first, through the caller's mapping.
+    let e = load_planes_cached(
+        &d.join("missing"),
+        8,
+        6,
+        Fit::Stretch,
+        None,
+        "a",
+        &cache,
+        |e| e.to_string(),
+        || Ok(planes(1)),
+    )
+    .unwrap_err();
+    assert!(e.contains("missing"), "{e}");
+}
+
+#[test]
 fn cache_sees_changed_image_folders() {
     let d = scratch("cache-dir");
     let seq = d.join("seq");

@@ -149,6 +149,12 @@ pub fn source_inputs(
     Ok(inputs)
 }
 
+/// The clip cache's `kind` of [`source_inputs`]' planes: everything they depend on beyond the
+/// source, size, fit and frame limit (the input mode, the line-art parameters, the resize).
+fn source_kind(mode: InputMode) -> String {
+    format!("lines-at-source-v1-{mode}-{:?}", edges::Params::default())
+}
+
 /// Makes the inputs and previous-frame flags of a decoded clip.
 pub fn prepare(clip: Clip, name: String, mode: InputMode) -> Result<PreparedClip> {
     let (w, h) = (clip.width as usize, clip.height as usize);
@@ -216,15 +222,35 @@ fn load_one(
             .iter()
             .map(|f| input_plane(f, w as usize, h as usize, mode))
             .collect::<Result<Vec<_>>>()?,
-        LinesAt::Source => source_inputs(
-            path,
-            w,
-            h,
-            config.fit(),
-            config.max_frames,
-            mode,
-            clip.len(),
-        )?,
+        LinesAt::Source => {
+            let (fit, max) = (config.fit(), config.max_frames);
+            let make = || source_inputs(path, w, h, fit, max, mode, clip.len());
+            let planes = match cache_dir {
+                Some(dir) => video::load_planes_cached(
+                    path,
+                    w,
+                    h,
+                    fit,
+                    max,
+                    &source_kind(mode),
+                    dir,
+                    |e| TrainError::usage(format!("{role} clip: {e}")),
+                    make,
+                )?,
+                None => make()?,
+            };
+            if planes.len() != clip.len() {
+                return Err(TrainError::Runtime(format!(
+                    "{}: {} cached source-size input planes, {} frames at the training size; \
+                     delete the cache folder {}",
+                    path.display(),
+                    planes.len(),
+                    clip.len(),
+                    cache_dir.map_or_else(String::new, |d| d.display().to_string())
+                )));
+            }
+            planes
+        }
     };
     Ok((clip, inputs))
 }
