@@ -101,13 +101,12 @@ pub enum Previous {
     Blank = 2,
 }
 
-impl Previous {
-    /// Whether frames get a blank previous frame with a model whose file says `file`.
-    fn blank(self, file: crate::model::PreviousFrame) -> bool {
-        match self {
-            Previous::Auto => file == crate::model::PreviousFrame::Blank,
-            Previous::Chain => false,
-            Previous::Blank => true,
+impl From<Previous> for crate::model::PreviousChoice {
+    fn from(p: Previous) -> Self {
+        match p {
+            Previous::Auto => crate::model::PreviousChoice::Auto,
+            Previous::Chain => crate::model::PreviousChoice::Chain,
+            Previous::Blank => crate::model::PreviousChoice::Blank,
         }
     }
 }
@@ -384,7 +383,8 @@ impl ObjectImpl for Colorize {
                 let v = s.previous_frame;
                 drop(s);
                 if let Some(st) = self.state.lock().unwrap().as_mut() {
-                    let blank = v.blank(st.model.meta.previous_frame);
+                    let blank =
+                        crate::model::PreviousChoice::from(v).blank(st.model.meta.previous_frame);
                     if let Some(stream) = st.stream.as_mut() {
                         stream.colorizer.set_blank_previous(blank);
                     }
@@ -605,7 +605,10 @@ impl VideoFilterImpl for Colorize {
         }
         let colorizer = match st.model.colorizer(ww, wh, settings.scene_threshold) {
             Ok(mut c) => {
-                c.set_blank_previous(settings.previous_frame.blank(st.model.meta.previous_frame));
+                c.set_blank_previous(
+                    crate::model::PreviousChoice::from(settings.previous_frame)
+                        .blank(st.model.meta.previous_frame),
+                );
                 c
             }
             Err(e) => {

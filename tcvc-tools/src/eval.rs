@@ -12,7 +12,7 @@ use crate::model::cache::{self, CachedModel};
 use crate::model::stream::{
     compose, plane_to_tensor, tensor_to_rgb8, OutputMode, ResetReason, DEFAULT_SCENE_THRESHOLD,
 };
-use crate::model::{InputMode, ModelError, OutputChoice, Precision, PreviousFrame};
+use crate::model::{InputMode, ModelError, OutputChoice, Precision, PreviousChoice};
 use crate::video::{self, Clip, Fit, VideoError};
 use clap::{Parser, ValueEnum};
 use serde::Serialize;
@@ -39,19 +39,6 @@ enum InputChoice {
     Greyscale,
     /// Every model in its own mode (Table I of the paper: line-art and greyscale columns).
     Both,
-}
-
-/// What the chain gives each model as its previous frame (`--previous`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum PreviousChoice {
-    /// As the model file says (`previous_frame`: `chain` for TCVC models, `blank` for the
-    /// ablation; pix2pix has no previous-frame input), as the element runs it.
-    Auto,
-    /// The model's own previous output (reset at cuts), whatever the file says.
-    Chain,
-    /// A blank previous frame on every frame: the same weights colouring frame by frame, which
-    /// measures what the chain itself adds or costs without training an ablation.
-    Blank,
 }
 
 /// A `WIDTHxHEIGHT` argument.
@@ -177,7 +164,7 @@ struct Args {
     /// The previous frame of TCVC models: auto (as the model file says, as the element runs
     /// it), chain (the model's own previous output) or blank (every frame on its own: the same
     /// weights without the chain).
-    #[arg(long, value_enum, default_value_t = PreviousChoice::Auto)]
+    #[arg(long, value_name = "P", default_value_t = PreviousChoice::Auto)]
     previous: PreviousChoice,
     /// Scene-cut threshold of the previous-frame chain (1.0 disables cut detection).
     #[arg(long, value_name = "T", default_value_t = DEFAULT_SCENE_THRESHOLD,
@@ -584,12 +571,8 @@ fn load_jobs(args: &Args, device: tch::Device, kind: Kind) -> Result<Vec<Job>, F
             || path.display().to_string(),
             |s| s.to_string_lossy().into(),
         );
-        let blank_previous = model.shared.config().is_none()
-            || match args.previous {
-                PreviousChoice::Auto => model.meta.previous_frame == PreviousFrame::Blank,
-                PreviousChoice::Chain => false,
-                PreviousChoice::Blank => true,
-            };
+        let blank_previous =
+            model.shared.config().is_none() || args.previous.blank(model.meta.previous_frame);
         jobs.push(Job {
             label: format!("{stem} ({mode})"),
             model,

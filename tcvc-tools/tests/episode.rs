@@ -30,8 +30,13 @@ fn element_frames(clip: &Path, keyframes: Option<&str>) -> Vec<Vec<u8>> {
     let key = keyframes
         .map(|k| format!(" keyframe-location=\"{k}\""))
         .unwrap_or_default();
+    element_frames_with(clip, &key)
+}
+
+/// [`element_frames`] with `props` (` name=value …`) on tcvccolorize.
+fn element_frames_with(clip: &Path, props: &str) -> Vec<Vec<u8>> {
     common::pull_all(&format!(
-        "filesrc location=\"{}\" ! decodebin ! videoconvert ! tcvclineart ! tcvccolorize{key} ! video/x-raw,format=RGB ! appsink name=sink sync=false",
+        "filesrc location=\"{}\" ! decodebin ! videoconvert ! tcvclineart ! tcvccolorize{props} ! video/x-raw,format=RGB ! appsink name=sink sync=false",
         clip.display()
     ))
 }
@@ -166,6 +171,35 @@ fn batched_shot_chains_and_shards_equal_the_element_frame_for_frame() {
         .arg("-o")
         .arg(out.join("%05d.png")));
     assert_frames_match(&png_frames(&out, FRAMES), &reference, BATCHED, "keyframe");
+
+    // Frame by frame: `--previous blank` is the element's `previous-frame=blank` (up to a
+    // rounding step: measured 1 value of 172,800 in one frame at batch 1), and not the chained
+    // frames.
+    let blank = element_frames_with(&clip, " previous-frame=blank");
+    let out = dir.join("blank");
+    std::fs::create_dir_all(&out).unwrap();
+    run(episode()
+        .args([
+            "colorize",
+            "--device",
+            "cpu",
+            "--previous",
+            "blank",
+            "--shots",
+        ])
+        .arg(&shots)
+        .arg(&clip)
+        .arg("-o")
+        .arg(out.join("%05d.png")));
+    let got = png_frames(&out, FRAMES);
+    assert_frames_match(&got, &blank, BATCHED, "previous blank");
+    assert!(
+        got.iter()
+            .zip(element_frames(&clip, None).iter())
+            .skip(1)
+            .any(|(a, b)| a != b),
+        "frame by frame equals the chain"
+    );
 }
 
 #[test]

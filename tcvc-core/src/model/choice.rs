@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
-//! The two user choices every runner of the model offers — the element's `precision` and
-//! `output-mode` properties and the tools' `--precision` / `--output-mode` — defined once. The
-//! element mirrors them as GObject enums (`GstTcvcColorizePrecision`, `GstTcvcColorizeOutputMode`,
-//! same nicks) and converts with `From`.
+//! The user choices every runner of the model offers — the element's `precision`, `output-mode`
+//! and `previous-frame` properties and the tools' `--precision` / `--output-mode` /
+//! `--previous` — defined once. The element mirrors them as GObject enums
+//! (`GstTcvcColorizePrecision`, `GstTcvcColorizeOutputMode`, `GstTcvcColorizePreviousFrame`, same
+//! nicks) and converts with `From`.
 use super::stream::OutputMode;
-use super::InputMode;
+use super::{InputMode, PreviousFrame};
 use std::fmt;
 use std::str::FromStr;
 use tch::{Device, Kind};
@@ -134,6 +135,63 @@ impl FromStr for OutputChoice {
     }
 }
 
+/// What a TCVC model gets as its previous frame: `auto` (what its file says) or one of the two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum PreviousChoice {
+    /// As the model file says (`previous_frame`: `chain` for TCVC models, `blank` for the
+    /// `--prev-prob 0` ablation).
+    #[default]
+    Auto,
+    /// The model's own previous output (reset at cuts; an artist keyframe replaces it).
+    Chain,
+    /// A blank previous frame on every frame: each frame coloured on its own.
+    Blank,
+}
+
+impl PreviousChoice {
+    /// Every choice, in documentation order.
+    pub const ALL: [PreviousChoice; 3] = [
+        PreviousChoice::Auto,
+        PreviousChoice::Chain,
+        PreviousChoice::Blank,
+    ];
+
+    /// The nick: `auto`, `chain`, `blank`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PreviousChoice::Auto => "auto",
+            PreviousChoice::Chain => "chain",
+            PreviousChoice::Blank => "blank",
+        }
+    }
+
+    /// Whether a model whose file says `file` gets a blank previous frame on every frame (a
+    /// network without a previous-frame input, pix2pix, always does).
+    pub fn blank(self, file: PreviousFrame) -> bool {
+        match self {
+            PreviousChoice::Auto => file == PreviousFrame::Blank,
+            PreviousChoice::Chain => false,
+            PreviousChoice::Blank => true,
+        }
+    }
+}
+
+impl fmt::Display for PreviousChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for PreviousChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        PreviousChoice::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("'{s}' is not a previous frame: use auto, chain or blank"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,5 +231,17 @@ mod tests {
             assert_eq!(m.to_string().parse::<OutputMode>(), Ok(m));
         }
         assert!("auto".parse::<OutputMode>().is_err());
+        for p in PreviousChoice::ALL {
+            assert_eq!(p.to_string().parse::<PreviousChoice>(), Ok(p));
+        }
+        assert!("none".parse::<PreviousChoice>().is_err());
+        for file in [PreviousFrame::Chain, PreviousFrame::Blank] {
+            assert_eq!(
+                PreviousChoice::Auto.blank(file),
+                file == PreviousFrame::Blank
+            );
+            assert!(!PreviousChoice::Chain.blank(file));
+            assert!(PreviousChoice::Blank.blank(file));
+        }
     }
 }

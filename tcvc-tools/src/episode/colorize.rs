@@ -13,7 +13,7 @@ use super::plan::Plan;
 use super::EpisodeError;
 use crate::model::cache::CachedModel;
 use crate::model::stream::{compose, plane_to_tensor, resize, tensor_to_rgb8, OutputMode};
-use crate::model::{ColorNet, InputMode, PreviousFrame};
+use crate::model::{ColorNet, InputMode, PreviousChoice};
 use crate::pattern::FramePattern;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
@@ -37,6 +37,8 @@ pub struct ColorizeRequest<'a> {
     pub batch: usize,
     /// How outputs are composed.
     pub output_mode: OutputMode,
+    /// What the network gets as its previous frame.
+    pub previous: PreviousChoice,
     /// Artist keyframes, as the element's `keyframe-location`.
     pub keyframes: Option<&'a FramePattern>,
     /// Line-art threads (0 = one per core).
@@ -236,8 +238,7 @@ pub fn colorize(
     let net = req.model.shared.instance();
     let mut sched = Scheduler {
         req_shots: shots,
-        blank_previous: !net.uses_previous()
-            || req.model.meta.previous_frame == PreviousFrame::Blank,
+        blank_previous: !net.uses_previous() || req.previous.blank(req.model.meta.previous_frame),
         net,
         device: req.device,
         size: (req.plan.width as usize, req.plan.height as usize),

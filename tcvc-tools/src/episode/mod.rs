@@ -12,7 +12,7 @@
 use crate::device::DeviceSpec;
 use crate::model::cache::{self, CachedModel};
 use crate::model::stream::DEFAULT_SCENE_THRESHOLD;
-use crate::model::{ModelError, OutputChoice, Precision};
+use crate::model::{ModelError, OutputChoice, Precision, PreviousChoice};
 use crate::pattern::FramePattern;
 use crate::video::VideoError;
 use clap::{Parser, Subcommand};
@@ -141,6 +141,11 @@ enum Command {
         /// line art, luma for greyscale), ink, luma, color.
         #[arg(long, default_value_t = OutputChoice::Auto)]
         output_mode: OutputChoice,
+        /// The previous frame: auto (as the model file says), chain (the model's own previous
+        /// output, as the element by default), blank (every frame on its own; keyframes are
+        /// output but not carried forward), as the element's previous-frame.
+        #[arg(long, value_name = "P", default_value_t = PreviousChoice::Auto)]
+        previous: PreviousChoice,
         /// libtorch CPU threads (0 = libtorch's default).
         #[arg(long, default_value_t = 0)]
         threads: i32,
@@ -300,6 +305,7 @@ fn run(cli: Cli) -> Result<(), EpisodeError> {
             device,
             precision,
             output_mode,
+            previous,
             threads,
         } => {
             if batch == 0 {
@@ -356,6 +362,7 @@ fn run(cli: Cli) -> Result<(), EpisodeError> {
                     working,
                     batch,
                     output_mode: mode,
+                    previous,
                     keyframes: kf.as_ref(),
                     threads: model.line_threads,
                     progress: &mut |n| pb.set_position(n),
