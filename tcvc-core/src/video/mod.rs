@@ -589,25 +589,37 @@ fn decode_video(
         &[gst_video::VideoFormat::Rgb],
         max_frames,
         &mut |frame| {
-            let (width, height) = (frame.width() as usize, frame.height() as usize);
-            let row = width * 3;
-            let stride = frame.plane_stride()[0] as usize;
-            let data = frame
-                .plane_data(0)
-                .map_err(|e| format!("a frame without data: {e}"))?;
-            let mut out = Vec::with_capacity(row * height);
-            for y in 0..height {
-                let start = y * stride;
-                let src_row = data.get(start..start + row).ok_or_else(|| {
-                    format!("a frame buffer of {} bytes is too short", data.len())
-                })?;
-                out.extend_from_slice(src_row);
-            }
+            let mut out = Vec::new();
+            packed_rgb(frame, &mut out)?;
             frames.push(out);
             Ok(())
         },
     )?;
     Ok((frames, stream.fps, (stream.width, stream.height)))
+}
+
+/// The rows of a decoded RGB frame without the stride's padding, into `out` (cleared first):
+/// `width · height · 3` bytes. A buffer too short for its rows is an error, not a panic.
+pub fn packed_rgb(
+    frame: &gst_video::VideoFrameRef<&gst::BufferRef>,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    let (width, height) = (frame.width() as usize, frame.height() as usize);
+    let row = width * 3;
+    let stride = frame.plane_stride()[0] as usize;
+    let data = frame
+        .plane_data(0)
+        .map_err(|e| format!("a frame without data: {e}"))?;
+    out.clear();
+    out.reserve(row * height);
+    for y in 0..height {
+        let start = y * stride;
+        let src_row = data
+            .get(start..start + row)
+            .ok_or_else(|| format!("a frame buffer of {} bytes is too short", data.len()))?;
+        out.extend_from_slice(src_row);
+    }
+    Ok(())
 }
 
 /// What [`decode_each`] found out about a decoded stream.

@@ -114,12 +114,7 @@ pub fn source_inputs(
             max_frames,
             &mut |frame| {
                 let (w, h) = (frame.width() as usize, frame.height() as usize);
-                let stride = frame.plane_stride()[0] as usize;
-                let src = frame.plane_data(0).map_err(|e| e.to_string())?;
-                packed.clear();
-                for row in src.chunks(stride).take(h) {
-                    packed.extend_from_slice(&row[..w * 3]);
-                }
+                video::packed_rgb(frame, &mut packed)?;
                 match one(&packed, w, h) {
                     Ok(p) => {
                         inputs.push(p);
