@@ -828,6 +828,78 @@ fn the_recipe_self_feeds_weighs_the_temporal_loss_and_resumes_exactly() {
     assert!(e.contains("--fit stretch or crop"), "{e}");
 }
 
+/// `--chain-walkers`: one sample of every batch continues the model's own chain along a shot,
+/// with the temporal loss on it; a checkpoint keeps the walker's last output, so a run resumed
+/// halfway gives the losses of an uninterrupted one; the export runs with its chain.
+#[test]
+fn chain_walkers_carry_the_models_own_output_and_resume_exactly() {
+    let flags = [
+        "--prev-prob",
+        "0",
+        "--chain-walkers",
+        "1",
+        "--temporal-weight",
+        "2",
+        "--checkpoint-every",
+        "5",
+        "--val-every",
+        "0",
+        "--no-plots",
+    ];
+    let walk_run = |dir: &Path, extra: &[&str]| {
+        let mut v = base_args(dir);
+        v.extend(flags.iter().chain(extra).map(|s| s.to_string()));
+        v
+    };
+    let a = scratch_dir("train-walk-a");
+    let model = a.join("walk.safetensors");
+    let out = run(&walk_run(
+        &a,
+        &["--steps", "10", "--export", model.to_str().unwrap()],
+    ));
+    assert!(out.status.success());
+    let rows = train_rows(&a.join("losses.csv"));
+    assert_eq!(rows.len(), 10);
+    // 12 training frames in one shot: the walker starts it at step 1 with a blank previous
+    // frame and continues it every step after, each with the temporal term.
+    assert!(!rows[0].values.contains_key("g_temporal"));
+    for r in &rows[1..] {
+        assert!(r.values["g_temporal"] > 0.0, "step {}", r.step);
+    }
+    // The checkpoint holds the walker's output; the export is a chain model.
+    let ckpt = std::fs::read(a.join("ckpt-000000010.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&ckpt).unwrap();
+    assert_eq!(st.tensor("walk.0").unwrap().shape(), [1, 3, 64, 64]);
+    let (_, meta) = ModelFile::inspect(&model).unwrap();
+    assert_eq!(meta.previous_frame.as_str(), "chain");
+    // 5 steps, then resumed to 10: the same losses to the last digits.
+    let b = scratch_dir("train-walk-b");
+    assert!(run(&walk_run(&b, &["--steps", "5"])).status.success());
+    assert!(run(&walk_run(&b, &["--steps", "10", "--resume"]))
+        .status
+        .success());
+    let got = train_rows(&b.join("losses.csv"));
+    assert_eq!(got.len(), 10);
+    for (g, w) in got.iter().zip(&rows) {
+        for k in ["g_total", "g_l1", "g_temporal"] {
+            let (x, y) = (g.values.get(k), w.values.get(k));
+            assert_eq!(x.is_some(), y.is_some(), "step {} {k}", g.step);
+            if let (Some(x), Some(y)) = (x, y) {
+                assert!(
+                    (x - y).abs() <= 1e-5 * y.abs().max(1e-12),
+                    "step {} {k}: resumed {x} vs uninterrupted {y}",
+                    g.step
+                );
+            }
+        }
+    }
+    let d = scratch_dir("train-walk-errors");
+    let e = usage_error(&with(&d, &["--chain-walkers", "3"]));
+    assert!(e.contains("--batch-size 2"), "{e}");
+    let e = usage_error(&with(&d, &["--arch", "pix2pix", "--chain-walkers", "1"]));
+    assert!(e.contains("--arch tcvc"), "{e}");
+}
+
 /// `--adv-weight` and `--l1-weight` set the terms' weights: the weighted L1 term of the first
 /// step scales with the weight (same seed, same first batch), the adversarial term vanishes at
 /// 0 (and the discriminator with it), and a resume with other weights is refused.

@@ -243,8 +243,17 @@ pub struct Args {
     /// of up to 2 pixels), as a generated frame would differ from the truth. TCVC only.
     #[arg(long, value_name = "P", value_parser = parse_probability, default_value = "0")]
     pub degrade_prev: f64,
-    /// Weight of the temporal loss: L1 between G_t − G_{t−1} and F_t − F_{t−1} on self-fed
-    /// samples (where G_{t−1} is the generator's own previous output); needs --self-feed.
+    /// Samples of each batch that walk along a shot as the element's chain does: each of N
+    /// walkers takes the next frame of its shot every step, with the generator's own output for
+    /// the frame before (made at the previous step, no gradient through it) as its previous
+    /// frame, a blank one at the shot's start, and a new shot after the last; the other samples
+    /// of the batch are drawn as --prev-prob and the recipe say. Unlike --self-feed's short
+    /// unroll from the ground truth, the chain is as long as the shot. 0 = off. TCVC only.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub chain_walkers: usize,
+    /// Weight of the temporal loss: L1 between G_t − G_{t−1} and F_t − F_{t−1} on self-fed and
+    /// walking samples (where G_{t−1} is the generator's own previous output); needs
+    /// --self-feed or --chain-walkers.
     #[arg(long, value_name = "W", default_value_t = 0.0)]
     pub temporal_weight: f64,
     /// Weight of the adversarial term of the generator's loss (the paper: 1; 0 trains the
@@ -463,6 +472,12 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
+    /// Whether the model never sees a previous frame in training (`--prev-prob 0` without
+    /// `--chain-walkers`): it is then exported and validated to run with a blank one.
+    pub fn blank_previous(&self) -> bool {
+        self.prev_prob == 0.0 && self.recipe.walkers == 0
+    }
+
     /// The configuration of `args` (validated: channels, res blocks, batch size, flag
     /// combinations).
     pub fn from_args(args: &Args) -> Result<Self> {
@@ -520,14 +535,15 @@ impl RunConfig {
             ));
         }
         let recipe_flags = args.self_feed > 0.0
+            || args.chain_walkers > 0
             || args.degrade_prev > 0.0
             || args.temporal_weight != 0.0
             || args.self_feed_ramp > 0
             || args.unroll != 1;
         if args.arch == Arch::Pix2pix && recipe_flags {
             return Err(TrainError::usage(
-                "--self-feed, --self-feed-ramp, --unroll, --degrade-prev and --temporal-weight \
-                 are for --arch tcvc: the pix2pix U-Net has no previous-frame input",
+                "--self-feed, --self-feed-ramp, --unroll, --chain-walkers, --degrade-prev and \
+                 --temporal-weight are for --arch tcvc: the pix2pix U-Net has no previous-frame input",
             ));
         }
         if !(args.temporal_weight >= 0.0 && args.temporal_weight.is_finite()) {
@@ -549,11 +565,19 @@ impl RunConfig {
                 }
             }
         }
-        if args.temporal_weight > 0.0 && args.self_feed == 0.0 {
+        if args.temporal_weight > 0.0 && args.self_feed == 0.0 && args.chain_walkers == 0 {
             return Err(TrainError::usage(
                 "--temporal-weight compares the output with the generator's own previous output, \
-                 which only self-fed samples have: add --self-feed P (e.g. 0.5)",
+                 which only self-fed and walking samples have: add --self-feed P (e.g. 0.5) or \
+                 --chain-walkers N",
             ));
+        }
+        if args.chain_walkers > args.batch_size {
+            return Err(TrainError::usage(format!(
+                "--chain-walkers {} is more than --batch-size {}: each walker is one sample of \
+                 every batch",
+                args.chain_walkers, args.batch_size
+            )));
         }
         if args.prev_prob == 0.0 && (args.self_feed > 0.0 || args.degrade_prev > 0.0) {
             return Err(TrainError::usage(
@@ -604,6 +628,7 @@ impl RunConfig {
                 self_feed_ramp: args.self_feed_ramp,
                 unroll: args.unroll as usize,
                 degrade: args.degrade_prev,
+                walkers: args.chain_walkers,
             },
             temporal_weight: args.temporal_weight,
             adv_weight: args.adv_weight,
@@ -676,7 +701,7 @@ impl RunConfig {
                 other.prev_prob.to_string(),
             ),
             (
-                "--self-feed/--self-feed-ramp/--unroll/--degrade-prev",
+                "--self-feed/--self-feed-ramp/--unroll/--degrade-prev/--chain-walkers",
                 format!("{:?}", self.recipe),
                 format!("{:?}", other.recipe),
             ),

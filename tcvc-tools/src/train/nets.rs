@@ -238,7 +238,7 @@ impl Nets {
                 .input_mode
                 .parse()
                 .map_err(|e| TrainError::usage(format!("{e}")))?,
-            blank_previous: config.prev_prob == 0.0,
+            blank_previous: config.blank_previous(),
         })
     }
 
@@ -262,7 +262,10 @@ impl Nets {
     }
 
     /// One optimisation step (see the module docs); `step` is the 1-based step number.
-    pub fn train_step(&mut self, b: &Batch, step: u64) -> Result<StepLosses> {
+    ///
+    /// Also returns the generator's output for the batch (detached, made before this step's
+    /// update): the `--chain-walkers` keep it as their next previous frames.
+    pub fn train_step(&mut self, b: &Batch, step: u64) -> Result<(StepLosses, Tensor)> {
         tch::manual_seed((mix(self.seed, step) >> 1) as i64);
         let fake = self.g.forward_train(&b.input, &b.prev)?;
         let cond = self.condition(b)?;
@@ -376,7 +379,7 @@ impl Nets {
                 losses.d_total.unwrap_or(0.0)
             )));
         }
-        Ok(losses)
+        Ok((losses, fake.f_detach()?))
     }
 
     /// All tensors a checkpoint needs: `g.*`, `d.*` (with spectral-norm vectors), both

@@ -69,6 +69,10 @@ pub struct Recipe {
     pub unroll: usize,
     /// Probability that a ground-truth previous frame is degraded.
     pub degrade: f64,
+    /// Samples of each batch that walk along shots with the generator's own previous output
+    /// (`--chain-walkers`); absent (0) in checkpoints written before they existed.
+    #[serde(default)]
+    pub walkers: usize,
 }
 
 impl Recipe {
@@ -175,6 +179,9 @@ pub struct Draw {
     pub self_fed: Option<SelfFed>,
     /// `Some` when the ground-truth previous frame is degraded.
     pub degrade: Option<Degrade>,
+    /// `Some(w)` when walker `w` draws the sample: its previous frame (where `prev` is `Some`)
+    /// is the generator's output for `prev` made at the step before ([`Walks`]).
+    pub walker: Option<usize>,
 }
 
 /// What a checkpoint stores of the sampler.
@@ -192,6 +199,12 @@ pub struct SamplerState {
     /// before the recipe existed.
     #[serde(default)]
     pub recipe: Option<[u64; 4]>,
+    /// The frame each walker drew last (`None`: not started); absent without walkers.
+    #[serde(default)]
+    pub walkers: Option<Vec<Option<usize>>>,
+    /// State of the walkers' generator (the shots they jump to).
+    #[serde(default)]
+    pub walk_rng: Option<[u64; 4]>,
 }
 
 /// Draws training samples; see the module docs.
@@ -206,6 +219,8 @@ pub struct Sampler {
     prev_probability: f64,
     recipe: Recipe,
     recipe_rng: Rng,
+    walkers: Vec<Option<usize>>,
+    walk_rng: Rng,
 }
 
 impl Sampler {
@@ -233,6 +248,8 @@ impl Sampler {
             prev_probability,
             recipe: Recipe::default(),
             recipe_rng: Rng::new(mix(seed, 0x5EED)),
+            walkers: Vec::new(),
+            walk_rng: Rng::new(mix(seed, 0x3A1C)),
         };
         s.order = s.permutation(0);
         s
@@ -241,6 +258,7 @@ impl Sampler {
     /// Sets the recipe (default: the paper's, self-feed and degradation off).
     pub fn with_recipe(mut self, recipe: Recipe) -> Self {
         self.recipe = recipe;
+        self.walkers = vec![None; recipe.walkers];
         self
     }
 
@@ -285,6 +303,7 @@ impl Sampler {
             prev,
             self_fed: None,
             degrade: None,
+            walker: None,
         };
         if let Some(p) = prev {
             if self_coin < self.recipe.self_feed_at(step) {
@@ -302,9 +321,38 @@ impl Sampler {
         d
     }
 
-    /// The next `n` samples at 1-based training step `step`.
+    /// The next sample of walker `w`: the frame after its last one in the same shot, else
+    /// (the shot ended, or the walker has not started) the first frame of the shot of a frame
+    /// drawn uniformly, which starts with a blank previous frame as the element's chain does.
+    fn walk(&mut self, w: usize) -> Draw {
+        let n = self.prev_ok.len();
+        let frame = match self.walkers[w] {
+            Some(f) if f + 1 < n && self.prev_ok[f + 1] => f + 1,
+            _ => {
+                let mut f = self.walk_rng.below(n as u64) as usize;
+                while self.prev_ok[f] {
+                    f -= 1;
+                }
+                f
+            }
+        };
+        self.walkers[w] = Some(frame);
+        Draw {
+            frame,
+            prev: self.prev_ok[frame].then(|| frame - 1),
+            self_fed: None,
+            degrade: None,
+            walker: Some(w),
+        }
+    }
+
+    /// The next `n` samples at 1-based training step `step`: one from each walker (the first
+    /// `min(walkers, n)`), the rest from the shuffled order.
     pub fn batch(&mut self, n: usize, step: u64) -> Vec<Draw> {
-        (0..n).map(|_| self.draw(step)).collect()
+        let k = self.walkers.len().min(n);
+        let mut v: Vec<Draw> = (0..k).map(|w| self.walk(w)).collect();
+        v.extend((k..n).map(|_| self.draw(step)));
+        v
     }
 
     /// The state to save.
@@ -315,6 +363,8 @@ impl Sampler {
             coin: self.coin.state(),
             samples: self.prev_ok.len(),
             recipe: Some(self.recipe_rng.state()),
+            walkers: (!self.walkers.is_empty()).then(|| self.walkers.clone()),
+            walk_rng: (!self.walkers.is_empty()).then(|| self.walk_rng.state()),
         }
     }
 
@@ -326,8 +376,19 @@ impl Sampler {
         self.recipe_rng = st
             .recipe
             .map_or_else(|| Rng::new(mix(self.seed, 0x5EED)), Rng::from_state);
+        self.walk_rng = st
+            .walk_rng
+            .map_or_else(|| Rng::new(mix(self.seed, 0x3A1C)), Rng::from_state);
         self.order = self.permutation(st.epoch);
-        if st.samples == self.prev_ok.len() && st.cursor <= self.order.len() {
+        let same = st.samples == self.prev_ok.len() && st.cursor <= self.order.len();
+        // Walkers continue where they were when the data is the same and their number too;
+        // else they start new shots.
+        let n = self.walkers.len();
+        self.walkers = match &st.walkers {
+            Some(w) if same && w.len() == n => w.clone(),
+            _ => vec![None; n],
+        };
+        if same {
             self.cursor = st.cursor;
             true
         } else {
@@ -402,7 +463,14 @@ pub fn gather(frames: &Tensor, draws: &[Draw], device: Device) -> Result<Batch> 
     }
     let fed: Vec<f32> = draws
         .iter()
-        .map(|d| if d.self_fed.is_some() { 1.0 } else { 0.0 })
+        .map(|d| {
+            let walks = d.walker.is_some() && d.prev.is_some();
+            if d.self_fed.is_some() || walks {
+                1.0
+            } else {
+                0.0
+            }
+        })
         .collect();
     Ok(Batch {
         input: cur.f_narrow(1, 0, 1)?,
@@ -456,6 +524,83 @@ pub fn self_feed(
     }
     batch.prev = Tensor::f_cat(&rows, 0)?.f_detach()?;
     Ok(())
+}
+
+/// The walkers' previous frames (`--chain-walkers`): walker `w`'s last output, which is the
+/// previous frame of its next sample when that continues the shot. Saved in checkpoints (as
+/// `walk.<w>`), so that a resumed run continues every chain exactly.
+#[derive(Debug, Default)]
+pub struct Walks {
+    outputs: Vec<Option<Tensor>>,
+}
+
+impl Walks {
+    /// `n` walkers with no output yet.
+    pub fn new(n: usize) -> Self {
+        Walks {
+            outputs: (0..n).map(|_| None).collect(),
+        }
+    }
+
+    /// Puts each walking sample's previous frame into `batch`: the walker's output for the
+    /// frame before. A walking sample with a previous frame but no output (impossible unless a
+    /// checkpoint lost it) is an error rather than a silent ground truth.
+    pub fn apply(&self, batch: &mut Batch, draws: &[Draw]) -> Result<()> {
+        if draws.iter().all(|d| d.walker.is_none() || d.prev.is_none()) {
+            return Ok(());
+        }
+        let rows: Vec<Tensor> = draws
+            .iter()
+            .enumerate()
+            .map(|(i, d)| match (d.walker, d.prev) {
+                (Some(w), Some(_)) => self
+                    .outputs
+                    .get(w)
+                    .and_then(|o| o.as_ref())
+                    .map(|t| t.f_to_device(batch.prev.device()).map_err(Into::into))
+                    .unwrap_or_else(|| {
+                        Err(TrainError::Runtime(format!(
+                            "walker {w} continues its shot but has no previous output"
+                        )))
+                    }),
+                _ => Ok(batch.prev.f_narrow(0, i as i64, 1)?),
+            })
+            .collect::<Result<_>>()?;
+        batch.prev = Tensor::f_cat(&rows, 0)?;
+        Ok(())
+    }
+
+    /// Keeps each walking sample's output (`outputs`: the generator's `B × 3 × H × W` output
+    /// for `draws`, made before this step's update) as its walker's next previous frame.
+    pub fn record(&mut self, draws: &[Draw], outputs: &Tensor) -> Result<()> {
+        let _g = tch::no_grad_guard();
+        for (i, d) in draws.iter().enumerate() {
+            if let Some(w) = d.walker {
+                let row = outputs
+                    .f_narrow(0, i as i64, 1)?
+                    .f_detach()?
+                    .f_contiguous()?;
+                self.outputs[w] = Some(row);
+            }
+        }
+        Ok(())
+    }
+
+    /// The outputs to save, named `walk.<w>`.
+    pub fn tensors(&self) -> Vec<(String, Tensor)> {
+        self.outputs
+            .iter()
+            .enumerate()
+            .filter_map(|(w, o)| o.as_ref().map(|t| (format!("walk.{w}"), t.shallow_clone())))
+            .collect()
+    }
+
+    /// Restores the outputs saved by [`Walks::tensors`].
+    pub fn load(&mut self, tensors: &std::collections::HashMap<String, Tensor>) {
+        for (w, o) in self.outputs.iter_mut().enumerate() {
+            *o = tensors.get(&format!("walk.{w}")).map(|t| t.shallow_clone());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -570,12 +715,14 @@ mod tests {
                 prev: Some(1),
                 self_fed: None,
                 degrade: None,
+                walker: None,
             },
             Draw {
                 frame: 1,
                 prev: None,
                 self_fed: None,
                 degrade: None,
+                walker: None,
             },
         ];
         let b = gather(&frames, &draws, Device::Cpu).unwrap();
@@ -624,6 +771,7 @@ mod tests {
                     seed: Some(1),
                 }),
                 degrade: None,
+                walker: None,
             },
             // Ground truth, untouched.
             Draw {
@@ -631,6 +779,7 @@ mod tests {
                 prev: Some(4),
                 self_fed: None,
                 degrade: None,
+                walker: None,
             },
             // Unroll of 1 from a blank frame: G(in0, 0).
             Draw {
@@ -641,6 +790,7 @@ mod tests {
                     seed: None,
                 }),
                 degrade: None,
+                walker: None,
             },
         ];
         let mut b = gather(&frames, &draws, Device::Cpu).unwrap();
@@ -674,6 +824,155 @@ mod tests {
     }
 
     #[test]
+    fn walkers_walk_whole_shots_from_a_blank_start_and_restore_exactly() {
+        // Clip 0: 5 frames with a cut before frame 3; clip 1: 4 frames. Shots (global indices):
+        // 0..3, 3..5, 5..9.
+        let flags = vec![
+            vec![false, true, true, false, true],
+            vec![false, true, true, true],
+        ];
+        let shot = |f: usize| match f {
+            0..=2 => (0, 3),
+            3..=4 => (3, 5),
+            _ => (5, 9),
+        };
+        let recipe = Recipe {
+            walkers: 2,
+            ..Recipe::default()
+        };
+        let mut s = Sampler::new(&flags, 4, 0.0).with_recipe(recipe);
+        let mut last: [Option<usize>; 2] = [None; 2];
+        let mut starts = [0u32; 9];
+        for step in 1..=300 {
+            let b = s.batch(3, step);
+            assert_eq!(b.len(), 3);
+            // The third sample comes from the shuffled order (--prev-prob 0: blank).
+            assert_eq!((b[2].walker, b[2].prev), (None, None));
+            for (w, d) in b[..2].iter().enumerate() {
+                assert_eq!(d.walker, Some(w));
+                assert_eq!((d.self_fed, d.degrade), (None, None));
+                match last[w] {
+                    // The walker continues its shot with the frame after its last one...
+                    Some(f) if f + 1 < shot(f).1 => {
+                        assert_eq!((d.frame, d.prev), (f + 1, Some(f)), "step {step}");
+                    }
+                    // ...and starts a shot at its first frame, with a blank previous frame.
+                    _ => {
+                        assert_eq!(d.frame, shot(d.frame).0, "step {step}: {d:?}");
+                        assert_eq!(d.prev, None);
+                        starts[d.frame] += 1;
+                    }
+                }
+                last[w] = Some(d.frame);
+            }
+        }
+        assert!(
+            starts[0] > 0 && starts[3] > 0 && starts[5] > 0,
+            "{starts:?}"
+        );
+        // The longest shot is started most often (shots are drawn by a uniform frame).
+        assert!(starts[5] > starts[3], "{starts:?}");
+        let st = s.state();
+        assert_eq!(st.walkers.as_ref().map(Vec::len), Some(2));
+        let mut r = Sampler::new(&flags, 4, 0.0).with_recipe(recipe);
+        assert!(r.restore(&st));
+        for step in 1..=50 {
+            assert_eq!(s.batch(3, step), r.batch(3, step));
+        }
+    }
+
+    #[test]
+    fn a_walkers_previous_frame_is_the_generators_output_for_its_last_frame() {
+        use crate::model::{ColorNet, Generator, GeneratorConfig};
+        tch::manual_seed(5);
+        let vs = tch::nn::VarStore::new(Device::Cpu);
+        let g = ColorNet::Tcvc(
+            Generator::new(
+                &vs.root(),
+                GeneratorConfig {
+                    channels: 4,
+                    res_blocks: 1,
+                },
+            )
+            .unwrap(),
+        );
+        // One clip of 6 frames, one shot.
+        let frames = toy_frames(6);
+        let f = |i: usize| frames.get(i as i64).unsqueeze(0).to_kind(Kind::Float) / 255.0;
+        let flags = vec![vec![false, true, true, true, true, true]];
+        let recipe = Recipe {
+            walkers: 1,
+            ..Recipe::default()
+        };
+        let mut s = Sampler::new(&flags, 2, 1.0).with_recipe(recipe);
+        let mut walks = Walks::new(1);
+        let diff = |a: &Tensor, b: &Tensor| (a - b).abs().max().double_value(&[]);
+        // The walker's own chain, computed separately: out_t = G(in_t, out_{t−1}), blank at 0.
+        let mut chain: Option<Tensor> = None;
+        let mut continued = 0;
+        for step in 1..=14u64 {
+            let draws = s.batch(2, step);
+            let d = draws[0];
+            let mut b = gather(&frames, &draws, Device::Cpu).unwrap();
+            walks.apply(&mut b, &draws).unwrap();
+            let prev = match d.prev {
+                Some(p) => {
+                    continued += 1;
+                    assert_eq!(p + 1, d.frame);
+                    // The ground truth t − 1 for the temporal loss, the chain as the input.
+                    assert_eq!(
+                        diff(&b.prev_truth.get(0).unsqueeze(0), &f(p).narrow(1, 1, 3)),
+                        0.0
+                    );
+                    chain.take().unwrap()
+                }
+                None => {
+                    assert_eq!(d.frame, 0);
+                    Tensor::zeros([1, 3, 16, 16], (Kind::Float, Device::Cpu))
+                }
+            };
+            // The trainer keeps its row of the batched forward; a forward of the row alone may
+            // differ in the last bits (another convolution algorithm), more along the chain.
+            let d0 = diff(&b.prev.get(0).unsqueeze(0), &prev);
+            assert!(d0 <= 1e-4, "step {step}: {d0}");
+            let fed = Vec::<f32>::try_from(b.self_fed.flatten(0, -1)).unwrap();
+            assert_eq!(fed[0], if d.prev.is_some() { 1.0 } else { 0.0 });
+            // The second sample is the ground truth's (--prev-prob 1), not a walker's.
+            if let Some(p) = draws[1].prev {
+                assert_eq!(
+                    diff(&b.prev.get(1).unsqueeze(0), &f(p).narrow(1, 1, 3)),
+                    0.0
+                );
+                assert_eq!(fed[1], 0.0);
+            }
+            let out = tch::no_grad(|| g.forward_train(&b.input, &b.prev).unwrap());
+            chain = Some(tch::no_grad(|| {
+                g.forward_train(&f(d.frame).narrow(1, 0, 1), &prev).unwrap()
+            }));
+            walks.record(&draws, &out).unwrap();
+        }
+        // 14 steps over a 6-frame shot: 5 continued frames in each of two full passes, 1 more.
+        assert_eq!(continued, 11);
+        // The outputs survive a checkpoint's round trip.
+        let saved: std::collections::HashMap<String, Tensor> =
+            walks.tensors().into_iter().collect();
+        assert_eq!(saved.keys().collect::<Vec<_>>(), vec!["walk.0"]);
+        let mut back = Walks::new(1);
+        back.load(&saved);
+        let draws = s.batch(2, 15);
+        let (mut b1, mut b2) = (
+            gather(&frames, &draws, Device::Cpu).unwrap(),
+            gather(&frames, &draws, Device::Cpu).unwrap(),
+        );
+        walks.apply(&mut b1, &draws).unwrap();
+        back.apply(&mut b2, &draws).unwrap();
+        assert_eq!(diff(&b1.prev, &b2.prev), 0.0);
+        // A walker that continues a shot without an output is an error, not the ground truth.
+        let mut b3 = gather(&frames, &draws, Device::Cpu).unwrap();
+        assert!(Walks::new(1).apply(&mut b3, &draws).is_err());
+    }
+
+    #[test]
     fn self_feed_unrolls_stay_inside_the_shot_and_ramp_up() {
         // One clip of 5 frames with a cut before frame 3, and a second clip of 4 frames.
         let flags = vec![
@@ -685,6 +984,7 @@ mod tests {
             self_feed_ramp: 100,
             unroll: 3,
             degrade: 0.0,
+            walkers: 0,
         };
         assert_eq!(recipe.self_feed_at(50), 0.5);
         assert_eq!(recipe.self_feed_at(1000), 1.0);
@@ -717,6 +1017,7 @@ mod tests {
             self_feed_ramp: 100,
             unroll: 1,
             degrade: 1.0,
+            walkers: 0,
         });
         let d: Vec<Draw> = (0..50).map(|_| s.draw(0)).collect();
         assert!(d.iter().all(|d| d.self_fed.is_none()));

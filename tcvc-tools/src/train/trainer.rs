@@ -10,7 +10,7 @@ use super::error::{Result, TrainError};
 use super::nets::{Nets, StepLosses};
 use super::plots;
 use super::progress::{describe, Progress};
-use super::sampler::{gather, self_feed, Sampler};
+use super::sampler::{gather, self_feed, Sampler, Walks};
 use super::validation::{validate, ValFigures};
 use crate::model::{
     ColorNet, EfficientNetLite0, FeatureNet, ModelFile, ModelMeta, PreviousFrame, StorageDtype,
@@ -140,6 +140,7 @@ struct Setup {
     frames: tch::Tensor,
     nets: Nets,
     sampler: Sampler,
+    walks: Walks,
     start_step: u64,
     elapsed0: f64,
     total_steps: u64,
@@ -338,8 +339,10 @@ fn setup(args: &Args) -> Result<Setup> {
         }
     }
     let (mut start_step, mut elapsed0, mut resumed) = (0, 0.0, false);
+    let mut walks = Walks::new(config.recipe.walkers);
     if let Some(l) = resume {
         nets.load_tensors(&l.tensors, &l.state)?;
+        walks.load(&l.tensors);
         nets.adam_g.set_lr(config.lr_g);
         nets.adam_d.set_lr(config.lr_d);
         if !sampler.restore(&l.state.sampler) {
@@ -360,6 +363,7 @@ fn setup(args: &Args) -> Result<Setup> {
         frames,
         nets,
         sampler,
+        walks,
         start_step,
         elapsed0,
         total_steps,
@@ -380,12 +384,16 @@ fn process_cpu_seconds() -> Option<f64> {
 }
 
 /// One training step: draws a batch, gathers it (degrading previous frames as drawn), runs the
-/// self-fed unrolls, and optimises both networks.
+/// self-fed unrolls, gives the walkers their own previous outputs, optimises both networks and
+/// keeps the walkers' outputs.
 fn train_one(s: &mut Setup, b: usize, step: u64) -> Result<StepLosses> {
     let draws = s.sampler.batch(b, step);
     let mut batch = gather(&s.frames, &draws, s.device)?;
     self_feed(&mut batch, &s.frames, &draws, &s.nets.g, s.device)?;
-    s.nets.train_step(&batch, step)
+    s.walks.apply(&mut batch, &draws)?;
+    let (losses, output) = s.nets.train_step(&batch, step)?;
+    s.walks.record(&draws, &output)?;
+    Ok(losses)
 }
 
 /// `--bench-steps`: times `n` steps after 2 warm-up steps and prints one `bench:` line with
@@ -547,7 +555,7 @@ fn export(args: &Args, s: &Setup, step: u64) -> Result<()> {
             height: s.config.size.height,
         },
         provenance,
-        previous_frame: if s.config.prev_prob == 0.0 {
+        previous_frame: if s.config.blank_previous() {
             PreviousFrame::Blank
         } else {
             PreviousFrame::Chain
@@ -592,12 +600,9 @@ impl Loop<'_> {
             elapsed_s: self.elapsed(),
             checksum: String::new(),
         };
-        let path = checkpoint::save(
-            &self.args.checkpoint_dir,
-            &self.s.nets.checkpoint_tensors(),
-            state,
-            self.args.keep,
-        )?;
+        let mut tensors = self.s.nets.checkpoint_tensors();
+        tensors.extend(self.s.walks.tensors());
+        let path = checkpoint::save(&self.args.checkpoint_dir, &tensors, state, self.args.keep)?;
         self.progress
             .println(&format!("checkpoint {} (step {step})", path.display()));
         Ok(())
