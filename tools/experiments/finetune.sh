@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The equal-budget fine-tunes of the model card (stages 5-7): 1,000 steps from the default
+# before stage 5 (git d4b451e), fresh Adam, --lr-g 3e-5, seed 3, the clips of corpus seeds 0-2
+# with --lines-at source, the default's losses (squared error, EfficientNet-Lite0 content and
+# style, no adversarial term), the mean of the last three checkpoints, recommending fill.
+#   tools/experiments/finetune.sh recipe   self-feed, degraded previous frames, temporal loss (the default)
+#   tools/experiments/finetune.sh blank    the previous frame always blank (--prev-prob 0)
+#   tools/experiments/finetune.sh paper    the paper's rule: ground truth w.p. 0.5, else blank
+#   tools/experiments/finetune.sh walk     two chain walkers a batch (temporal loss), two blank samples
+# Writes runs/ft-VARIANT/ (checkpoints, losses) and runs/ft-VARIANT.safetensors; extra arguments
+# go to tcvc-train. Needs `make setup`, `make efficientnet` and
+# `tools/corpus.py build --seed 1 --out data/corpus-s1` (and --seed 2, data/corpus-s2).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export LIBTORCH_USE_PYTORCH=1 OMP_WAIT_POLICY=passive
+bin=${BIN:-target/release/tcvc-train}
+name=${1:?recipe, blank, paper or walk}; shift
+case $name in
+  recipe) v=(--self-feed 0.5 --self-feed-ramp 300 --unroll 2 --degrade-prev 0.3 --temporal-weight 10) ;;
+  blank) v=(--prev-prob 0) ;;
+  paper) v=() ;;
+  walk) v=(--chain-walkers 2 --prev-prob 0 --temporal-weight 10) ;;
+  *) echo "recipe, blank, paper or walk" >&2; exit 2 ;;
+esac
+mkdir -p runs
+start=runs/previous-default-d4b451e.safetensors
+[ -s $start ] || git show d4b451e:models/tcvc-default.safetensors > $start
+args=()
+for d in data/corpus/train/* data/corpus-s1/train/* data/corpus-s2/train/*; do args+=(--train "$d"); done
+for d in data/corpus/val/*; do args+=(--val "$d"); done
+exec $bin "${args[@]}" "${v[@]}" --init-from $start --lines-at source \
+  --channels 32 --res-blocks 6 --size 160x96 --batch-size 4 --threads 1 --seed 3 \
+  --steps ${STEPS:-1000} --lr-g 3e-5 --export-dtype f16 \
+  --adv-weight 0 --perceptual efficientnet-lite0 --content-weight 0.04 --style-weight 0.5 \
+  --l1-weight 0 --l2-weight 50 --output-mode fill \
+  --checkpoint-every 250 --keep 20 --val-every 250 --val-frames 48 --export-average 3 \
+  --checkpoint-dir runs/ft-$name --export runs/ft-$name.safetensors "$@"
