@@ -7,6 +7,7 @@
 #   tools/experiments/finetune.sh blank    the previous frame always blank (--prev-prob 0)
 #   tools/experiments/finetune.sh paper    the paper's rule: ground truth w.p. 0.5, else blank
 #   tools/experiments/finetune.sh walk     two chain walkers a batch (temporal loss), two blank samples
+#   tools/experiments/finetune.sh walk0    the same without the temporal loss
 # Writes runs/ft-VARIANT/ (checkpoints, losses) and runs/ft-VARIANT.safetensors; extra arguments
 # go to tcvc-train. Needs `make setup`, `make efficientnet` and
 # `tools/corpus.py build --seed 1 --out data/corpus-s1` (and --seed 2, data/corpus-s2).
@@ -14,13 +15,14 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export LIBTORCH_USE_PYTORCH=1 OMP_WAIT_POLICY=passive
 bin=${BIN:-target/release/tcvc-train}
-name=${1:?recipe, blank, paper or walk}; shift
+name=${1:?recipe, blank, paper, walk or walk0}; shift
 case $name in
   recipe) v=(--self-feed 0.5 --self-feed-ramp 300 --unroll 2 --degrade-prev 0.3 --temporal-weight 10) ;;
   blank) v=(--prev-prob 0) ;;
   paper) v=() ;;
   walk) v=(--chain-walkers 2 --prev-prob 0 --temporal-weight 10) ;;
-  *) echo "recipe, blank, paper or walk" >&2; exit 2 ;;
+  walk0) v=(--chain-walkers 2 --prev-prob 0) ;;
+  *) echo "recipe, blank, paper, walk or walk0" >&2; exit 2 ;;
 esac
 mkdir -p runs
 start=runs/previous-default-d4b451e.safetensors
