@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 //! `tcvc-train` end to end on real frames of the 720p sample clip: the L1 loss falls, the export
 //! runs in `tcvccolorize`, a run killed with SIGKILL resumes to the same losses as an
-//! uninterrupted one, Ctrl-C saves a checkpoint and exits 130, the pix2pix baseline and the
-//! perceptual losses train, and every input problem is a clear error (exit code 2) before
-//! training.
+//! uninterrupted one (with the recipe's draws and the chain walkers' outputs too), Ctrl-C saves
+//! a checkpoint and exits 130, the pix2pix baseline and the perceptual losses train, and every
+//! input problem is a clear error (exit code 2) before training.
 #[path = "../../tests/common/mod.rs"]
 mod common;
 

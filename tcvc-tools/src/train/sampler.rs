@@ -14,6 +14,12 @@
 //! inference; else, with probability `degrade`, a ground-truth frame `t − 1` with colour jitter,
 //! blur and a small shift ([`Degrade`]).
 //!
+//! With `--chain-walkers N` the first N samples of every batch come from walkers instead: each
+//! walks along a shot one frame per step, its previous frame the generator's own output for the
+//! frame before, kept from the step before ([`Walks`]), blank at the shot's first frame; after a
+//! shot's last frame it starts the shot of a frame drawn uniformly. That is the element's chain
+//! over whole shots, where the self-feed's unroll starts from the ground truth a few frames back.
+//!
 //! The order is a fresh permutation of all samples per epoch; the permutation of epoch `e` is a
 //! function of `(seed, e)` only, and the coin is a [`Rng`] whose state is saved, so that
 //! [`SamplerState`] (a few numbers) restores the exact sequence of draws after a resume.
