@@ -9,7 +9,8 @@
 #   W   TCVC with two chain walkers a batch (temporal loss 10), the other two samples blank
 #   W0  W without the temporal loss    W1  one walker    W3  three walkers    Wt  temporal loss 40
 # Writes runs/trio-NAME/ and runs/trio-NAME.safetensors (OUT=path changes both); extra arguments
-# go to tcvc-train. Needs `make setup` and the corpus seeds 1 and 2 (see finetune.sh).
+# go to tcvc-train; SEED=N changes the seed. Needs `make setup` and the corpus seeds 1 and 2
+# (see finetune.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export LIBTORCH_USE_PYTORCH=1 OMP_WAIT_POLICY=passive
@@ -31,7 +32,7 @@ for d in data/corpus/train/* data/corpus-s1/train/* data/corpus-s2/train/*; do a
 for d in data/corpus/val/*; do args+=(--val "$d"); done
 out=${OUT:-runs/trio-$name}
 exec $bin "${args[@]}" "${v[@]}" --lines-at source \
-  --channels 32 --res-blocks 6 --size 160x96 --batch-size 4 --threads 1 --seed 5 \
+  --channels 32 --res-blocks 6 --size 160x96 --batch-size 4 --threads 1 --seed ${SEED:-5} \
   --steps ${STEPS:-2000} --export-dtype f16 --adv-weight 0 --l1-weight 0 --l2-weight 50 \
   --output-mode fill --checkpoint-every 500 --keep 20 --val-every 500 --val-frames 48 \
   --export-average 3 --checkpoint-dir $out --export $out.safetensors "$@"
