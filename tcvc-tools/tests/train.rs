@@ -744,6 +744,25 @@ fn input_problems_are_clear_errors_before_training() {
     assert!(!ck.join("losses.csv").exists());
 }
 
+/// The rows of a resumed run against an uninterrupted one's: each of `keys` present in both or
+/// in neither at every step, and equal to 1e-5 where present.
+fn assert_same_losses(got: &[Row], want: &[Row], keys: &[&str]) {
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!(g.step, w.step);
+        for &k in keys {
+            let (x, y) = (g.values.get(k), w.values.get(k));
+            assert_eq!(x.is_some(), y.is_some(), "step {} {k}", g.step);
+            if let (Some(x), Some(y)) = (x, y) {
+                assert!(
+                    (x - y).abs() <= 1e-5 * y.abs().max(1e-12),
+                    "step {} {k}: resumed {x} vs uninterrupted {y}",
+                    g.step
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn the_recipe_self_feeds_weighs_the_temporal_loss_and_resumes_exactly() {
     let recipe = [
@@ -800,22 +819,10 @@ fn the_recipe_self_feeds_weighs_the_temporal_loss_and_resumes_exactly() {
         .success());
     let got = train_rows(&b.join("losses.csv"));
     assert_eq!(got.len(), 10);
-    for (g, w) in got.iter().zip(&rows) {
-        for k in ["g_total", "g_l1", "d_total"] {
-            let (x, y) = (g.values[k], w.values[k]);
-            assert!(
-                (x - y).abs() <= 1e-5 * y.abs().max(1e-12),
-                "step {} {k}: resumed {x} vs uninterrupted {y}",
-                g.step
-            );
-        }
-        assert_eq!(
-            g.values.contains_key("g_temporal"),
-            w.values.contains_key("g_temporal"),
-            "step {}",
-            g.step
-        );
+    for k in ["g_total", "g_l1", "d_total"] {
+        assert!(rows.iter().all(|r| r.values.contains_key(k)), "{k}");
     }
+    assert_same_losses(&got, &rows, &["g_total", "g_l1", "d_total", "g_temporal"]);
     // Flags that cannot work are usage errors.
     let d = scratch_dir("train-recipe-errors");
     let e = usage_error(&with(&d, &["--temporal-weight", "1"]));
@@ -880,19 +887,7 @@ fn chain_walkers_carry_the_models_own_output_and_resume_exactly() {
         .success());
     let got = train_rows(&b.join("losses.csv"));
     assert_eq!(got.len(), 10);
-    for (g, w) in got.iter().zip(&rows) {
-        for k in ["g_total", "g_l1", "g_temporal"] {
-            let (x, y) = (g.values.get(k), w.values.get(k));
-            assert_eq!(x.is_some(), y.is_some(), "step {} {k}", g.step);
-            if let (Some(x), Some(y)) = (x, y) {
-                assert!(
-                    (x - y).abs() <= 1e-5 * y.abs().max(1e-12),
-                    "step {} {k}: resumed {x} vs uninterrupted {y}",
-                    g.step
-                );
-            }
-        }
-    }
+    assert_same_losses(&got, &rows, &["g_total", "g_l1", "g_temporal"]);
     let d = scratch_dir("train-walk-errors");
     let e = usage_error(&with(&d, &["--chain-walkers", "3"]));
     assert!(e.contains("--batch-size 2"), "{e}");

@@ -741,19 +741,11 @@ mod tests {
         assert!((b.input.double_value(&[0, 0, 0, 0]) - 32.0 / 255.0).abs() < 1e-6);
     }
 
-    /// Frames `N × 4 × 16 × 16` (input + RGB), distinct per frame.
-    fn toy_frames(n: i64) -> Tensor {
-        Tensor::arange(n * 4 * 16 * 16, (Kind::Int64, Device::Cpu))
-            .f_remainder(251)
-            .unwrap()
-            .to_kind(Kind::Uint8)
-            .view([n, 4, 16, 16])
-    }
-
-    #[test]
-    fn self_fed_previous_frame_is_the_generators_own_output_for_t_minus_1() {
+    /// A TCVC generator of 4 channels and 1 residual block with weights drawn from `seed` (its
+    /// variable store must outlive it).
+    fn tiny_generator(seed: i64) -> (tch::nn::VarStore, crate::model::ColorNet) {
         use crate::model::{ColorNet, Generator, GeneratorConfig};
-        tch::manual_seed(3);
+        tch::manual_seed(seed);
         let vs = tch::nn::VarStore::new(Device::Cpu);
         let g = ColorNet::Tcvc(
             Generator::new(
@@ -765,6 +757,21 @@ mod tests {
             )
             .unwrap(),
         );
+        (vs, g)
+    }
+
+    /// Frames `N × 4 × 16 × 16` (input + RGB), distinct per frame.
+    fn toy_frames(n: i64) -> Tensor {
+        Tensor::arange(n * 4 * 16 * 16, (Kind::Int64, Device::Cpu))
+            .f_remainder(251)
+            .unwrap()
+            .to_kind(Kind::Uint8)
+            .view([n, 4, 16, 16])
+    }
+
+    #[test]
+    fn self_fed_previous_frame_is_the_generators_own_output_for_t_minus_1() {
+        let (_vs, g) = tiny_generator(3);
         let frames = toy_frames(6);
         let f = |i: i64| frames.get(i).unsqueeze(0).to_kind(Kind::Float) / 255.0;
         let draws = [
@@ -889,19 +896,7 @@ mod tests {
 
     #[test]
     fn a_walkers_previous_frame_is_the_generators_output_for_its_last_frame() {
-        use crate::model::{ColorNet, Generator, GeneratorConfig};
-        tch::manual_seed(5);
-        let vs = tch::nn::VarStore::new(Device::Cpu);
-        let g = ColorNet::Tcvc(
-            Generator::new(
-                &vs.root(),
-                GeneratorConfig {
-                    channels: 4,
-                    res_blocks: 1,
-                },
-            )
-            .unwrap(),
-        );
+        let (_vs, g) = tiny_generator(5);
         // One clip of 6 frames, one shot.
         let frames = toy_frames(6);
         let f = |i: usize| frames.get(i as i64).unsqueeze(0).to_kind(Kind::Float) / 255.0;
