@@ -879,6 +879,8 @@ fn chain_walkers_carry_the_models_own_output_and_resume_exactly() {
     assert_eq!(st.tensor("walk.0").unwrap().shape(), [1, 3, 64, 64]);
     let (_, meta) = ModelFile::inspect(&model).unwrap();
     assert_eq!(meta.previous_frame.as_str(), "chain");
+    let provenance: serde_json::Value = serde_json::from_str(&meta.provenance).unwrap();
+    assert_eq!(provenance["objective"], "adv + 10·L1 + 2·temporal");
     // 5 steps, then resumed to 10: the same losses to the last digits.
     let b = scratch_dir("train-walk-b");
     assert!(run(&walk_run(&b, &["--steps", "5"])).status.success());
@@ -912,7 +914,7 @@ fn loss_weights_scale_their_terms_and_are_checked_on_resume() {
         assert!(run(&a).status.success());
         (train_rows(&d.join("losses.csv"))[0].values.clone(), a, d)
     };
-    let (paper, _, _) = first(&[], "weights-paper");
+    let (paper, _, paper_dir) = first(&[], "weights-paper");
     let (custom, args, _) = first(&["--adv-weight", "0", "--l1-weight", "5"], "weights-custom");
     assert!(paper["g_adv"] > 0.0);
     assert_eq!(custom["g_adv"], 0.0);
@@ -931,10 +933,21 @@ fn loss_weights_scale_their_terms_and_are_checked_on_resume() {
     // A squared-error term: logged, part of the objective, and its weight scales it. The first
     // step's output is the same at L1 weight 0 (the same init and batch), so the L2 term is the
     // same mean squared error times 50 and 100.
-    let (l2a, _, _) = first(
+    let (l2a, _, l2a_dir) = first(
         &["--adv-weight", "0", "--l1-weight", "0", "--l2-weight", "50"],
         "weights-l2a",
     );
+    // run.json (and the log) name the objective as trained, with the weights as resolved.
+    let objective = |d: &std::path::Path| {
+        let info: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("run.json")).unwrap()).unwrap();
+        let text = info["perceptual"].as_str().unwrap().to_string();
+        text.split_once("generator objective: ")
+            .map(|(_, o)| o.to_string())
+            .unwrap_or(text)
+    };
+    assert_eq!(objective(&paper_dir), "adv + 10·L1");
+    assert_eq!(objective(&l2a_dir), "50·squared error");
     let (l2b, _, _) = first(
         &[
             "--adv-weight",

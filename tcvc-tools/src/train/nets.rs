@@ -242,6 +242,39 @@ impl Nets {
         })
     }
 
+    /// The generator objective as trained, every term with its weight as resolved from the
+    /// architecture's defaults and the `--…-weight` flags, terms of weight 0 left out:
+    /// `adv + 10·L1 + content + 1000·style` for the paper's recipe with a feature network.
+    pub fn objective(&self) -> String {
+        let w = &self.weights;
+        let perceptual = if self.vgg.is_some() { 1.0 } else { 0.0 };
+        let terms = [
+            (w.adversarial, "adv"),
+            (w.l1, "L1"),
+            (self.l2_weight, "squared error"),
+            (self.fill_weight, "fill squared error"),
+            (w.content * perceptual, "content"),
+            (w.style * perceptual, "style"),
+            (self.temporal_weight, "temporal"),
+        ];
+        let parts: Vec<String> = terms
+            .iter()
+            .filter(|(weight, _)| *weight != 0.0)
+            .map(|(weight, name)| {
+                if *weight == 1.0 {
+                    (*name).to_string()
+                } else {
+                    format!("{weight}·{name}")
+                }
+            })
+            .collect();
+        if parts.is_empty() {
+            "nothing (every weight is 0)".into()
+        } else {
+            parts.join(" + ")
+        }
+    }
+
     /// Number of trainable scalars of (generator, discriminator).
     pub fn parameter_counts(&self) -> (i64, i64) {
         let count = |vs: &nn::VarStore| {

@@ -105,28 +105,25 @@ struct RunInfo<'a> {
     resumed_from_step: Option<u64>,
 }
 
+/// What the content and style terms run through; the objective itself, with the weights as
+/// resolved, is [`Nets::objective`].
 fn perceptual_text(arch: Arch, p: &Perceptual, seed: u64) -> String {
     match p {
         Perceptual::Off if arch == Arch::Pix2pix => {
-            "pix2pix baseline: the generator objective is adv + 100·L1 (no content or style \
-             losses, as pix2pix)"
-                .into()
+            "pix2pix baseline: no content or style losses (as pix2pix)".into()
         }
-        Perceptual::Off => "content and style losses OFF (no --vgg19 or --perceptual): the \
-                            generator objective is adv + 10·L1"
-            .into(),
+        Perceptual::Off => "content and style losses OFF (no --vgg19 or --perceptual)".into(),
         Perceptual::Random => format!(
             "content and style losses ON through a frozen RANDOM VGG19 (seed {seed}): a \
              stand-in when no ImageNet weights are at hand; pass --vgg19 for the paper's losses"
         ),
         Perceptual::File { path } => format!(
-            "content and style losses ON through VGG19 weights {} (adv + 10·L1 + content + \
-             1000·style)",
+            "content and style losses ON through VGG19 weights {}",
             path.display()
         ),
         Perceptual::EfficientNet { path } => format!(
-            "content and style losses ON through ImageNet EfficientNet-Lite0 {} (adv + 10·L1 + \
-             content + 1000·style; content on its 5 stage outputs, style on the last 4)",
+            "content and style losses ON through ImageNet EfficientNet-Lite0 {} (content on its \
+             5 stage outputs, style on the last 4)",
             path.display()
         ),
     }
@@ -291,21 +288,7 @@ fn setup(args: &Args) -> Result<Setup> {
             ))
         }
     };
-    let mut perceptual = perceptual_text(config.arch, &config.perceptual, config.seed);
-    if config.adv_weight != 1.0
-        || config.l1_weight.is_some()
-        || config.content_weight.is_some()
-        || config.style_weight.is_some()
-    {
-        let w = |v: Option<f64>| v.map(|w| w.to_string()).unwrap_or_else(|| "default".into());
-        perceptual.push_str(&format!(
-            "; weights changed: adversarial {}, L1 {}, content {}, style {}",
-            config.adv_weight,
-            w(config.l1_weight),
-            w(config.content_weight),
-            w(config.style_weight)
-        ));
-    }
+    let perceptual = perceptual_text(config.arch, &config.perceptual, config.seed);
 
     // Data.
     let cache = args
@@ -333,6 +316,7 @@ fn setup(args: &Args) -> Result<Setup> {
 
     // Networks.
     let mut nets = Nets::new(&config, device, vgg)?;
+    let perceptual = format!("{perceptual}; generator objective: {}", nets.objective());
     if let Some(m) = &init {
         if let Some(g) = nets.tcvc_generator() {
             g.copy_weights_from(&m.generator)?;
@@ -468,6 +452,7 @@ fn provenance(s: &Setup, step: u64) -> String {
         "content_weight": s.config.content_weight,
         "style_weight": s.config.style_weight,
         "perceptual": s.config.perceptual,
+        "objective": s.nets.objective(),
         "init_from": s.config.init_from,
         "flags": std::env::args().skip(1).collect::<Vec<_>>(),
     });
