@@ -9,7 +9,8 @@
 #   W   TCVC with two chain walkers a batch (temporal loss 10), the other two samples blank
 #   W0  W without the temporal loss    W1  one walker    W3  three walkers    Wt  temporal loss 40
 # Writes runs/trio-NAME/ and runs/trio-NAME.safetensors (OUT=path changes both); extra arguments
-# go to tcvc-train; SEED=N changes the seed. Needs `make setup` and the corpus seeds 1 and 2
+# go to tcvc-train; SEED=N changes the seed, STEPS=N the budget (stage 8: STEPS=6000 with
+# --resume continues a finished 2,000-step run). Needs `make setup` and the corpus seeds 1 and 2
 # (see finetune.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
