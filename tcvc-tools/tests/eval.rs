@@ -91,6 +91,14 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// How far a model's PSNR from `tcvc-eval` may be from [`independent_psnr`]'s. Both run the
+/// same network on the same input, but in two processes, and libtorch's CPU kernels do not
+/// promise bitwise-equal sums from one process to the next (the order can change with the
+/// threads they get): one output value rounding the other way moves a frame's PSNR by ~1e-5 dB
+/// at these sizes (seen once in CI under load: 4.6e-6 dB). Any difference in the formula is far
+/// larger (a peak of 254 instead of 255: 0.034 dB; another mean: whole dB).
+const MODEL_PSNR_TOLERANCE_DB: f64 = 1e-3;
+
 /// PSNR of each frame computed here: the same frames decoded by the video module, line art by
 /// `edges::line_art` on the grey of `common::grey_of_rgb`, the chain and compose as the element.
 fn independent_psnr(model: &Path) -> Vec<f64> {
@@ -231,12 +239,17 @@ fn two_models_give_the_table_json_and_csv_and_match_an_independent_psnr() {
         for (k, (f, w)) in frames.iter().zip(&want).enumerate() {
             assert_eq!(f["frame"], k);
             let got = f["psnr"].as_f64().unwrap();
-            assert!((got - w).abs() < 1e-6, "frame {k}: {got} vs {w}");
+            assert!(
+                (got - w).abs() < MODEL_PSNR_TOLERANCE_DB,
+                "frame {k}: {got} vs {w}"
+            );
             let ssim = f["ssim"].as_f64().unwrap();
             assert!((-1.0..=1.0).contains(&ssim));
             assert_eq!(f["temporal_error"].is_null(), k == 0);
         }
-        let mean = want.iter().sum::<f64>() / want.len() as f64;
+        // The summary is the mean of the per-frame values it reports.
+        let got: Vec<f64> = frames.iter().map(|f| f["psnr"].as_f64().unwrap()).collect();
+        let mean = got.iter().sum::<f64>() / got.len() as f64;
         let summary = m["summary"]["psnr"].as_f64().unwrap();
         assert!((summary - mean).abs() < 1e-9, "{summary} vs {mean}");
         assert_eq!(m["summary"]["frames"], FRAMES);
@@ -309,15 +322,22 @@ fn previous_blank_runs_the_weights_frame_by_frame() {
     ] {
         assert_eq!(got.len(), FRAMES);
         for (k, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert!((g - w).abs() < 1e-6, "frame {k}: {g} vs {w}");
+            assert!(
+                (g - w).abs() < MODEL_PSNR_TOLERANCE_DB,
+                "frame {k}: {g} vs {w}"
+            );
         }
     }
     assert_eq!(
         blank[0], chain[0],
         "frame 0 has no previous frame either way"
     );
+    // By more than the tolerance, or the comparisons above could not tell the two apart.
     assert!(
-        blank[1..].iter().zip(&chain[1..]).any(|(b, c)| b != c),
+        blank[1..]
+            .iter()
+            .zip(&chain[1..])
+            .any(|(b, c)| (b - c).abs() > 10.0 * MODEL_PSNR_TOLERANCE_DB),
         "the chain changed nothing: {blank:?} {chain:?}"
     );
     let e = eval(&[
