@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The equal-budget fine-tunes of the model card (stages 5-7): 1,000 steps from the default
+# The equal-budget fine-tunes of the model card (stages 5-7, 9): 1,000 steps from the default
 # before stage 5 (git d4b451e), fresh Adam, --lr-g 3e-5, seed 3, the clips of corpus seeds 0-2
 # with --lines-at source, the default's losses (squared error, EfficientNet-Lite0 content and
 # style, no adversarial term), the mean of the last three checkpoints, recommending fill.
@@ -8,8 +8,9 @@
 #   tools/experiments/finetune.sh paper    the paper's rule: ground truth w.p. 0.5, else blank
 #   tools/experiments/finetune.sh walk     two chain walkers a batch (temporal loss), two blank samples
 #   tools/experiments/finetune.sh walk0    the same without the temporal loss
-# Writes runs/ft-VARIANT/ (checkpoints, losses) and runs/ft-VARIANT.safetensors; extra arguments
-# go to tcvc-train. Needs `make setup`, `make efficientnet` and
+# Writes runs/ft-VARIANT/ (checkpoints, losses) and runs/ft-VARIANT.safetensors (OUT=path changes
+# both); extra arguments go to tcvc-train. START=FILE starts from another model (stage 9: the
+# default), SIZE=WxH trains at another size, SEED=N changes the seed. Needs `make setup`, `make efficientnet` and
 # `tools/corpus.py build --seed 1 --out data/corpus-s1` (and --seed 2, data/corpus-s2).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,15 +26,18 @@ case $name in
   *) echo "recipe, blank, paper, walk or walk0" >&2; exit 2 ;;
 esac
 mkdir -p runs
-start=runs/previous-default-d4b451e.safetensors
-[ -s $start ] || git show d4b451e:models/tcvc-default.safetensors > $start
+start=${START:-runs/previous-default-d4b451e.safetensors}
+if [ -z "${START:-}" ] && [ ! -s $start ]; then
+  git show d4b451e:models/tcvc-default.safetensors > $start
+fi
+out=${OUT:-runs/ft-$name}
 args=()
 for d in data/corpus/train/* data/corpus-s1/train/* data/corpus-s2/train/*; do args+=(--train "$d"); done
 for d in data/corpus/val/*; do args+=(--val "$d"); done
 exec $bin "${args[@]}" "${v[@]}" --init-from $start --lines-at source \
-  --channels 32 --res-blocks 6 --size 160x96 --batch-size 4 --threads 1 --seed 3 \
+  --channels 32 --res-blocks 6 --size ${SIZE:-160x96} --batch-size 4 --threads 1 --seed ${SEED:-3} \
   --steps ${STEPS:-1000} --lr-g 3e-5 --export-dtype f16 \
   --adv-weight 0 --perceptual efficientnet-lite0 --content-weight 0.04 --style-weight 0.5 \
   --l1-weight 0 --l2-weight 50 --output-mode fill \
   --checkpoint-every 250 --keep 20 --val-every 250 --val-frames 48 --export-average 3 \
-  --checkpoint-dir runs/ft-$name --export runs/ft-$name.safetensors "$@"
+  --checkpoint-dir $out --export $out.safetensors "$@"
