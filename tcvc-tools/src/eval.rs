@@ -92,6 +92,47 @@ fn parse_fit(s: &str) -> Result<Fit, String> {
     s.parse()
 }
 
+/// Which evaluated frames of each video are artist keyframes (`--keyframes`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Keyframes {
+    /// Frame k (of the evaluated frames of a video) is a keyframe when `k % every == 0`.
+    every: usize,
+}
+
+impl Keyframes {
+    fn at(self, k: usize) -> bool {
+        k.is_multiple_of(self.every)
+    }
+}
+
+impl std::fmt::Display for Keyframes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.every == usize::MAX {
+            write!(f, "first")
+        } else {
+            write!(f, "every {} frames", self.every)
+        }
+    }
+}
+
+impl Serialize for Keyframes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+fn parse_keyframes(s: &str) -> Result<Keyframes, String> {
+    if s == "first" {
+        return Ok(Keyframes { every: usize::MAX });
+    }
+    match s.parse::<usize>() {
+        Ok(n) if n >= 2 => Ok(Keyframes { every: n }),
+        _ => Err(format!(
+            "'{s}' is neither `first` nor a number of frames of at least 2 (every N-th frame is a keyframe)"
+        )),
+    }
+}
+
 fn parse_fraction(s: &str) -> Result<f64, String> {
     let v: f64 = s
         .trim()
@@ -166,6 +207,12 @@ struct Args {
     /// weights without the chain).
     #[arg(long, value_name = "P", default_value_t = PreviousChoice::Auto)]
     previous: PreviousChoice,
+    /// Artist keyframes from the originals, as `tcvccolorize keyframe-location` takes them:
+    /// `first` (the first evaluated frame of each video) or N (frames 0, N, 2N, …). A keyframe is
+    /// the output of its frame and the previous frame of the next one; keyframe frames are shown
+    /// in every column (baselines too) but not measured.
+    #[arg(long, value_name = "first|N", value_parser = parse_keyframes)]
+    keyframes: Option<Keyframes>,
     /// Scene-cut threshold of the previous-frame chain (1.0 disables cut detection).
     #[arg(long, value_name = "T", default_value_t = DEFAULT_SCENE_THRESHOLD,
           value_parser = parse_fraction)]
@@ -332,6 +379,8 @@ struct Report {
     max_frames: Option<u64>,
     scene_threshold: f64,
     static_threshold: u8,
+    /// `first`, `every N frames`, or null (no keyframes).
+    keyframes: Option<Keyframes>,
     models: Vec<ModelResult>,
 }
 
@@ -372,6 +421,15 @@ fn run_clip(
 ) -> Result<Vec<FrameFigures>, Failure> {
     let (w, h) = (clip.width as usize, clip.height as usize);
     let frames = &clip.frames;
+    if let Some(kf) = args.keyframes {
+        if (0..frames.len()).all(|k| kf.at(k)) {
+            return Err(Failure::input(format!(
+                "--keyframes {kf}: every evaluated frame of {} is a keyframe, nothing is left to \
+                 measure (evaluate more frames: --frames, --skip-fraction)",
+                clip.name
+            )));
+        }
+    }
     let input_mode = job.model.meta.input_mode;
     let mut colorizer = job
         .model
@@ -393,6 +451,21 @@ fn run_clip(
             .map_err(|e| Failure::run(e.to_string()))?;
         // As the element: 1x1xHxW float in [0, 1] on the device.
         let input = plane_to_tensor(plane, w, h, device).map_err(model_err)?;
+        if args.keyframes.is_some_and(|kf| kf.at(k)) {
+            // As the element's keyframe-location: the original is the output and the next
+            // frame's previous frame; the tracker sees it, the figures leave it out.
+            let key = tch::Tensor::from_slice(rgb)
+                .view([h as i64, w as i64, 3])
+                .permute([2, 0, 1])
+                .unsqueeze(0)
+                .to_kind(Kind::Float)
+                / 255.0;
+            colorizer.set_previous(&key, &input).map_err(model_err)?;
+            measure(rgb, rgb, (w, h), &mut tracker)?;
+            chain_start = k;
+            progress.inc(1);
+            continue;
+        }
         let step = colorizer.step(&input).map_err(model_err)?;
         let scene_cut = step.reset.map(|r| match r {
             ResetReason::SceneCut(c) => c,
@@ -492,6 +565,11 @@ fn run_baseline(
     let mut tracker = TemporalTracker::new(args.static_threshold);
     let mut figures = Vec::with_capacity(clip.len());
     for (k, rgb) in clip.frames.iter().enumerate() {
+        if args.keyframes.is_some_and(|kf| kf.at(k)) {
+            // The artist's frame is shown in every column and not measured (see run_clip).
+            measure(rgb, rgb, (w, h), &mut tracker)?;
+            continue;
+        }
         match baseline {
             Baseline::White => out.fill(255),
             Baseline::Grey => out.fill(128),
@@ -748,6 +826,13 @@ fn markdown(report: &Report, videos: usize) -> String {
              oracle)"
         );
     }
+    if let Some(kf) = report.keyframes {
+        let _ = writeln!(
+            s,
+            "- keyframes ({kf}): the original frame is the output and the next frame's previous \
+             frame, in every column; those frames are not measured"
+        );
+    }
     if videos > 1 {
         let _ = writeln!(
             s,
@@ -986,6 +1071,7 @@ fn run(args: &Args) -> Result<(), Failure> {
         max_frames: args.frames,
         scene_threshold: args.scene_threshold,
         static_threshold: args.static_threshold,
+        keyframes: args.keyframes,
         models: results,
     };
     print!("{}", markdown(&report, args.videos.len()));

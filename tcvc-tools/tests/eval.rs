@@ -107,6 +107,16 @@ fn independent_psnr(model: &Path) -> Vec<f64> {
 
 /// [`independent_psnr`] with a blank previous frame on every frame when `blank`.
 fn independent_psnr_with(model: &Path, blank: bool) -> Vec<f64> {
+    independent_psnr_keyed(model, blank, None)
+        .into_iter()
+        .map(Option::unwrap)
+        .collect()
+}
+
+/// [`independent_psnr_with`] with the original of frames 0, `every`, 2·`every`, … as artist
+/// keyframes (`StreamColorizer::set_previous`, as the element's keyframe-location): `None` for
+/// those frames.
+fn independent_psnr_keyed(model: &Path, blank: bool, every: Option<usize>) -> Vec<Option<f64>> {
     let clip = gsttcvc::video::load_clip(
         &sample(CLIP_720P),
         64,
@@ -129,7 +139,8 @@ fn independent_psnr_with(model: &Path, blank: bool) -> Vec<f64> {
     chain.set_blank_previous(blank);
     clip.frames
         .iter()
-        .map(|rgb| {
+        .enumerate()
+        .map(|(k, rgb)| {
             let grey = grey_of_rgb(rgb);
             let art = gsttcvc::edges::line_art(&grey, 64, 48, &gsttcvc::edges::Params::default())
                 .unwrap();
@@ -137,6 +148,16 @@ fn independent_psnr_with(model: &Path, blank: bool) -> Vec<f64> {
                 .view([1, 1, 48, 64])
                 .to_kind(Kind::Float)
                 / 255.0;
+            if every.is_some_and(|n| k.is_multiple_of(n)) {
+                let key = Tensor::from_slice(rgb)
+                    .view([48, 64, 3])
+                    .permute([2, 0, 1])
+                    .unsqueeze(0)
+                    .to_kind(Kind::Float)
+                    / 255.0;
+                chain.set_previous(&key, &input).unwrap();
+                return None;
+            }
             let step = chain.step(&input).unwrap();
             let out = compose(
                 &step.prediction,
@@ -156,7 +177,7 @@ fn independent_psnr_with(model: &Path, blank: bool) -> Vec<f64> {
             bytes.copy_data_u8(&mut x, 64 * 48 * 3);
             let xp = Plane::packed(&x, 64, 48, 64 * 3, 3, [0, 1, 2]).unwrap();
             let rp = Plane::packed(rgb, 64, 48, 64 * 3, 3, [0, 1, 2]).unwrap();
-            metrics::psnr(&xp, &rp).unwrap().psnr_avg
+            Some(metrics::psnr(&xp, &rp).unwrap().psnr_avg)
         })
         .collect()
 }
@@ -353,6 +374,112 @@ fn previous_blank_runs_the_weights_frame_by_frame() {
         "{}",
         text(&e.stderr)
     );
+}
+
+#[test]
+fn keyframes_are_the_originals_and_the_next_previous_frame_and_are_not_measured() {
+    let [a, _] = models();
+    let d = scratch_dir("eval-keyframes");
+    let clip = sample(CLIP_720P);
+    let run = |previous: &str, keyframes: &str| {
+        let json = d.join(format!("{previous}-{keyframes}.json"));
+        let out = eval(&[
+            "--model".as_ref(),
+            a.as_os_str(),
+            "--frames".as_ref(),
+            "6".as_ref(),
+            "--size".as_ref(),
+            "64x48".as_ref(),
+            "--working".as_ref(),
+            "64x48".as_ref(),
+            "--device".as_ref(),
+            "cpu".as_ref(),
+            "--previous".as_ref(),
+            previous.as_ref(),
+            "--keyframes".as_ref(),
+            keyframes.as_ref(),
+            "--json".as_ref(),
+            json.as_os_str(),
+            clip.as_os_str(),
+        ]);
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+        assert!(stdout.contains("keyframes ("), "{stdout}");
+        serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&json).unwrap()).unwrap()
+    };
+    let frames = |m: &serde_json::Value, key: &str| -> Vec<f64> {
+        m["videos"][0]["per_frame"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f[key].as_f64().unwrap())
+            .collect()
+    };
+    for previous in ["chain", "blank"] {
+        let report = run(previous, "3");
+        assert_eq!(report["keyframes"], "every 3 frames");
+        let want: Vec<(usize, f64)> = independent_psnr_keyed(a, previous == "blank", Some(3))
+            .into_iter()
+            .enumerate()
+            .filter_map(|(k, p)| p.map(|p| (k, p)))
+            .collect();
+        // Every column leaves out the keyframes 0 and 3; the chain restarts at each of them.
+        for m in report["models"].as_array().unwrap() {
+            assert_eq!(frames(m, "frame"), [1.0, 2.0, 4.0, 5.0], "{}", m["label"]);
+            assert_eq!(
+                frames(m, "chain_index"),
+                [1.0, 2.0, 1.0, 2.0],
+                "{}",
+                m["label"]
+            );
+            // Frame 1's temporal error is against the keyframe the viewer saw before it.
+            assert!(m["videos"][0]["per_frame"][0]["temporal_error"].is_f64());
+        }
+        let got = frames(&report["models"][0], "psnr");
+        for ((k, w), g) in want.iter().zip(&got) {
+            assert!(
+                (g - w).abs() < MODEL_PSNR_TOLERANCE_DB,
+                "{previous}, frame {k}: {g} vs {w}"
+            );
+        }
+        if previous == "blank" {
+            // Frame by frame a keyframe colours only its own frame.
+            let plain = independent_psnr_with(a, true);
+            for (k, w) in &want {
+                assert_eq!(*w, plain[*k], "frame {k}");
+            }
+        } else {
+            // The keyed chain differs from the plain chain, or the checks above prove nothing.
+            let plain = independent_psnr(a);
+            assert!(
+                want.iter()
+                    .any(|(k, w)| (w - plain[*k]).abs() > 10.0 * MODEL_PSNR_TOLERANCE_DB),
+                "the keyframes changed nothing: {want:?} {plain:?}"
+            );
+        }
+    }
+    assert_eq!(run("chain", "first")["keyframes"], "first");
+    for (keyframes, frames, want) in [
+        ("first", "1", "nothing is left to measure"),
+        ("1", "6", "at least 2"),
+        ("every", "6", "neither `first`"),
+    ] {
+        let e = eval(&[
+            "--model".as_ref(),
+            a.as_os_str(),
+            "--frames".as_ref(),
+            frames.as_ref(),
+            "--keyframes".as_ref(),
+            keyframes.as_ref(),
+            clip.as_os_str(),
+        ]);
+        assert_eq!(e.status.code(), Some(2), "{}", text(&e.stderr));
+        assert!(
+            text(&e.stderr).contains("--keyframes") && text(&e.stderr).contains(want),
+            "{}",
+            text(&e.stderr)
+        );
+    }
 }
 
 #[test]
