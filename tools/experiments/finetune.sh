@@ -10,7 +10,8 @@
 #   tools/experiments/finetune.sh walk0    the same without the temporal loss
 # Writes runs/ft-VARIANT/ (checkpoints, losses) and runs/ft-VARIANT.safetensors (OUT=path changes
 # both); extra arguments go to tcvc-train. START=FILE starts from another model (stage 9: the
-# default), SIZE=WxH trains at another size, SEED=N changes the seed. Needs `make setup`, `make efficientnet` and
+# default), SIZE=WxH trains at another size, SEED=N changes the seed, STEPS=N the budget
+# (with --resume: continues a finished run to N steps). Needs `make setup`, `make efficientnet` and
 # `tools/corpus.py build --seed 1 --out data/corpus-s1` (and --seed 2, data/corpus-s2).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,7 +35,10 @@ out=${OUT:-runs/ft-$name}
 args=()
 for d in data/corpus/train/* data/corpus-s1/train/* data/corpus-s2/train/*; do args+=(--train "$d"); done
 for d in data/corpus/val/*; do args+=(--val "$d"); done
-exec $bin "${args[@]}" "${v[@]}" --init-from $start --lines-at source \
+# --resume continues the run in OUT (its checkpoints hold the weights; --init-from would clash).
+init=(--init-from "$start")
+for a in "$@"; do [ "$a" = --resume ] && init=(); done
+exec $bin "${args[@]}" "${v[@]}" "${init[@]}" --lines-at source \
   --channels 32 --res-blocks 6 --size ${SIZE:-160x96} --batch-size 4 --threads 1 --seed ${SEED:-3} \
   --steps ${STEPS:-1000} --lr-g 3e-5 --export-dtype f16 \
   --adv-weight 0 --perceptual efficientnet-lite0 --content-weight 0.04 --style-weight 0.5 \
