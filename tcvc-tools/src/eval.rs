@@ -10,7 +10,8 @@ use crate::edges::ModelInput;
 use crate::metrics::{self, SsimWindow, TemporalTracker, DEFAULT_STATIC_THRESHOLD};
 use crate::model::cache::{self, CachedModel};
 use crate::model::stream::{
-    compose, plane_to_tensor, tensor_to_rgb8, OutputMode, ResetReason, DEFAULT_SCENE_THRESHOLD,
+    compose, plane_to_tensor, rgb8_to_tensor, tensor_to_rgb8, OutputMode, ResetReason,
+    DEFAULT_SCENE_THRESHOLD,
 };
 use crate::model::{InputMode, ModelError, OutputChoice, Precision, PreviousChoice};
 use crate::video::{self, Clip, Fit, VideoError};
@@ -454,12 +455,7 @@ fn run_clip(
         if args.keyframes.is_some_and(|kf| kf.at(k)) {
             // As the element's keyframe-location: the original is the output and the next
             // frame's previous frame; the tracker sees it, the figures leave it out.
-            let key = tch::Tensor::from_slice(rgb)
-                .view([h as i64, w as i64, 3])
-                .permute([2, 0, 1])
-                .unsqueeze(0)
-                .to_kind(Kind::Float)
-                / 255.0;
+            let key = rgb8_to_tensor(rgb, w, h);
             colorizer.set_previous(&key, &input).map_err(model_err)?;
             measure(rgb, rgb, (w, h), &mut tracker)?;
             chain_start = k;

@@ -87,6 +87,27 @@ fn eval(args: &[&std::ffi::OsStr]) -> Output {
         .expect("tcvc-eval runs")
 }
 
+/// `tcvc-eval` with `model` on the first 6 frames at 64×48 (working size too) on the CPU, as
+/// [`independent_psnr`] computes them, then `rest`.
+fn eval_tiny(model: &Path, rest: &[&std::ffi::OsStr]) -> Output {
+    let mut args: Vec<&std::ffi::OsStr> = vec!["--model".as_ref(), model.as_os_str()];
+    args.extend(
+        [
+            "--frames",
+            "6",
+            "--size",
+            "64x48",
+            "--working",
+            "64x48",
+            "--device",
+            "cpu",
+        ]
+        .map(std::ffi::OsStr::new),
+    );
+    args.extend_from_slice(rest);
+    eval(&args)
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -188,25 +209,18 @@ fn two_models_give_the_table_json_and_csv_and_match_an_independent_psnr() {
     let d = scratch_dir("eval-run");
     let (json, csv) = (d.join("out.json"), d.join("out.csv"));
     let clip = sample(CLIP_720P);
-    let out = eval(&[
-        "--model".as_ref(),
-        a.as_os_str(),
-        "--model".as_ref(),
-        b.as_os_str(),
-        "--frames".as_ref(),
-        "6".as_ref(),
-        "--size".as_ref(),
-        "64x48".as_ref(),
-        "--working".as_ref(),
-        "64x48".as_ref(),
-        "--device".as_ref(),
-        "cpu".as_ref(),
-        "--json".as_ref(),
-        json.as_os_str(),
-        "--csv".as_ref(),
-        csv.as_os_str(),
-        clip.as_os_str(),
-    ]);
+    let out = eval_tiny(
+        a,
+        &[
+            "--model".as_ref(),
+            b.as_os_str(),
+            "--json".as_ref(),
+            json.as_os_str(),
+            "--csv".as_ref(),
+            csv.as_os_str(),
+            clip.as_os_str(),
+        ],
+    );
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
 
@@ -301,24 +315,17 @@ fn previous_blank_runs_the_weights_frame_by_frame() {
     let clip = sample(CLIP_720P);
     let run = |previous: &str| {
         let json = d.join(format!("{previous}.json"));
-        let out = eval(&[
-            "--model".as_ref(),
-            a.as_os_str(),
-            "--frames".as_ref(),
-            "6".as_ref(),
-            "--size".as_ref(),
-            "64x48".as_ref(),
-            "--working".as_ref(),
-            "64x48".as_ref(),
-            "--device".as_ref(),
-            "cpu".as_ref(),
-            "--no-baselines".as_ref(),
-            "--previous".as_ref(),
-            previous.as_ref(),
-            "--json".as_ref(),
-            json.as_os_str(),
-            clip.as_os_str(),
-        ]);
+        let out = eval_tiny(
+            a,
+            &[
+                "--no-baselines".as_ref(),
+                "--previous".as_ref(),
+                previous.as_ref(),
+                "--json".as_ref(),
+                json.as_os_str(),
+                clip.as_os_str(),
+            ],
+        );
         let stdout = text(&out.stdout);
         assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
         assert!(
@@ -383,25 +390,18 @@ fn keyframes_are_the_originals_and_the_next_previous_frame_and_are_not_measured(
     let clip = sample(CLIP_720P);
     let run = |previous: &str, keyframes: &str| {
         let json = d.join(format!("{previous}-{keyframes}.json"));
-        let out = eval(&[
-            "--model".as_ref(),
-            a.as_os_str(),
-            "--frames".as_ref(),
-            "6".as_ref(),
-            "--size".as_ref(),
-            "64x48".as_ref(),
-            "--working".as_ref(),
-            "64x48".as_ref(),
-            "--device".as_ref(),
-            "cpu".as_ref(),
-            "--previous".as_ref(),
-            previous.as_ref(),
-            "--keyframes".as_ref(),
-            keyframes.as_ref(),
-            "--json".as_ref(),
-            json.as_os_str(),
-            clip.as_os_str(),
-        ]);
+        let out = eval_tiny(
+            a,
+            &[
+                "--previous".as_ref(),
+                previous.as_ref(),
+                "--keyframes".as_ref(),
+                keyframes.as_ref(),
+                "--json".as_ref(),
+                json.as_os_str(),
+                clip.as_os_str(),
+            ],
+        );
         let stdout = text(&out.stdout);
         assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
         assert!(stdout.contains("keyframes ("), "{stdout}");

@@ -252,14 +252,20 @@ pub fn read_rgb(path: &str) -> std::result::Result<Tensor, String> {
     let bytes = bgr
         .data_bytes()
         .map_err(|e| format!("keyframe '{path}': {e}"))?;
-    let t = Tensor::from_slice(bytes)
-        .view([h, w, 3])
-        .flip([2])
+    // OpenCV's bytes are BGR: swap the channels to RGB.
+    Ok(rgb8_to_tensor(bytes, w as usize, h as usize).flip([1]))
+}
+
+/// Packed 8-bit RGB rows (`width × height × 3`, no padding) as a `1 × 3 × H × W` tensor in
+/// [0, 1] on the CPU: the inverse of [`tensor_to_rgb8`] (an artist keyframe, `tcvc-eval
+/// --keyframes`).
+pub fn rgb8_to_tensor(packed: &[u8], width: usize, height: usize) -> Tensor {
+    Tensor::from_slice(packed)
+        .view([height as i64, width as i64, 3])
         .permute([2, 0, 1])
         .unsqueeze(0)
         .to_kind(Kind::Float)
-        / 255.0;
-    Ok(t)
+        / 255.0
 }
 
 /// Line pixels (`Bool`) of a working-size input `1 × 1 × h × w`: pixels of line art at most 0.75
