@@ -292,6 +292,57 @@ fn previous_frame_blank_colours_each_frame_on_its_own_and_switches_while_playing
 }
 
 #[test]
+fn flip_average_is_the_mean_of_the_frame_and_its_mirror_and_switches_while_playing() {
+    let m = model();
+    let g = ModelFile::load(&m, Device::Cpu, Kind::Float)
+        .unwrap()
+        .generator;
+    let art = line_art_frames(CLIP_720P, &[20, 21, 22], W, H);
+    let mirror = |t: &Tensor| t.flip([3]);
+    // The flip average by hand: G on the frame and on its mirror (line art and previous frame
+    // mirrored), the second mirrored back, the mean; the chain carries the mean.
+    let flip_avg = |k: usize, prev: Option<&Tensor>| {
+        let a = direct(&g, &art[k], prev, W, H);
+        let x = Tensor::from_slice(&art[k])
+            .view([1, 1, H as i64, W as i64])
+            .to_kind(Kind::Float)
+            / 255.0;
+        let zeros = Tensor::zeros([1, 3, H as i64, W as i64], (Kind::Float, Device::Cpu));
+        let p = mirror(prev.unwrap_or(&zeros));
+        let b = mirror(&g.infer(&mirror(&x), &p).unwrap());
+        (a + b) * 0.5
+    };
+    let mut c = Colorizer::new(
+        &m,
+        W,
+        H,
+        &[("scene-threshold", "1.0"), ("flip-average", "true")],
+    );
+    let f0 = flip_avg(0, None);
+    let plain0 = direct(&g, &art[0], None, W, H);
+    assert!(
+        max_diff(&to_rgb8(&f0), &to_rgb8(&plain0)) > 5,
+        "the network is not mirror-symmetric: the average must differ from one pass"
+    );
+    assert!(max_diff(&c.push(&art[0], 0), &to_rgb8(&f0)) <= 1);
+    let f1 = flip_avg(1, Some(&f0));
+    assert!(
+        max_diff(&c.push(&art[1], 1), &to_rgb8(&f1)) <= 1,
+        "frame 2 = flip average of (line art, the previous flip average)"
+    );
+    let el = c.h.element().unwrap();
+    el.set_property_from_str("flip-average", "false");
+    assert!(
+        max_diff(
+            &c.push(&art[2], 2),
+            &to_rgb8(&direct(&g, &art[2], Some(&f1), W, H))
+        ) <= 1,
+        "off while playing: one pass, the chain kept"
+    );
+    assert!(c.resets().is_empty(), "switching is no reset");
+}
+
+#[test]
 fn two_instances_in_two_pipelines_share_one_model_and_keep_their_own_chains() {
     let dir = scratch_dir("shared-model");
     let m = dir.join("shared.safetensors");

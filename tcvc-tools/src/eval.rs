@@ -214,6 +214,11 @@ struct Args {
     /// in every column (baselines too) but not measured.
     #[arg(long, value_name = "first|N", value_parser = parse_keyframes)]
     keyframes: Option<Keyframes>,
+    /// Test-time flip averaging, as the element's `flip-average`: each prediction is the mean of
+    /// the model's output for the frame and, mirrored back, for its left-right mirror (twice the
+    /// model's work).
+    #[arg(long)]
+    flip_average: bool,
     /// Scene-cut threshold of the previous-frame chain (1.0 disables cut detection).
     #[arg(long, value_name = "T", default_value_t = DEFAULT_SCENE_THRESHOLD,
           value_parser = parse_fraction)]
@@ -382,6 +387,8 @@ struct Report {
     static_threshold: u8,
     /// `first`, `every N frames`, or null (no keyframes).
     keyframes: Option<Keyframes>,
+    /// Whether model predictions were flip averages (`--flip-average`).
+    flip_average: bool,
     models: Vec<ModelResult>,
 }
 
@@ -441,6 +448,7 @@ fn run_clip(
         )
         .map_err(|e| Failure::input(format!("--working {}: {e}", job.working)))?;
     colorizer.set_blank_previous(job.blank_previous);
+    colorizer.set_flip_average(args.flip_average);
     let mut model_input = ModelInput::new();
     let mut out = vec![0u8; w * h * 3];
     let mut tracker = TemporalTracker::new(args.static_threshold);
@@ -1068,6 +1076,7 @@ fn run(args: &Args) -> Result<(), Failure> {
         scene_threshold: args.scene_threshold,
         static_threshold: args.static_threshold,
         keyframes: args.keyframes,
+        flip_average: args.flip_average,
         models: results,
     };
     print!("{}", markdown(&report, args.videos.len()));

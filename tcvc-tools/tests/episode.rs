@@ -200,6 +200,26 @@ fn batched_shot_chains_and_shards_equal_the_element_frame_for_frame() {
             .any(|(a, b)| a != b),
         "frame by frame equals the chain"
     );
+
+    // Flip averaging in the batched chains is the element's `flip-average` (the one shared
+    // `flip_averaged`), and not the plain chain.
+    let flipped = element_frames_with(&clip, " flip-average=true");
+    let out = dir.join("flip");
+    std::fs::create_dir_all(&out).unwrap();
+    run(episode()
+        .args(["colorize", "--device", "cpu", "--flip-average", "--shots"])
+        .arg(&shots)
+        .arg(&clip)
+        .arg("-o")
+        .arg(out.join("%05d.png")));
+    let got = png_frames(&out, FRAMES);
+    assert_frames_match(&got, &flipped, BATCHED, "flip average");
+    assert!(
+        got.iter()
+            .zip(element_frames(&clip, None).iter())
+            .any(|(a, b)| a != b),
+        "the flip average equals the plain chain"
+    );
 }
 
 #[test]

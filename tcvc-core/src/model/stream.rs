@@ -97,6 +97,7 @@ pub struct StreamColorizer {
     work: (i64, i64),
     scene: SceneDetector,
     prev: Option<Tensor>,
+    flip_average: bool,
 }
 
 /// Resizes `x` (`1 × C × h × w`) to `(height, width)`: area averaging when shrinking (thin lines
@@ -137,6 +138,7 @@ impl StreamColorizer {
             work: (width, height),
             scene: SceneDetector::new(scene_threshold),
             prev: None,
+            flip_average: false,
         })
     }
 
@@ -159,6 +161,18 @@ impl StreamColorizer {
     /// Whether every step gets a blank previous frame (see [`StreamColorizer::set_blank_previous`]).
     pub fn blank_previous(&self) -> bool {
         self.blank_previous
+    }
+
+    /// Test-time flip averaging: every prediction becomes the mean of the generator's output
+    /// for the frame and, mirrored back, its output for the left-right mirror of the frame and
+    /// of the previous frame (two forward passes a frame).
+    pub fn set_flip_average(&mut self, on: bool) {
+        self.flip_average = on;
+    }
+
+    /// Whether predictions are flip averages (see [`StreamColorizer::set_flip_average`]).
+    pub fn flip_average(&self) -> bool {
+        self.flip_average
     }
 
     /// Sets the scene-cut threshold (1.0 disables cut detection).
@@ -226,15 +240,41 @@ impl StreamColorizer {
             _ => Tensor::f_zeros([1, 3, h, w], (Kind::Float, self.device()))
                 .map_err(ModelError::torch("making the blank previous frame"))?,
         };
-        let pred = run(&self.generator, &small, &prev)?
-            .f_to_kind(Kind::Float)
-            .map_err(ModelError::torch("widening the prediction"))?;
+        let g = &self.generator;
+        let pred = if self.flip_average {
+            flip_averaged(&mut |x, p| run(g, x, p), &small, &prev)?
+        } else {
+            run(g, &small, &prev)?
+                .f_to_kind(Kind::Float)
+                .map_err(ModelError::torch("widening the prediction"))?
+        };
         self.prev = Some(pred.shallow_clone());
         Ok(Step {
             prediction: pred,
             reset,
         })
     }
+}
+
+/// Test-time flip averaging of one forward pass `run(input, previous)` (`N × C × H × W` each):
+/// the mean of its output and, mirrored back, its output for the left-right mirrors of both, in
+/// fp32. Used by [`StreamColorizer::set_flip_average`] and by `tcvc-episode --flip-average`.
+pub fn flip_averaged(
+    run: &mut dyn FnMut(&Tensor, &Tensor) -> Result<Tensor>,
+    input: &Tensor,
+    prev: &Tensor,
+) -> Result<Tensor> {
+    let mirror = |t: &Tensor| {
+        t.f_flip([3])
+            .map_err(ModelError::torch("mirroring a frame"))
+    };
+    let direct = run(input, prev)?;
+    let mirrored = mirror(&run(&mirror(input)?, &mirror(prev)?)?)?;
+    direct
+        .f_to_kind(Kind::Float)
+        .and_then(|d| d.f_add(&mirrored.f_to_kind(Kind::Float)?))
+        .and_then(|s| s.f_mul_scalar(0.5))
+        .map_err(ModelError::torch("averaging the two predictions"))
 }
 
 /// Reads an image file (an artist keyframe) as a `1 × 3 × H × W` RGB tensor in [0, 1] on the

@@ -12,7 +12,9 @@ use super::output::FrameWriter;
 use super::plan::Plan;
 use super::EpisodeError;
 use crate::model::cache::CachedModel;
-use crate::model::stream::{compose, plane_to_tensor, resize, tensor_to_rgb8, OutputMode};
+use crate::model::stream::{
+    compose, flip_averaged, plane_to_tensor, resize, tensor_to_rgb8, OutputMode,
+};
 use crate::model::{ColorNet, InputMode, PreviousChoice};
 use crate::pattern::FramePattern;
 use std::collections::{BTreeMap, VecDeque};
@@ -39,6 +41,8 @@ pub struct ColorizeRequest<'a> {
     pub output_mode: OutputMode,
     /// What the network gets as its previous frame.
     pub previous: PreviousChoice,
+    /// Test-time flip averaging ([`crate::model::stream::flip_averaged`]).
+    pub flip_average: bool,
     /// Artist keyframes, as the element's `keyframe-location`.
     pub keyframes: Option<&'a FramePattern>,
     /// Line-art threads (0 = one per core).
@@ -84,6 +88,7 @@ struct Scheduler<'a> {
     req_shots: Vec<(u64, u64)>,
     net: ColorNet,
     blank_previous: bool,
+    flip_average: bool,
     device: Device,
     size: (usize, usize),
     work: (i64, i64),
@@ -186,11 +191,14 @@ impl Scheduler<'_> {
             }
             let x = Tensor::f_cat(&smalls, 0).map_err(torch("batching the inputs"))?;
             let p = Tensor::f_cat(&prevs, 0).map_err(torch("batching the previous frames"))?;
-            let out = self
-                .net
-                .infer(&x, &p)?
-                .f_to_kind(Kind::Float)
-                .map_err(torch("widening the prediction"))?;
+            let net = &self.net;
+            let out = if self.flip_average {
+                flip_averaged(&mut |x, p| net.infer(x, p), &x, &p)?
+            } else {
+                net.infer(&x, &p)?
+                    .f_to_kind(Kind::Float)
+                    .map_err(torch("widening the prediction"))?
+            };
             self.forwards += 1;
             for (j, &i) in batch_slots.iter().enumerate() {
                 let slot = &mut self.slots[i];
@@ -239,6 +247,7 @@ pub fn colorize(
     let mut sched = Scheduler {
         req_shots: shots,
         blank_previous: !net.uses_previous() || req.previous.blank(req.model.meta.previous_frame),
+        flip_average: req.flip_average,
         net,
         device: req.device,
         size: (req.plan.width as usize, req.plan.height as usize),

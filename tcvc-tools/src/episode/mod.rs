@@ -146,6 +146,11 @@ enum Command {
         /// output but not carried forward), as the element's previous-frame.
         #[arg(long, value_name = "P", default_value_t = PreviousChoice::Auto)]
         previous: PreviousChoice,
+        /// Test-time flip averaging, as the element's flip-average: each prediction is the mean
+        /// of the model's output for the frame and, mirrored back, for its left-right mirror
+        /// (twice the model's work).
+        #[arg(long)]
+        flip_average: bool,
         /// libtorch CPU threads (0 = libtorch's default).
         #[arg(long, default_value_t = 0)]
         threads: i32,
@@ -306,6 +311,7 @@ fn run(cli: Cli) -> Result<(), EpisodeError> {
             precision,
             output_mode,
             previous,
+            flip_average,
             threads,
         } => {
             if batch == 0 {
@@ -363,6 +369,7 @@ fn run(cli: Cli) -> Result<(), EpisodeError> {
                     batch,
                     output_mode: mode,
                     previous,
+                    flip_average,
                     keyframes: kf.as_ref(),
                     threads: model.line_threads,
                     progress: &mut |n| pb.set_position(n),
