@@ -837,6 +837,13 @@ fn markdown(report: &Report, videos: usize) -> String {
              frame, in every column; those frames are not measured"
         );
     }
+    if report.flip_average {
+        let _ = writeln!(
+            s,
+            "- flip-averaged: every model prediction is the mean of the model's output for the \
+             frame and, mirrored back, for its left-right mirror"
+        );
+    }
     if videos > 1 {
         let _ = writeln!(
             s,

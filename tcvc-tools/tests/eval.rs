@@ -128,7 +128,7 @@ fn independent_psnr(model: &Path) -> Vec<f64> {
 
 /// [`independent_psnr`] with a blank previous frame on every frame when `blank`.
 fn independent_psnr_with(model: &Path, blank: bool) -> Vec<f64> {
-    independent_psnr_keyed(model, blank, None)
+    independent_psnr_keyed(model, blank, None, false)
         .into_iter()
         .map(Option::unwrap)
         .collect()
@@ -136,8 +136,13 @@ fn independent_psnr_with(model: &Path, blank: bool) -> Vec<f64> {
 
 /// [`independent_psnr_with`] with the original of frames 0, `every`, 2·`every`, … as artist
 /// keyframes (`StreamColorizer::set_previous`, as the element's keyframe-location): `None` for
-/// those frames.
-fn independent_psnr_keyed(model: &Path, blank: bool, every: Option<usize>) -> Vec<Option<f64>> {
+/// those frames; predictions flip-averaged (`StreamColorizer::set_flip_average`) when `flip`.
+fn independent_psnr_keyed(
+    model: &Path,
+    blank: bool,
+    every: Option<usize>,
+    flip: bool,
+) -> Vec<Option<f64>> {
     let clip = gsttcvc::video::load_clip(
         &sample(CLIP_720P),
         64,
@@ -158,6 +163,7 @@ fn independent_psnr_keyed(model: &Path, blank: bool, every: Option<usize>) -> Ve
     )
     .unwrap();
     chain.set_blank_previous(blank);
+    chain.set_flip_average(flip);
     clip.frames
         .iter()
         .enumerate()
@@ -383,6 +389,59 @@ fn previous_blank_runs_the_weights_frame_by_frame() {
     );
 }
 
+/// `--flip-average` runs the element's flip averaging (the chain of an independent
+/// `StreamColorizer` with `set_flip_average`), differs from the plain chain, and says so.
+#[test]
+fn flip_average_runs_the_flip_averaged_chain() {
+    let [a, _] = models();
+    let d = scratch_dir("eval-flip");
+    let clip = sample(CLIP_720P);
+    let json = d.join("flip.json");
+    let out = eval_tiny(
+        a,
+        &[
+            "--no-baselines".as_ref(),
+            "--flip-average".as_ref(),
+            "--json".as_ref(),
+            json.as_os_str(),
+            clip.as_os_str(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("- flip-averaged"),
+        "{}",
+        text(&out.stdout)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["flip_average"], true);
+    let got: Vec<f64> = report["models"][0]["videos"][0]["per_frame"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["psnr"].as_f64().unwrap())
+        .collect();
+    let want: Vec<f64> = independent_psnr_keyed(a, false, None, true)
+        .into_iter()
+        .map(Option::unwrap)
+        .collect();
+    assert_eq!(got.len(), FRAMES);
+    for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!(
+            (g - w).abs() < MODEL_PSNR_TOLERANCE_DB,
+            "frame {k}: {g} vs {w}"
+        );
+    }
+    let plain = independent_psnr(a);
+    assert!(
+        got.iter()
+            .zip(&plain)
+            .any(|(g, p)| (g - p).abs() > 10.0 * MODEL_PSNR_TOLERANCE_DB),
+        "flip averaging changed nothing: {got:?} {plain:?}"
+    );
+}
+
 #[test]
 fn keyframes_are_the_originals_and_the_next_previous_frame_and_are_not_measured() {
     let [a, _] = models();
@@ -418,11 +477,12 @@ fn keyframes_are_the_originals_and_the_next_previous_frame_and_are_not_measured(
     for previous in ["chain", "blank"] {
         let report = run(previous, "3");
         assert_eq!(report["keyframes"], "every 3 frames");
-        let want: Vec<(usize, f64)> = independent_psnr_keyed(a, previous == "blank", Some(3))
-            .into_iter()
-            .enumerate()
-            .filter_map(|(k, p)| p.map(|p| (k, p)))
-            .collect();
+        let want: Vec<(usize, f64)> =
+            independent_psnr_keyed(a, previous == "blank", Some(3), false)
+                .into_iter()
+                .enumerate()
+                .filter_map(|(k, p)| p.map(|p| (k, p)))
+                .collect();
         // Every column leaves out the keyframes 0 and 3; the chain restarts at each of them.
         for m in report["models"].as_array().unwrap() {
             assert_eq!(frames(m, "frame"), [1.0, 2.0, 4.0, 5.0], "{}", m["label"]);
