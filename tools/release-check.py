@@ -29,6 +29,7 @@ import subprocess
 import sys
 
 BASELINES = ('white', 'grey', 'lineart')
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_eval(args, extra, videos, json_path, label):
@@ -56,14 +57,23 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('model', help='a model file, or `default`')
-    p.add_argument('--corpus', default='data/corpus', help='corpus folder with test/ and chain/')
-    p.add_argument('--out', help='folder for the tcvc-eval JSON files')
-    p.add_argument('--eval', default='target/release/tcvc-eval', help='the tcvc-eval binary')
+    p.add_argument('--corpus', default=os.path.join(ROOT, 'data', 'corpus'),
+                   help='folder with test/ and chain/ clips (default: the checkout\'s data/corpus)')
+    p.add_argument('--out', help='folder for the tcvc-eval JSON files '
+                   '(default: the checkout\'s runs/release-check/NAME)')
+    p.add_argument('--eval', default=os.path.join(ROOT, 'target', 'release', 'tcvc-eval'),
+                   help='the tcvc-eval binary (default: the checkout\'s release build)')
     p.add_argument('--chain-limit', type=float, default=1.5,
                    help='largest loss in dB of the (keyed) chain against frame by frame')
     p.add_argument('--frames', type=int, help='at most N frames per clip (a quick look)')
-    p.add_argument('eval_args', nargs='*', help='after --: further tcvc-eval options')
-    args = p.parse_args()
+    argv = sys.argv[1:]
+    extra = []
+    if '--' in argv:
+        at = argv.index('--')
+        argv, extra = argv[:at], argv[at + 1:]
+    p.epilog = 'Further tcvc-eval options follow a `--` (e.g. `-- --precision bf16`).'
+    args = p.parse_args(argv)
+    args.eval_args = extra
     if args.model != 'default' and not os.path.isfile(args.model):
         p.error(f'{args.model}: no such model file (or `default` for the built-in model)')
     if args.chain_limit < 0:
@@ -80,7 +90,7 @@ def main():
         p.error(f'{args.eval} is not an executable tcvc-eval: build it (`cargo build --release`) '
                 'or name it with --eval')
     name = 'default' if args.model == 'default' else os.path.splitext(os.path.basename(args.model))[0]
-    out = args.out or os.path.join('runs', 'release-check', name)
+    out = args.out or os.path.join(ROOT, 'runs', 'release-check', name)
     os.makedirs(out, exist_ok=True)
 
     test = run_eval(args, [], splits['test'], f'{out}/test.json', 'test clips, chain')
