@@ -50,9 +50,9 @@ fps() {
 if [ -z "${SKIP_FPS:-}" ]; then
 echo "== element throughput, 720p in, frames/s (videotestsrc ball ! tcvclineart ! X ! fakesink)"
 printf "%-58s %s\n" "tcvclineart only (CPU ceiling)" "$(fps 50 450 identity)"
-printf "%-58s %s\n" "default model 160x96, cpu fp32 (anchor)" "$(fps 20 120 tcvccolorize device=cpu)"
+printf "%-58s %s\n" "default model (its train_size), cpu fp32 (anchor)" "$(fps 20 120 tcvccolorize device=cpu)"
 for p in fp32 fp16 bf16; do
-  printf "%-58s %s\n" "default model 160x96, cuda $p" "$(fps 50 450 tcvccolorize device=cuda precision=$p)"
+  printf "%-58s %s\n" "default model (its train_size), cuda $p" "$(fps 50 450 tcvccolorize device=cuda precision=$p)"
 done
 printf "%-58s %s\n" "default model at 1280x720, cuda fp16" "$(fps 50 450 tcvccolorize device=cuda precision=fp16 working-width=1280 working-height=720)"
 printf "%-58s %s\n" "paper size 256x256, cpu fp32 (anchor)" "$(fps 5 25 tcvccolorize model-file=$work/paper.safetensors device=cpu)"

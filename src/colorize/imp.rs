@@ -294,7 +294,7 @@ impl ObjectImpl for Colorize {
                     .build(),
                 glib::ParamSpecUInt::builder("working-width")
                     .nick("Working width")
-                    .blurb("Inference width (both 0: the model's training size, e.g. 160x96 for the default model, 256x256 for the paper's; only this one 0: from working-height and the input's aspect ratio, multiple of 4)")
+                    .blurb("Inference width (both 0: the model's training size, e.g. 224x128 for the default model, 256x256 for the paper's; only this one 0: from working-height and the input's aspect ratio, multiple of 4)")
                     .maximum(MAX_SIDE as u32)
                     .default_value(DEFAULT_WORKING)
                     .mutable_ready()
@@ -321,12 +321,12 @@ impl ObjectImpl for Colorize {
                     .build(),
                 glib::ParamSpecEnum::builder_with_default("previous-frame", Previous::Auto)
                     .nick("Previous frame")
-                    .blurb("What the network gets as its previous frame: auto (as the model file says), chain (its own previous output, as the paper), blank (every frame on its own). The default model measured 0.26 dB more on its held-out test clips with blank (docs/model-card.md); keyframes need the chain")
+                    .blurb("What the network gets as its previous frame: auto (as the model file says), chain (its own previous output, as the paper), blank (every frame on its own). The default model measured 0.13 dB more on its held-out test clips with its chain, 0.89 dB less on 100-frame shots (docs/model-card.md); keyframes need the chain")
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecBoolean::builder("flip-average")
                     .nick("Flip average")
-                    .blurb("Test-time augmentation: each prediction is the mean of the network's output for the frame and, mirrored back, for its left-right mirror (and of the previous frame's). Twice the network's work; with the default model +0.07 dB and 4-8 % less temporal error frame by frame, -0.12 to +0.04 dB with the chain (docs/model-card.md)")
+                    .blurb("Test-time augmentation: each prediction is the mean of the network's output for the frame and, mirrored back, for its left-right mirror (and of the previous frame's). Twice the network's work; with the 160x96 default of 2026-12-05 +0.07 dB and 4-8 % less temporal error frame by frame, -0.12 to +0.04 dB with the chain (docs/model-card.md)")
                     .default_value(false)
                     .mutable_playing()
                     .build(),
