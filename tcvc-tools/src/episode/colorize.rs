@@ -199,7 +199,7 @@ impl Scheduler<'_> {
                     .f_to_kind(Kind::Float)
                     .map_err(torch("widening the prediction"))?
             };
-            self.forwards += 1;
+            self.forwards += if self.flip_average { 2 } else { 1 };
             for (j, &i) in batch_slots.iter().enumerate() {
                 let slot = &mut self.slots[i];
                 let pred = out.narrow(0, j as i64, 1);
