@@ -321,7 +321,7 @@ impl ObjectImpl for Colorize {
                     .build(),
                 glib::ParamSpecEnum::builder_with_default("previous-frame", Previous::Auto)
                     .nick("Previous frame")
-                    .blurb("What the network gets as its previous frame: auto (as the model file says), chain (its own previous output, as the paper), blank (every frame on its own). The default model measured 0.13 dB more on its held-out test clips with its chain, 0.89 dB less on 100-frame shots (docs/model-card.md); keyframes need the chain")
+                    .blurb("What the network gets as its previous frame: auto (as the model file says), chain (its own previous output, as the paper), blank (every frame on its own). The default model measured 0.29 dB more on its held-out test clips with its chain, 0.51 dB less on 100-frame shots (docs/model-card.md); keyframes need the chain")
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecBoolean::builder("flip-average")
