@@ -120,6 +120,28 @@ fn text(b: &[u8]) -> String {
 /// larger (a peak of 254 instead of 255: 0.034 dB; another mean: whole dB).
 const MODEL_PSNR_TOLERANCE_DB: f64 = 1e-3;
 
+/// `key` of every frame of a report column's first video.
+fn per_frame(model: &serde_json::Value, key: &str) -> Vec<f64> {
+    model["videos"][0]["per_frame"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f[key].as_f64().unwrap())
+        .collect()
+}
+
+/// `got` (tcvc-eval's per-frame PSNR) is `want` (an independent computation), frame by frame,
+/// within [`MODEL_PSNR_TOLERANCE_DB`].
+fn assert_psnr_matches(got: &[f64], want: &[f64]) {
+    assert_eq!(got.len(), FRAMES);
+    for (k, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() < MODEL_PSNR_TOLERANCE_DB,
+            "frame {k}: {g} vs {w}"
+        );
+    }
+}
+
 /// PSNR of each frame computed here: the same frames decoded by the video module, line art by
 /// `edges::line_art` on the grey of `common::grey_of_rgb`, the chain and compose as the element.
 fn independent_psnr(model: &Path) -> Vec<f64> {
@@ -342,26 +364,11 @@ fn previous_blank_runs_the_weights_frame_by_frame() {
             serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
         let m = &report["models"][0];
         assert_eq!(m["previous"], previous);
-        m["videos"][0]["per_frame"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["psnr"].as_f64().unwrap())
-            .collect::<Vec<f64>>()
+        per_frame(m, "psnr")
     };
     let (blank, chain) = (run("blank"), run("chain"));
-    for (got, want) in [
-        (&blank, independent_psnr_with(a, true)),
-        (&chain, independent_psnr(a)),
-    ] {
-        assert_eq!(got.len(), FRAMES);
-        for (k, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert!(
-                (g - w).abs() < MODEL_PSNR_TOLERANCE_DB,
-                "frame {k}: {g} vs {w}"
-            );
-        }
-    }
+    assert_psnr_matches(&blank, &independent_psnr_with(a, true));
+    assert_psnr_matches(&chain, &independent_psnr(a));
     assert_eq!(
         blank[0], chain[0],
         "frame 0 has no previous frame either way"
@@ -416,23 +423,12 @@ fn flip_average_runs_the_flip_averaged_chain() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["flip_average"], true);
-    let got: Vec<f64> = report["models"][0]["videos"][0]["per_frame"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["psnr"].as_f64().unwrap())
-        .collect();
+    let got = per_frame(&report["models"][0], "psnr");
     let want: Vec<f64> = independent_psnr_keyed(a, false, None, true)
         .into_iter()
         .map(Option::unwrap)
         .collect();
-    assert_eq!(got.len(), FRAMES);
-    for (k, (g, w)) in got.iter().zip(&want).enumerate() {
-        assert!(
-            (g - w).abs() < MODEL_PSNR_TOLERANCE_DB,
-            "frame {k}: {g} vs {w}"
-        );
-    }
+    assert_psnr_matches(&got, &want);
     let plain = independent_psnr(a);
     assert!(
         got.iter()
@@ -466,14 +462,6 @@ fn keyframes_are_the_originals_and_the_next_previous_frame_and_are_not_measured(
         assert!(stdout.contains("keyframes ("), "{stdout}");
         serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&json).unwrap()).unwrap()
     };
-    let frames = |m: &serde_json::Value, key: &str| -> Vec<f64> {
-        m["videos"][0]["per_frame"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f[key].as_f64().unwrap())
-            .collect()
-    };
     for previous in ["chain", "blank"] {
         let report = run(previous, "3");
         assert_eq!(report["keyframes"], "every 3 frames");
@@ -485,9 +473,14 @@ fn keyframes_are_the_originals_and_the_next_previous_frame_and_are_not_measured(
                 .collect();
         // Every column leaves out the keyframes 0 and 3; the chain restarts at each of them.
         for m in report["models"].as_array().unwrap() {
-            assert_eq!(frames(m, "frame"), [1.0, 2.0, 4.0, 5.0], "{}", m["label"]);
             assert_eq!(
-                frames(m, "chain_index"),
+                per_frame(m, "frame"),
+                [1.0, 2.0, 4.0, 5.0],
+                "{}",
+                m["label"]
+            );
+            assert_eq!(
+                per_frame(m, "chain_index"),
                 [1.0, 2.0, 1.0, 2.0],
                 "{}",
                 m["label"]
@@ -495,7 +488,7 @@ fn keyframes_are_the_originals_and_the_next_previous_frame_and_are_not_measured(
             // Frame 1's temporal error is against the keyframe the viewer saw before it.
             assert!(m["videos"][0]["per_frame"][0]["temporal_error"].is_f64());
         }
-        let got = frames(&report["models"][0], "psnr");
+        let got = per_frame(&report["models"][0], "psnr");
         for ((k, w), g) in want.iter().zip(&got) {
             assert!(
                 (g - w).abs() < MODEL_PSNR_TOLERANCE_DB,
