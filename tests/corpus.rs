@@ -2,7 +2,7 @@
 //! tools/corpus.py (the cel-animation training corpus, docs/corpus.md): the small corpus is
 //! deterministic (byte-identical PNGs and manifest for a seed, different for another seed),
 //! every clip names its sources and licences, and the validation / test clips share no asset
-//! with the training clips.
+//! with the training clips; the `long` size is one long training shot per clip.
 //!
 //! Needs the Debian packages openclipart-svg and librsvg2-bin (`make setup`) and PyPI access the
 //! first time (the arcade wheel is fetched into data/sources). The SVG renders are cached in
@@ -42,17 +42,16 @@ impl Drop for Cleanup {
 }
 
 fn build(out: &Path, seed: u32) {
+    build_with(out, seed, &["--size", "small"]);
+}
+
+fn build_with(out: &Path, seed: u32, size: &[&str]) {
     let cache = common::root().join("target").join("corpus-test-cache");
     let res = Command::new(common::python())
         .arg(common::root().join("tools/corpus.py"))
-        .args([
-            "build",
-            "--size",
-            "small",
-            "--quiet",
-            "--seed",
-            &seed.to_string(),
-        ])
+        .arg("build")
+        .args(size)
+        .args(["--quiet", "--seed", &seed.to_string()])
         .arg("--out")
         .arg(out)
         .arg("--cache")
@@ -62,7 +61,7 @@ fn build(out: &Path, seed: u32) {
         .expect("runs tools/corpus.py");
     assert!(
         res.status.success(),
-        "tools/corpus.py build --size small failed ({}): {}{}",
+        "tools/corpus.py build {size:?} failed ({}): {}{}",
         res.status,
         String::from_utf8_lossy(&res.stdout),
         String::from_utf8_lossy(&res.stderr)
@@ -213,5 +212,84 @@ fn small_corpus_is_deterministic_licensed_and_split_by_asset() {
     assert!(
         assets("chain").is_subset(&test),
         "chain clips use only test assets"
+    );
+}
+
+/// `--size long` (extra training shots for the chain walkers): training clips only, each one
+/// shot of 90–120 frames, every frame on disk, every source licensed, and no character or prop
+/// of the held-out clips (those of the small corpus of the same seed) among them. Rendered at a
+/// short side of 32 px to stay quick.
+#[test]
+fn long_corpus_is_one_long_training_shot_per_clip_from_training_assets() {
+    let long = temp_dir("long");
+    let small = temp_dir("small");
+    let _cleanup = Cleanup(vec![long.clone(), small.clone()]);
+    build_with(&long, 3, &["--size", "long", "--height", "32"]);
+    build(&small, 3);
+    let m = manifest(&long);
+    let clips = m["clips"].as_array().expect("clips");
+    assert_eq!(clips.len(), 16, "the long corpus has 16 clips");
+    let mut train_assets = BTreeSet::new();
+    for clip in clips {
+        let name = clip["name"].as_str().unwrap();
+        assert_eq!(clip["split"].as_str(), Some("train"), "{name}");
+        assert_eq!(clip["shots"], serde_json::json!([0]), "{name}: one shot");
+        let frames = clip["frames"].as_u64().unwrap();
+        assert!((90..=120).contains(&frames), "{name}: {frames} frames");
+        assert_eq!(
+            clip["height"]
+                .as_u64()
+                .unwrap()
+                .min(clip["width"].as_u64().unwrap()),
+            32
+        );
+        let n = std::fs::read_dir(long.join("train").join(name))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "png")
+            })
+            .count() as u64;
+        assert_eq!(
+            n, frames,
+            "{name}: manifest says {frames} frames, folder has {n}"
+        );
+        for s in clip["sources"].as_array().expect("sources") {
+            assert!(
+                !s["licence"].as_str().unwrap_or("").trim().is_empty(),
+                "{name}: {s}"
+            );
+            let a = s["asset"].as_str().unwrap();
+            if !a.starts_with("procedural:") {
+                train_assets.insert(a.to_string());
+            }
+        }
+    }
+    for split in ["val", "test", "chain"] {
+        assert!(
+            !long.join(split).exists()
+                || std::fs::read_dir(long.join(split))
+                    .unwrap()
+                    .next()
+                    .is_none(),
+            "the long corpus has {split} clips"
+        );
+    }
+    let held_out: BTreeSet<String> = manifest(&small)["clips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["split"] != "train")
+        .flat_map(|c| c["sources"].as_array().unwrap().iter())
+        .map(|s| s["asset"].as_str().unwrap().to_string())
+        .filter(|a| !a.starts_with("procedural:"))
+        .collect();
+    let shared: Vec<_> = train_assets.intersection(&held_out).collect();
+    assert!(
+        shared.is_empty(),
+        "long clips use held-out assets: {shared:?}"
     );
 }

@@ -513,6 +513,10 @@ SIZES = {
              "chain": (2, (1, 1), (100, 100)), "height": 216},
     "small": {"train": (3, (2, 2), (4, 4)), "val": (1, (2, 2), (4, 4)), "test": (1, (2, 2), (4, 4)),
               "chain": (1, (1, 1), (8, 8)), "height": 64},
+    # training clips of one long shot each (the length of the chain clips), for walkers that follow
+    # the model's own chain as far as the element does on a long shot; no held-out splits
+    "long": {"train": (16, (1, 1), (90, 120)), "val": (0, (1, 1), (1, 1)), "test": (0, (1, 1), (1, 1)),
+             "chain": (0, (1, 1), (1, 1)), "height": 216},
 }
 TEST_ASPECTS = ["16:9", "4:3", "9:16", "1:1", "16:9", "4:3", "9:16", "1:1"]
 # "chain": single shots of 100 frames made from the test split's assets, for measuring how the
@@ -855,7 +859,7 @@ def main():
     b.add_argument("--out", required=True, help="output folder")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--size", choices=sorted(SIZES), default="full")
-    b.add_argument("--height", type=int, default=0, help="short side in px (default: 216 full, 64 small)")
+    b.add_argument("--height", type=int, default=0, help="short side in px (default: 216 full and long, 64 small)")
     b.add_argument("--cache", default=None, help="render cache (default: OUT/.cache)")
     b.add_argument("--sources", default=None, help="downloaded sources (default: data/sources)")
     b.add_argument("--contact", action="store_true", help="also write OUT/contact.png")

@@ -8,6 +8,8 @@
 #   tools/experiments/finetune.sh paper    the paper's rule: ground truth w.p. 0.5, else blank
 #   tools/experiments/finetune.sh walk     two chain walkers a batch (temporal loss), two blank samples
 #   tools/experiments/finetune.sh walk0    the same without the temporal loss
+#   tools/experiments/finetune.sh walklong walk, plus the one-shot clips of 90-120 frames of
+#                                           `tools/corpus.py build --size long --seed 3 --out data/corpus-long3`
 # Writes runs/ft-VARIANT/ (checkpoints, losses) and runs/ft-VARIANT.safetensors (OUT=path changes
 # both); extra arguments go to tcvc-train. START=FILE starts from another model (stage 9: the
 # default), SIZE=WxH trains at another size, SEED=N changes the seed, STEPS=N the budget
@@ -17,14 +19,16 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export LIBTORCH_USE_PYTORCH=1 OMP_WAIT_POLICY=passive
 bin=${BIN:-target/release/tcvc-train}
-name=${1:?recipe, blank, paper, walk or walk0}; shift
+name=${1:?recipe, blank, paper, walk, walk0 or walklong}; shift
 case $name in
   recipe) v=(--self-feed 0.5 --self-feed-ramp 300 --unroll 2 --degrade-prev 0.3 --temporal-weight 10) ;;
   blank) v=(--prev-prob 0) ;;
   paper) v=() ;;
   walk) v=(--chain-walkers 2 --prev-prob 0 --temporal-weight 10) ;;
   walk0) v=(--chain-walkers 2 --prev-prob 0) ;;
-  *) echo "recipe, blank, paper, walk or walk0" >&2; exit 2 ;;
+  walklong) v=(--chain-walkers 2 --prev-prob 0 --temporal-weight 10)
+    for d in data/corpus-long3/train/*; do v+=(--train "$d"); done ;;
+  *) echo "recipe, blank, paper, walk, walk0 or walklong" >&2; exit 2 ;;
 esac
 mkdir -p runs
 start=${START:-runs/previous-default-d4b451e.safetensors}
