@@ -216,9 +216,9 @@ fn small_corpus_is_deterministic_licensed_and_split_by_asset() {
 }
 
 /// `--size long` (extra training shots for the chain walkers): training clips only, each one
-/// shot of 90–120 frames, every frame on disk, every source licensed, and no character or prop
-/// of the held-out clips (those of the small corpus of the same seed) among them. Rendered at a
-/// short side of 32 px to stay quick.
+/// shot of 90–120 frames, every frame on disk, every source licensed, every Kenney character one
+/// of the manifest's training ones, and no character or prop of the held-out clips (those of the
+/// small corpus of the same seed) among them. Rendered at a short side of 32 px to stay quick.
 #[test]
 fn long_corpus_is_one_long_training_shot_per_clip_from_training_assets() {
     let long = temp_dir("long");
@@ -263,6 +263,13 @@ fn long_corpus_is_one_long_training_shot_per_clip_from_training_assets() {
                 "{name}: {s}"
             );
             let a = s["asset"].as_str().unwrap();
+            if let Some(k) = a.strip_prefix("kenney:") {
+                assert_eq!(
+                    m["kenney_split"][k].as_str(),
+                    Some("train"),
+                    "{name}: the Kenney character {k} is not a training one"
+                );
+            }
             if !a.starts_with("procedural:") {
                 train_assets.insert(a.to_string());
             }
