@@ -98,6 +98,26 @@ fn manifest(root: &Path) -> serde_json::Value {
     serde_json::from_str(&text).expect("manifest.json is JSON")
 }
 
+/// The clip folder holds exactly `frames` PNG frames, as its manifest entry says.
+fn assert_frames(dir: &Path, frames: u64) {
+    let n = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "png")
+        })
+        .count() as u64;
+    assert_eq!(
+        n,
+        frames,
+        "{}: manifest says {frames} frames, folder has {n}",
+        dir.display()
+    );
+}
+
 #[test]
 fn small_corpus_is_deterministic_licensed_and_split_by_asset() {
     let a = temp_dir("a");
@@ -147,21 +167,7 @@ fn small_corpus_is_deterministic_licensed_and_split_by_asset() {
         let name = clip["name"].as_str().expect("clip name");
         let split = clip["split"].as_str().expect("clip split").to_string();
         let frames = clip["frames"].as_u64().expect("frame count");
-        let dir = a.join(&split).join(name);
-        let n = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .path()
-                    .extension()
-                    .is_some_and(|x| x == "png")
-            })
-            .count() as u64;
-        assert_eq!(
-            n, frames,
-            "{name}: manifest says {frames} frames, folder has {n}"
-        );
+        assert_frames(&a.join(&split).join(name), frames);
         assert!(clip["width"].as_u64().unwrap() > 0 && clip["height"].as_u64().unwrap() > 0);
         assert_eq!(
             clip["shots"][0].as_u64(),
@@ -243,20 +249,7 @@ fn long_corpus_is_one_long_training_shot_per_clip_from_training_assets() {
                 .min(clip["width"].as_u64().unwrap()),
             32
         );
-        let n = std::fs::read_dir(long.join("train").join(name))
-            .unwrap()
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .path()
-                    .extension()
-                    .is_some_and(|x| x == "png")
-            })
-            .count() as u64;
-        assert_eq!(
-            n, frames,
-            "{name}: manifest says {frames} frames, folder has {n}"
-        );
+        assert_frames(&long.join("train").join(name), frames);
         for s in clip["sources"].as_array().expect("sources") {
             assert!(
                 !s["licence"].as_str().unwrap_or("").trim().is_empty(),
