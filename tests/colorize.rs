@@ -343,6 +343,52 @@ fn flip_average_is_the_mean_of_the_frame_and_its_mirror_and_switches_while_playi
 }
 
 #[test]
+fn temporal_smoothing_steadies_the_output_keeps_the_chain_and_switches_while_playing() {
+    let m = model();
+    let g = ModelFile::load(&m, Device::Cpu, Kind::Float)
+        .unwrap()
+        .generator;
+    let art = line_art_frames(CLIP_720P, &[20, 21, 22], W, H);
+    let input = |k: usize| {
+        Tensor::from_slice(&art[k])
+            .view([1, 1, H as i64, W as i64])
+            .to_kind(Kind::Float)
+            / 255.0
+    };
+    let mut c = Colorizer::new(
+        &m,
+        W,
+        H,
+        &[("scene-threshold", "1.0"), ("temporal-smoothing", "0.8")],
+    );
+    // The chain by hand: the network's own predictions; the output smoothed towards the last
+    // output (the core's smooth_step, checked against a hand computation in tcvc-core).
+    let p0 = direct(&g, &art[0], None, W, H);
+    assert!(max_diff(&c.push(&art[0], 0), &to_rgb8(&p0)) <= 1);
+    let p1 = direct(&g, &art[1], Some(&p0), W, H);
+    let o1 = model::stream::smooth_step(&p1, &p0, &input(1), &input(0), 0.8).unwrap();
+    assert!(
+        max_diff(&to_rgb8(&o1), &to_rgb8(&p1)) > 5,
+        "smoothing changes the output of a real frame"
+    );
+    assert!(
+        max_diff(&c.push(&art[1], 1), &to_rgb8(&o1)) <= 1,
+        "frame 2 = the prediction smoothed towards frame 1's output"
+    );
+    let el = c.h.element().unwrap();
+    assert_eq!(el.property::<f64>("temporal-smoothing"), 0.8);
+    el.set_property("temporal-smoothing", 0.0f64);
+    assert!(
+        max_diff(
+            &c.push(&art[2], 2),
+            &to_rgb8(&direct(&g, &art[2], Some(&p1), W, H))
+        ) <= 1,
+        "off while playing: the plain chain, fed the network's prediction, not the output"
+    );
+    assert!(c.resets().is_empty(), "switching is no reset");
+}
+
+#[test]
 fn two_instances_in_two_pipelines_share_one_model_and_keep_their_own_chains() {
     let dir = scratch_dir("shared-model");
     let m = dir.join("shared.safetensors");

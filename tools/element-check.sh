@@ -4,6 +4,7 @@
 # by tcvcpsnr / tcvcssim against the original frames. One line per clip:
 #   CLIP WxH FRAMES PSNR SSIM
 #   tools/element-check.sh CLIP...   (a video file or a folder of PNG frames named %05d.png)
+# PROPS="temporal-smoothing=0.8 ..." adds tcvccolorize properties.
 # Used for docs/model-card.md's acceptance table; `tcvc-eval --size native` gives the same clips'
 # trivial baselines (white, grey, lineart, mean-colour) and should agree with these figures.
 set -euo pipefail
@@ -13,6 +14,7 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 [ $# -ge 1 ] || { echo "usage: $0 CLIP..." >&2; exit 2; }
 model_prop=""
 [ -n "${MODEL:-}" ] && model_prop="model-file=$MODEL"
+model_prop="$model_prop ${PROPS:-}"
 log=$(mktemp "${TMPDIR:-/tmp}/element-check.XXXXXX")
 trap 'rm -f "$log"' EXIT
 for clip in "$@"; do

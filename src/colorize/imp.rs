@@ -7,6 +7,7 @@ use crate::model::batch::{self, BatchKey, Batcher};
 use crate::model::cache::{self, CachedModel};
 use crate::model::stream::{
     compose, plane_to_tensor, tensor_to_rgb8, StreamColorizer, DEFAULT_SCENE_THRESHOLD,
+    MAX_SMOOTHING,
 };
 use gst::glib;
 use gst::prelude::*;
@@ -148,6 +149,7 @@ struct Settings {
     output_mode: Output,
     previous_frame: Previous,
     flip_average: bool,
+    temporal_smoothing: f64,
     keyframe_location: Option<String>,
     model_instance_id: Option<String>,
     batch_size: u32,
@@ -170,6 +172,7 @@ impl Default for Settings {
             output_mode: Output::Auto,
             previous_frame: Previous::Auto,
             flip_average: false,
+            temporal_smoothing: 0.0,
             keyframe_location: None,
             model_instance_id: None,
             batch_size: 1,
@@ -330,6 +333,14 @@ impl ObjectImpl for Colorize {
                     .default_value(false)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecDouble::builder("temporal-smoothing")
+                    .nick("Temporal smoothing")
+                    .blurb("Steadies the output's colours: where the line art did not change around a pixel since the last frame and the new prediction is near the last output's colour there, the output keeps that much (0 off, up to 0.95) of the last output; whatever moves or is repainted follows the network. The chain still gets the network's own prediction. With the default model at 0.8: 7-14 % less temporal error, 19-35 % less static flicker, PSNR within 0.03 dB (docs/colorize.md)")
+                    .minimum(0.0)
+                    .maximum(MAX_SMOOTHING)
+                    .default_value(0.0)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecString::builder("model-instance-id")
                     .nick("Model instance id")
                     .blurb("Elements of this process with the same id put their frames into one forward pass (batching across streams, as DL Streamer's model-instance-id); each keeps its own chain, resets and messages. They need the same model, device, precision and working size. Unset: no batching")
@@ -412,6 +423,23 @@ impl ObjectImpl for Colorize {
                     stream.colorizer.set_flip_average(v);
                 }
             }
+            "temporal-smoothing" => {
+                s.temporal_smoothing = value.get().expect("type checked upstream");
+                let v = s.temporal_smoothing;
+                drop(s);
+                if let Some(stream) = self
+                    .state
+                    .lock()
+                    .unwrap()
+                    .as_mut()
+                    .and_then(|st| st.stream.as_mut())
+                {
+                    // The ParamSpec's bounds are MAX_SMOOTHING's: this cannot fail.
+                    if let Err(e) = stream.colorizer.set_temporal_smoothing(v) {
+                        gst::warning!(CAT, imp = self, "{e}");
+                    }
+                }
+            }
             "keyframe-location" => {
                 s.keyframe_location = value.get().expect("type checked upstream")
             }
@@ -442,6 +470,7 @@ impl ObjectImpl for Colorize {
             "output-mode" => s.output_mode.to_value(),
             "previous-frame" => s.previous_frame.to_value(),
             "flip-average" => s.flip_average.to_value(),
+            "temporal-smoothing" => s.temporal_smoothing.to_value(),
             "keyframe-location" => s.keyframe_location.to_value(),
             "model-instance-id" => s.model_instance_id.to_value(),
             "batch-size" => s.batch_size.to_value(),
@@ -633,6 +662,10 @@ impl VideoFilterImpl for Colorize {
                         .blank(st.model.meta.previous_frame),
                 );
                 c.set_flip_average(settings.flip_average);
+                // The ParamSpec's bounds are MAX_SMOOTHING's: this cannot fail.
+                if let Err(e) = c.set_temporal_smoothing(settings.temporal_smoothing) {
+                    gst::warning!(CAT, imp = self, "{e}");
+                }
                 c
             }
             Err(e) => {

@@ -10,8 +10,8 @@ use crate::edges::ModelInput;
 use crate::metrics::{self, SsimWindow, TemporalTracker, DEFAULT_STATIC_THRESHOLD};
 use crate::model::cache::{self, CachedModel};
 use crate::model::stream::{
-    compose, plane_to_tensor, rgb8_to_tensor, tensor_to_rgb8, OutputMode, ResetReason,
-    DEFAULT_SCENE_THRESHOLD,
+    compose, parse_smoothing, plane_to_tensor, rgb8_to_tensor, tensor_to_rgb8, OutputMode,
+    ResetReason, DEFAULT_SCENE_THRESHOLD,
 };
 use crate::model::{InputMode, ModelError, OutputChoice, Precision, PreviousChoice};
 use crate::video::{self, Clip, Fit, VideoError};
@@ -219,6 +219,10 @@ struct Args {
     /// model's work).
     #[arg(long)]
     flip_average: bool,
+    /// Temporal smoothing of the output, as the element's `temporal-smoothing` (0 off, up to
+    /// 0.95).
+    #[arg(long, value_name = "S", default_value_t = 0.0, value_parser = parse_smoothing)]
+    temporal_smoothing: f64,
     /// Scene-cut threshold of the previous-frame chain (1.0 disables cut detection).
     #[arg(long, value_name = "T", default_value_t = DEFAULT_SCENE_THRESHOLD,
           value_parser = parse_fraction)]
@@ -389,6 +393,8 @@ struct Report {
     keyframes: Option<Keyframes>,
     /// Whether model predictions were flip averages (`--flip-average`).
     flip_average: bool,
+    /// The outputs' temporal smoothing (`--temporal-smoothing`; 0: off).
+    temporal_smoothing: f64,
     models: Vec<ModelResult>,
 }
 
@@ -449,6 +455,9 @@ fn run_clip(
         .map_err(|e| Failure::input(format!("--working {}: {e}", job.working)))?;
     colorizer.set_blank_previous(job.blank_previous);
     colorizer.set_flip_average(args.flip_average);
+    colorizer
+        .set_temporal_smoothing(args.temporal_smoothing)
+        .map_err(|e| Failure::input(format!("--temporal-smoothing: {e}")))?;
     let mut model_input = ModelInput::new();
     let mut out = vec![0u8; w * h * 3];
     let mut tracker = TemporalTracker::new(args.static_threshold);
@@ -844,6 +853,14 @@ fn markdown(report: &Report, videos: usize) -> String {
              frame and, mirrored back, for its left-right mirror"
         );
     }
+    if report.temporal_smoothing > 0.0 {
+        let _ = writeln!(
+            s,
+            "- temporal smoothing {}: model outputs keep up to that much of the last output where \
+             the input did not change (as the element's temporal-smoothing)",
+            report.temporal_smoothing
+        );
+    }
     if videos > 1 {
         let _ = writeln!(
             s,
@@ -1084,6 +1101,7 @@ fn run(args: &Args) -> Result<(), Failure> {
         static_threshold: args.static_threshold,
         keyframes: args.keyframes,
         flip_average: args.flip_average,
+        temporal_smoothing: args.temporal_smoothing,
         models: results,
     };
     print!("{}", markdown(&report, args.videos.len()));

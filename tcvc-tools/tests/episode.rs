@@ -220,6 +220,35 @@ fn batched_shot_chains_and_shards_equal_the_element_frame_for_frame() {
             .any(|(a, b)| a != b),
         "the flip average equals the plain chain"
     );
+
+    // Temporal smoothing in the batched chains is the element's `temporal-smoothing` (the one
+    // shared `smooth_step`), and not the plain chain.
+    let smoothed = element_frames_with(&clip, " temporal-smoothing=0.8");
+    let out = dir.join("smooth");
+    std::fs::create_dir_all(&out).unwrap();
+    run(episode()
+        .args([
+            "colorize",
+            "--device",
+            "cpu",
+            "--batch",
+            "3",
+            "--temporal-smoothing",
+            "0.8",
+            "--shots",
+        ])
+        .arg(&shots)
+        .arg(&clip)
+        .arg("-o")
+        .arg(out.join("%05d.png")));
+    let got = png_frames(&out, FRAMES);
+    assert_frames_match(&got, &smoothed, BATCHED, "temporal smoothing");
+    assert!(
+        got.iter()
+            .zip(element_frames(&clip, None).iter())
+            .any(|(a, b)| a != b),
+        "the smoothed chain equals the plain chain"
+    );
 }
 
 #[test]
@@ -233,6 +262,17 @@ fn bad_arguments_are_clear_errors() {
         (
             vec!["colorize", "x.mkv", "-o", "o.mkv", "--batch", "0"],
             "at least 1",
+        ),
+        (
+            vec![
+                "colorize",
+                "x.mkv",
+                "-o",
+                "o.mkv",
+                "--temporal-smoothing",
+                "1.5",
+            ],
+            "0 (off) to 0.95",
         ),
         (
             vec!["plan", "/nonexistent.mkv", "-o", "p.json"],

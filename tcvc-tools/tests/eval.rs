@@ -150,7 +150,7 @@ fn independent_psnr(model: &Path) -> Vec<f64> {
 
 /// [`independent_psnr`] with a blank previous frame on every frame when `blank`.
 fn independent_psnr_with(model: &Path, blank: bool) -> Vec<f64> {
-    independent_psnr_keyed(model, blank, None, false)
+    independent_psnr_keyed(model, blank, None, false, 0.0)
         .into_iter()
         .map(Option::unwrap)
         .collect()
@@ -158,12 +158,14 @@ fn independent_psnr_with(model: &Path, blank: bool) -> Vec<f64> {
 
 /// [`independent_psnr_with`] with the original of frames 0, `every`, 2·`every`, … as artist
 /// keyframes (`StreamColorizer::set_previous`, as the element's keyframe-location): `None` for
-/// those frames; predictions flip-averaged (`StreamColorizer::set_flip_average`) when `flip`.
+/// those frames; predictions flip-averaged (`StreamColorizer::set_flip_average`) when `flip`;
+/// outputs smoothed (`StreamColorizer::set_temporal_smoothing`) by `smooth`.
 fn independent_psnr_keyed(
     model: &Path,
     blank: bool,
     every: Option<usize>,
     flip: bool,
+    smooth: f64,
 ) -> Vec<Option<f64>> {
     let clip = gsttcvc::video::load_clip(
         &sample(CLIP_720P),
@@ -186,6 +188,7 @@ fn independent_psnr_keyed(
     .unwrap();
     chain.set_blank_previous(blank);
     chain.set_flip_average(flip);
+    chain.set_temporal_smoothing(smooth).unwrap();
     clip.frames
         .iter()
         .enumerate()
@@ -424,7 +427,7 @@ fn flip_average_runs_the_flip_averaged_chain() {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["flip_average"], true);
     let got = per_frame(&report["models"][0], "psnr");
-    let want: Vec<f64> = independent_psnr_keyed(a, false, None, true)
+    let want: Vec<f64> = independent_psnr_keyed(a, false, None, true, 0.0)
         .into_iter()
         .map(Option::unwrap)
         .collect();
@@ -435,6 +438,64 @@ fn flip_average_runs_the_flip_averaged_chain() {
             .zip(&plain)
             .any(|(g, p)| (g - p).abs() > 10.0 * MODEL_PSNR_TOLERANCE_DB),
         "flip averaging changed nothing: {got:?} {plain:?}"
+    );
+}
+
+/// `--temporal-smoothing` runs the element's temporal smoothing (the chain of an independent
+/// `StreamColorizer` with `set_temporal_smoothing`), differs from the plain chain, says so, and
+/// an out-of-range strength is a usage error.
+#[test]
+fn temporal_smoothing_runs_the_smoothed_chain() {
+    let [a, _] = models();
+    let d = scratch_dir("eval-smooth");
+    let clip = sample(CLIP_720P);
+    let json = d.join("smooth.json");
+    let out = eval_tiny(
+        a,
+        &[
+            "--no-baselines".as_ref(),
+            "--temporal-smoothing".as_ref(),
+            "0.8".as_ref(),
+            "--json".as_ref(),
+            json.as_os_str(),
+            clip.as_os_str(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("- temporal smoothing 0.8"),
+        "{}",
+        text(&out.stdout)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["temporal_smoothing"], 0.8);
+    let got = per_frame(&report["models"][0], "psnr");
+    let want: Vec<f64> = independent_psnr_keyed(a, false, None, false, 0.8)
+        .into_iter()
+        .map(Option::unwrap)
+        .collect();
+    assert_psnr_matches(&got, &want);
+    let plain = independent_psnr(a);
+    assert!(
+        got.iter()
+            .zip(&plain)
+            .any(|(g, p)| (g - p).abs() > 10.0 * MODEL_PSNR_TOLERANCE_DB),
+        "temporal smoothing changed nothing: {got:?} {plain:?}"
+    );
+    let bad = eval_tiny(
+        a,
+        &[
+            "--temporal-smoothing".as_ref(),
+            "1".as_ref(),
+            clip.as_os_str(),
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+    assert!(
+        text(&bad.stderr).contains("0 (off) to 0.95"),
+        "{}",
+        text(&bad.stderr)
     );
 }
 
@@ -466,7 +527,7 @@ fn keyframes_are_the_originals_and_the_next_previous_frame_and_are_not_measured(
         let report = run(previous, "3");
         assert_eq!(report["keyframes"], "every 3 frames");
         let want: Vec<(usize, f64)> =
-            independent_psnr_keyed(a, previous == "blank", Some(3), false)
+            independent_psnr_keyed(a, previous == "blank", Some(3), false, 0.0)
                 .into_iter()
                 .enumerate()
                 .filter_map(|(k, p)| p.map(|p| (k, p)))

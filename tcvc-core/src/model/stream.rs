@@ -83,7 +83,9 @@ pub enum ResetReason {
 
 /// One step's result.
 pub struct Step {
-    /// Prediction at working size (also kept as the next previous frame).
+    /// Prediction at working size, what the output is composed from: the generator's output
+    /// (kept as the next previous frame), smoothed towards the last one when temporal smoothing
+    /// is on ([`StreamColorizer::set_temporal_smoothing`]; the chain keeps the unsmoothed one).
     pub prediction: Tensor,
     /// Set when the chain was reset before this frame.
     pub reset: Option<ResetReason>,
@@ -98,6 +100,9 @@ pub struct StreamColorizer {
     scene: SceneDetector,
     prev: Option<Tensor>,
     flip_average: bool,
+    smoothing: f64,
+    /// The last smoothed prediction and the working-size input it was made for.
+    smoothed: Option<(Tensor, Tensor)>,
 }
 
 /// Resizes `x` (`1 × C × h × w`) to `(height, width)`: area averaging when shrinking (thin lines
@@ -139,6 +144,8 @@ impl StreamColorizer {
             scene: SceneDetector::new(scene_threshold),
             prev: None,
             flip_average: false,
+            smoothing: 0.0,
+            smoothed: None,
         })
     }
 
@@ -175,6 +182,23 @@ impl StreamColorizer {
         self.flip_average
     }
 
+    /// Temporal smoothing of the output (`0` off, up to `0.95`): see [`smooth_step`]. The chain
+    /// keeps the generator's own prediction as the previous frame; only [`Step::prediction`]
+    /// (what the output is made of) is smoothed.
+    pub fn set_temporal_smoothing(&mut self, strength: f64) -> Result<()> {
+        check_smoothing(strength).map_err(ModelError::InvalidInput)?;
+        self.smoothing = strength;
+        if strength == 0.0 {
+            self.smoothed = None;
+        }
+        Ok(())
+    }
+
+    /// The temporal smoothing strength (see [`StreamColorizer::set_temporal_smoothing`]).
+    pub fn temporal_smoothing(&self) -> f64 {
+        self.smoothing
+    }
+
     /// Sets the scene-cut threshold (1.0 disables cut detection).
     pub fn set_scene_threshold(&mut self, v: f64) {
         self.scene.set_threshold(v);
@@ -184,6 +208,7 @@ impl StreamColorizer {
     /// the scene detector's shot.
     pub fn reset(&mut self) {
         self.prev = None;
+        self.smoothed = None;
         self.scene.reset();
     }
 
@@ -209,6 +234,11 @@ impl StreamColorizer {
         // the new previous frame either way).
         let small = resize(input, h, w)?;
         self.scene.observe(&line_mask(self.input_mode, &small)?)?;
+        self.smoothed = self
+            .prev
+            .as_ref()
+            .filter(|_| self.smoothing > 0.0)
+            .map(|p| (p.shallow_clone(), small));
         Ok(())
     }
 
@@ -234,6 +264,7 @@ impl StreamColorizer {
         if scene.cut {
             reset = Some(ResetReason::SceneCut(scene.score));
             self.prev = None;
+            self.smoothed = None;
         }
         let prev = match &self.prev {
             Some(p) if !self.blank_previous => p.shallow_clone(),
@@ -249,11 +280,97 @@ impl StreamColorizer {
                 .map_err(ModelError::torch("widening the prediction"))?
         };
         self.prev = Some(pred.shallow_clone());
-        Ok(Step {
-            prediction: pred,
-            reset,
-        })
+        let prediction = if self.smoothing > 0.0 {
+            let out = match &self.smoothed {
+                Some((before, small_before)) => {
+                    smooth_step(&pred, before, &small, small_before, self.smoothing)?
+                }
+                None => pred,
+            };
+            self.smoothed = Some((out.shallow_clone(), small));
+            out
+        } else {
+            pred
+        };
+        Ok(Step { prediction, reset })
     }
+}
+
+/// The largest temporal smoothing strength ([`StreamColorizer::set_temporal_smoothing`]).
+pub const MAX_SMOOTHING: f64 = 0.95;
+
+fn check_smoothing(v: f64) -> std::result::Result<f64, String> {
+    if (0.0..=MAX_SMOOTHING).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!(
+            "temporal smoothing {v} is out of range: use 0 (off) to {MAX_SMOOTHING}"
+        ))
+    }
+}
+
+/// A temporal smoothing strength from the command line (`tcvc-eval`, `tcvc-episode
+/// --temporal-smoothing`): a number from 0 (off) to [`MAX_SMOOTHING`].
+pub fn parse_smoothing(s: &str) -> std::result::Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number"))?;
+    check_smoothing(v)
+}
+
+/// Temporal smoothing leaves a pixel alone when the working-size input changed by more than
+/// [`SMOOTH_LINE_CHANGE`] within this many pixels of it (a square of side `2 · r + 1`).
+pub const SMOOTH_RADIUS: i64 = 2;
+
+/// See [`SMOOTH_RADIUS`]: the largest change of the working-size input (`[0, 1]`) still taken
+/// as no change.
+pub const SMOOTH_LINE_CHANGE: f64 = 0.1;
+
+/// The colour distance (Euclidean over R, G, B in `[0, 1]`) at which temporal smoothing's
+/// weight has fallen to `1/e` of its strength.
+pub const SMOOTH_COLOUR: f64 = 0.3;
+
+/// One step of the output's temporal smoothing (`1 × 3 × h × w` working-size predictions,
+/// `1 × 1 × h × w` working-size inputs): `pred + w · (before − pred)` per pixel, `before` being
+/// the last smoothed prediction, made for the input `small_before`. The weight `w` is
+/// `strength · exp(−d² / SMOOTH_COLOUR²)`, `d` the colour distance of `pred` and `before`, where
+/// the input changed by at most [`SMOOTH_LINE_CHANGE`] within [`SMOOTH_RADIUS`] pixels since
+/// `small_before`, and 0 elsewhere: fills that stay put keep a steady colour (a running mean of
+/// the network's predictions), whatever moves or the network repaints follows the prediction.
+pub fn smooth_step(
+    pred: &Tensor,
+    before: &Tensor,
+    small: &Tensor,
+    small_before: &Tensor,
+    strength: f64,
+) -> Result<Tensor> {
+    (|| -> std::result::Result<Tensor, tch::TchError> {
+        let k = 2 * SMOOTH_RADIUS + 1;
+        let still = small
+            .f_sub(small_before)?
+            .f_abs()?
+            .f_max_pool2d(
+                [k, k],
+                [1, 1],
+                [SMOOTH_RADIUS, SMOOTH_RADIUS],
+                [1, 1],
+                false,
+            )?
+            .f_le(SMOOTH_LINE_CHANGE)?
+            .f_to_kind(Kind::Float)?;
+        let d2 = pred
+            .f_sub(before)?
+            .f_square()?
+            .f_sum_dim_intlist(1, true, Kind::Float)?;
+        let w = d2
+            .f_div_scalar(-(SMOOTH_COLOUR * SMOOTH_COLOUR))?
+            .f_exp()?
+            .f_mul(&still)?
+            .f_mul_scalar(strength)?;
+        pred.f_add(&before.f_sub(pred)?.f_mul(&w)?)
+    })()
+    .map_err(ModelError::torch("smoothing the output"))
 }
 
 /// Test-time flip averaging of one forward pass `run(input, previous)` (`N × C × H × W` each):

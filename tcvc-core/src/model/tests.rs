@@ -1299,3 +1299,140 @@ fn flip_averaging_is_the_mean_of_the_frame_and_its_mirror_along_the_chain() {
         prev = want;
     }
 }
+
+/// Plain `Vec<f32>` of a tensor (row-major).
+fn values(t: &Tensor) -> Vec<f32> {
+    Vec::<f32>::try_from(t.to_kind(Kind::Float).flatten(0, -1)).expect("values")
+}
+
+/// Temporal smoothing by hand, pixel by pixel (`1 × 3 × h × w` predictions, `1 × 1 × h × w`
+/// inputs): `pred + w · (before − pred)`, `w = strength · exp(−d² / SMOOTH_COLOUR²)` where no input
+/// pixel within SMOOTH_RADIUS changed by more than SMOOTH_LINE_CHANGE, else 0.
+fn smooth_by_hand(
+    pred: &Tensor,
+    before: &Tensor,
+    small: &Tensor,
+    small_before: &Tensor,
+    strength: f64,
+    (h, w): (usize, usize),
+) -> Vec<f32> {
+    use crate::model::stream::{SMOOTH_COLOUR, SMOOTH_LINE_CHANGE, SMOOTH_RADIUS};
+    let (p, b, s, s0) = (
+        values(pred),
+        values(before),
+        values(small),
+        values(small_before),
+    );
+    let r = SMOOTH_RADIUS as isize;
+    let plane = h * w;
+    let mut out = p.clone();
+    for y in 0..h as isize {
+        for x in 0..w as isize {
+            let mut still = true;
+            for yy in (y - r).max(0)..=(y + r).min(h as isize - 1) {
+                for xx in (x - r).max(0)..=(x + r).min(w as isize - 1) {
+                    let i = (yy * w as isize + xx) as usize;
+                    still &= f64::from((s[i] - s0[i]).abs()) <= SMOOTH_LINE_CHANGE;
+                }
+            }
+            let i = (y * w as isize + x) as usize;
+            let d2: f64 = (0..3)
+                .map(|c| f64::from(p[c * plane + i] - b[c * plane + i]).powi(2))
+                .sum();
+            let wt = if still {
+                strength * (-d2 / (SMOOTH_COLOUR * SMOOTH_COLOUR)).exp()
+            } else {
+                0.0
+            };
+            for c in 0..3 {
+                let (pv, bv) = (f64::from(p[c * plane + i]), f64::from(b[c * plane + i]));
+                out[c * plane + i] = (pv + wt * (bv - pv)) as f32;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn temporal_smoothing_steadies_still_pixels_and_leaves_the_chain_alone() {
+    let cfg = GeneratorConfig {
+        channels: 8,
+        res_blocks: 1,
+    };
+    let (_vs, g) = new_generator(cfg, 23);
+    let dir = tmp_dir("smooth");
+    let path = dir.join("g.safetensors");
+    ModelFile::save(&path, &g, &meta(), StorageDtype::F32).expect("save");
+    let model = cache::load_shared(&path, Device::Cpu, Kind::Float).expect("load");
+    let mut c = model.colorizer(48, 32, 1.0).expect("colorizer");
+    assert_eq!(c.temporal_smoothing(), 0.0);
+    for bad in [-0.1, 0.96, f64::NAN] {
+        let e = c.set_temporal_smoothing(bad).unwrap_err();
+        assert!(e.to_string().contains("0 (off) to 0.95"), "{e}");
+    }
+    assert_eq!(c.temporal_smoothing(), 0.0);
+    c.set_temporal_smoothing(0.8).expect("in range");
+
+    // Three frames: the second changes every pixel of a 4x4 patch of the first by 0.5, the
+    // third repeats the second.
+    let (l1, _) = rand_inputs(32, 48, 40);
+    let l2 = l1.copy();
+    let patch = l1.narrow(2, 10, 4).narrow(3, 20, 4);
+    let moved = (&patch + 0.5).where_self(&patch.lt(0.5), &(&patch - 0.5));
+    l2.narrow(2, 10, 4).narrow(3, 20, 4).copy_(&moved);
+    let l3 = l2.copy();
+    let zeros = Tensor::zeros([1, 3, 32, 48], (Kind::Float, Device::Cpu));
+    // The chain gets the network's own predictions, smoothing or not.
+    let p1 = g.infer(&l1, &zeros).expect("infer");
+    let p2 = g.infer(&l2, &p1).expect("infer");
+    let p3 = g.infer(&l3, &p2).expect("infer");
+
+    let o1 = c.step(&l1).expect("step").prediction;
+    assert_eq!(max_abs_diff(&o1, &p1), 0.0, "nothing to smooth with yet");
+    let o2 = c.step(&l2).expect("step").prediction;
+    let want2 = smooth_by_hand(&p2, &p1, &l2, &l1, 0.8, (32, 48));
+    let got2 = values(&o2);
+    let err2 = got2
+        .iter()
+        .zip(&want2)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(err2 < 1e-5, "frame 2 against the hand computation: {err2}");
+    // Around the changed patch the output is the prediction; away from it, not.
+    let near = |t: &Tensor| t.narrow(2, 8, 8).narrow(3, 18, 8);
+    assert_eq!(max_abs_diff(&near(&o2), &near(&p2)), 0.0);
+    assert!(max_abs_diff(&o2, &p2) > 1e-3, "still pixels are smoothed");
+    let o3 = c.step(&l3).expect("step").prediction;
+    let want3 = smooth_by_hand(&p3, &o2, &l3, &l2, 0.8, (32, 48));
+    let err3 = values(&o3)
+        .iter()
+        .zip(&want3)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(
+        err3 < 1e-5,
+        "frame 3 (smoothed against the smoothed frame 2): {err3}"
+    );
+
+    // A reset forgets the smoothed frame with the chain.
+    c.reset();
+    let o = c.step(&l1).expect("step").prediction;
+    assert_eq!(max_abs_diff(&o, &p1), 0.0);
+    // An artist keyframe is what the next frame is smoothed towards.
+    let (_, key) = rand_inputs(32, 48, 41);
+    c.set_previous(&key, &l1).expect("keyframe");
+    let pk = g.infer(&l1, &key).expect("infer");
+    let o = c.step(&l1).expect("step").prediction;
+    let want = smooth_by_hand(&pk, &key, &l1, &l1, 0.8, (32, 48));
+    let err = values(&o)
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(err < 1e-5, "smoothed towards the keyframe: {err}");
+    // Off again: the plain chain.
+    c.set_temporal_smoothing(0.0).expect("off");
+    let p = g.infer(&l2, &pk).expect("infer");
+    let o = c.step(&l2).expect("step").prediction;
+    assert_eq!(max_abs_diff(&o, &p), 0.0);
+}

@@ -13,7 +13,7 @@ use super::plan::Plan;
 use super::EpisodeError;
 use crate::model::cache::CachedModel;
 use crate::model::stream::{
-    compose, flip_averaged, plane_to_tensor, resize, tensor_to_rgb8, OutputMode,
+    compose, flip_averaged, plane_to_tensor, resize, smooth_step, tensor_to_rgb8, OutputMode,
 };
 use crate::model::{ColorNet, InputMode, PreviousChoice};
 use crate::pattern::FramePattern;
@@ -43,6 +43,8 @@ pub struct ColorizeRequest<'a> {
     pub previous: PreviousChoice,
     /// Test-time flip averaging ([`crate::model::stream::flip_averaged`]).
     pub flip_average: bool,
+    /// Temporal smoothing of the output ([`crate::model::stream::smooth_step`]; 0: off).
+    pub temporal_smoothing: f64,
     /// Artist keyframes, as the element's `keyframe-location`.
     pub keyframes: Option<&'a FramePattern>,
     /// Line-art threads (0 = one per core).
@@ -82,6 +84,8 @@ struct Slot {
     /// Next frame of the shot to colorize.
     next: u64,
     prev: Option<Tensor>,
+    /// The last smoothed prediction and its working-size input (temporal smoothing).
+    smoothed: Option<(Tensor, Tensor)>,
 }
 
 struct Scheduler<'a> {
@@ -89,6 +93,7 @@ struct Scheduler<'a> {
     net: ColorNet,
     blank_previous: bool,
     flip_average: bool,
+    smoothing: f64,
     device: Device,
     size: (usize, usize),
     work: (i64, i64),
@@ -119,6 +124,7 @@ impl Scheduler<'_> {
                 shot: self.next_shot,
                 next: start,
                 prev: None,
+                smoothed: None,
             });
             self.next_shot += 1;
         }
@@ -170,7 +176,11 @@ impl Scheduler<'_> {
                 );
                 let full = resize(&rgb, self.size.1 as i64, self.size.0 as i64)?;
                 self.done.insert(n, Done::Key(full));
-                drop(p);
+                slot.smoothed = slot
+                    .prev
+                    .as_ref()
+                    .filter(|_| self.smoothing > 0.0)
+                    .map(|k| (k.shallow_clone(), p.small));
                 slot.next += 1;
             } else {
                 batch_slots.push(i);
@@ -207,10 +217,17 @@ impl Scheduler<'_> {
                     .pending
                     .remove(&slot.next)
                     .expect("a ready frame is loaded");
-                self.done.insert(
-                    slot.next,
-                    Done::Predicted(pred.shallow_clone(), frame.plane),
-                );
+                let shown = match &slot.smoothed {
+                    Some((before, small_before)) if self.smoothing > 0.0 => {
+                        smooth_step(&pred, before, &frame.small, small_before, self.smoothing)?
+                    }
+                    _ => pred.shallow_clone(),
+                };
+                if self.smoothing > 0.0 {
+                    slot.smoothed = Some((shown.shallow_clone(), frame.small));
+                }
+                self.done
+                    .insert(slot.next, Done::Predicted(shown, frame.plane));
                 slot.prev = Some(pred);
                 slot.next += 1;
                 self.generated += 1;
@@ -248,6 +265,7 @@ pub fn colorize(
         req_shots: shots,
         blank_previous: !net.uses_previous() || req.previous.blank(req.model.meta.previous_frame),
         flip_average: req.flip_average,
+        smoothing: req.temporal_smoothing,
         net,
         device: req.device,
         size: (req.plan.width as usize, req.plan.height as usize),

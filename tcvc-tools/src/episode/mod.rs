@@ -11,7 +11,7 @@
 //! model and threshold.
 use crate::device::DeviceSpec;
 use crate::model::cache::{self, CachedModel};
-use crate::model::stream::DEFAULT_SCENE_THRESHOLD;
+use crate::model::stream::{parse_smoothing, DEFAULT_SCENE_THRESHOLD};
 use crate::model::{ModelError, OutputChoice, Precision, PreviousChoice};
 use crate::pattern::FramePattern;
 use crate::video::VideoError;
@@ -151,6 +151,10 @@ enum Command {
         /// (twice the model's work).
         #[arg(long)]
         flip_average: bool,
+        /// Temporal smoothing of the output, as the element's temporal-smoothing (0 off, up to
+        /// 0.95).
+        #[arg(long, value_name = "S", default_value_t = 0.0, value_parser = parse_smoothing)]
+        temporal_smoothing: f64,
         /// libtorch CPU threads (0 = libtorch's default).
         #[arg(long, default_value_t = 0)]
         threads: i32,
@@ -312,6 +316,7 @@ fn run(cli: Cli) -> Result<(), EpisodeError> {
             output_mode,
             previous,
             flip_average,
+            temporal_smoothing,
             threads,
         } => {
             if batch == 0 {
@@ -370,6 +375,7 @@ fn run(cli: Cli) -> Result<(), EpisodeError> {
                     output_mode: mode,
                     previous,
                     flip_average,
+                    temporal_smoothing,
                     keyframes: kf.as_ref(),
                     threads: model.line_threads,
                     progress: &mut |n| pb.set_position(n),
