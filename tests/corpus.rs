@@ -221,27 +221,45 @@ fn small_corpus_is_deterministic_licensed_and_split_by_asset() {
     );
 }
 
-/// `--size long` (extra training shots for the chain walkers): training clips only, each one
-/// shot of 90–120 frames, every frame on disk, every source licensed, every Kenney character one
-/// of the manifest's training ones, and no character or prop of the held-out clips (those of the
-/// small corpus of the same seed) among them. Rendered at a short side of 32 px to stay quick.
-#[test]
-fn long_corpus_is_one_long_training_shot_per_clip_from_training_assets() {
-    let long = temp_dir("long");
-    let small = temp_dir("small");
-    let _cleanup = Cleanup(vec![long.clone(), small.clone()]);
-    build_with(&long, 3, &["--size", "long", "--height", "32"]);
+/// A training-only preset built at seed 3 and a short side of 32 px (to stay quick): `clips`
+/// clips, all `train`, each of a number of shots in `shots` of `frames` frames each, every frame
+/// on disk, every source licensed, every Kenney character one of the manifest's training ones,
+/// and no character or prop of the held-out clips (those of the small corpus of the same seed)
+/// among them. Returns the manifest.
+fn check_training_only_preset(
+    size: &str,
+    clips_wanted: usize,
+    shots: std::ops::RangeInclusive<usize>,
+    frames: std::ops::RangeInclusive<u64>,
+) -> serde_json::Value {
+    let dir = temp_dir(size);
+    let small = temp_dir(&format!("small-{size}"));
+    let _cleanup = Cleanup(vec![dir.clone(), small.clone()]);
+    build_with(&dir, 3, &["--size", size, "--height", "32"]);
     build(&small, 3);
-    let m = manifest(&long);
+    let m = manifest(&dir);
     let clips = m["clips"].as_array().expect("clips");
-    assert_eq!(clips.len(), 16, "the long corpus has 16 clips");
+    assert_eq!(clips.len(), clips_wanted, "the {size} corpus's clips");
     let mut train_assets = BTreeSet::new();
     for clip in clips {
         let name = clip["name"].as_str().unwrap();
         assert_eq!(clip["split"].as_str(), Some("train"), "{name}");
-        assert_eq!(clip["shots"], serde_json::json!([0]), "{name}: one shot");
-        let frames = clip["frames"].as_u64().unwrap();
-        assert!((90..=120).contains(&frames), "{name}: {frames} frames");
+        let total = clip["frames"].as_u64().unwrap();
+        let mut bounds: Vec<u64> = clip["shots"]
+            .as_array()
+            .expect("shots")
+            .iter()
+            .map(|b| b.as_u64().unwrap())
+            .collect();
+        assert!(shots.contains(&bounds.len()), "{name}: {bounds:?}");
+        assert_eq!(bounds[0], 0, "{name}");
+        bounds.push(total);
+        for w in bounds.windows(2) {
+            assert!(
+                frames.contains(&(w[1] - w[0])),
+                "{name}: shots at {bounds:?}"
+            );
+        }
         assert_eq!(
             clip["height"]
                 .as_u64()
@@ -249,7 +267,7 @@ fn long_corpus_is_one_long_training_shot_per_clip_from_training_assets() {
                 .min(clip["width"].as_u64().unwrap()),
             32
         );
-        assert_frames(&long.join("train").join(name), frames);
+        assert_frames(&dir.join("train").join(name), total);
         for s in clip["sources"].as_array().expect("sources") {
             assert!(
                 !s["licence"].as_str().unwrap_or("").trim().is_empty(),
@@ -270,12 +288,9 @@ fn long_corpus_is_one_long_training_shot_per_clip_from_training_assets() {
     }
     for split in ["val", "test", "chain"] {
         assert!(
-            !long.join(split).exists()
-                || std::fs::read_dir(long.join(split))
-                    .unwrap()
-                    .next()
-                    .is_none(),
-            "the long corpus has {split} clips"
+            !dir.join(split).exists()
+                || std::fs::read_dir(dir.join(split)).unwrap().next().is_none(),
+            "the {size} corpus has {split} clips"
         );
     }
     let held_out: BTreeSet<String> = manifest(&small)["clips"]
@@ -290,6 +305,64 @@ fn long_corpus_is_one_long_training_shot_per_clip_from_training_assets() {
     let shared: Vec<_> = train_assets.intersection(&held_out).collect();
     assert!(
         shared.is_empty(),
-        "long clips use held-out assets: {shared:?}"
+        "{size} clips use held-out assets: {shared:?}"
     );
+    m
+}
+
+/// `--size long` (extra training shots for the chain walkers): 16 training clips of one shot of
+/// 90–120 frames, from training assets only.
+#[test]
+fn long_corpus_is_one_long_training_shot_per_clip_from_training_assets() {
+    let m = check_training_only_preset("long", 16, 1..=1, 90..=120);
+    assert_eq!(m["actor_scale"], 1.0);
+    assert_eq!(m["background"], "drawn");
+}
+
+/// `--size closeup` (close-ups): 24 training clips of 2–3 shots of 16–36 frames, from training
+/// assets only, the characters drawn 2.5 times as tall (the manifest says so).
+#[test]
+fn closeup_corpus_is_training_shots_of_large_characters_from_training_assets() {
+    let m = check_training_only_preset("closeup", 24, 2..=3, 16..=36);
+    assert_eq!(m["actor_scale"], 2.5);
+    assert_eq!(m["background"], "drawn");
+}
+
+/// `--size plain` (characters on a plain page): 24 training clips of 2–3 shots of 16–36 frames,
+/// from training assets only, no props or scenes (every source is a character) and every
+/// clip's first frame mostly one flat colour (the page).
+#[test]
+fn plain_corpus_is_characters_on_a_plain_page_from_training_assets() {
+    let m = check_training_only_preset("plain", 24, 2..=3, 16..=36);
+    assert_eq!(m["background"], "plain");
+    assert_eq!(m["actor_scale"], 1.0);
+    let dir = temp_dir("plain-pages");
+    let _cleanup = Cleanup(vec![dir.clone()]);
+    build_with(&dir, 3, &["--size", "plain", "--height", "32"]);
+    for clip in m["clips"].as_array().unwrap() {
+        let name = clip["name"].as_str().unwrap();
+        // The clip's cast (1-3 characters) and nothing else: no drawn background, prop or scene.
+        let sources = clip["sources"].as_array().unwrap();
+        assert!((1..=3).contains(&sources.len()), "{name}: {sources:?}");
+        for s in sources {
+            assert!(
+                !s["asset"].as_str().unwrap().starts_with("procedural:"),
+                "{name}: a plain clip drew a background: {s}"
+            );
+        }
+        let (rgb, w, h) =
+            gsttcvc::video::read_image_native(&dir.join("train").join(name).join("00000.png"))
+                .unwrap();
+        let (w, h) = (w as usize, h as usize);
+        let mut counts = std::collections::HashMap::new();
+        for px in rgb.chunks_exact(3) {
+            *counts.entry([px[0], px[1], px[2]]).or_insert(0usize) += 1;
+        }
+        let page = counts.values().copied().max().unwrap();
+        assert!(
+            page * 2 >= w * h,
+            "{name}: its first frame's commonest colour covers {page} of {} pixels",
+            w * h
+        );
+    }
 }

@@ -517,6 +517,15 @@ SIZES = {
     # the model's own chain as far as the element does on a long shot; no held-out splits
     "long": {"train": (16, (1, 1), (90, 120)), "val": (0, (1, 1), (1, 1)), "test": (0, (1, 1), (1, 1)),
              "chain": (0, (1, 1), (1, 1)), "height": 216},
+    # training clips of close-ups: the characters drawn 2.5x as tall (0.9-1.75 frame heights, their
+    # upper body in frame), so that large fills are bodies, clothes and skin rather than sky and
+    # hills; no held-out splits
+    "closeup": {"train": (24, (2, 3), (16, 36)), "val": (0, (1, 1), (1, 1)), "test": (0, (1, 1), (1, 1)),
+                "chain": (0, (1, 1), (1, 1)), "height": 216, "actor_scale": 2.5},
+    # training clips of characters on a plain page (white, or a flat light colour) with no props
+    # or scenes, as model sheets and many cartoons show them; no held-out splits
+    "plain": {"train": (24, (2, 3), (16, 36)), "val": (0, (1, 1), (1, 1)), "test": (0, (1, 1), (1, 1)),
+              "chain": (0, (1, 1), (1, 1)), "height": 216, "background": "plain"},
 }
 TEST_ASPECTS = ["16:9", "4:3", "9:16", "1:1", "16:9", "4:3", "9:16", "1:1"]
 # "chain": single shots of 100 frames made from the test split's assets, for measuring how the
@@ -607,7 +616,13 @@ def render_shot(assets, shot, W, H, rng):
     over_k = rng.uniform(1.15, 1.5)
     WW, WH = int(W * over_k), int(H * over_k)
     brng = np.random.default_rng(shot["bg_seed"])
-    if shot["bg"] is not None:
+    if shot.get("background") == "plain":
+        # a white page, or a flat light colour, with the ground line where characters stand
+        world = np.full((WH, WW, 3), 255, np.uint8)
+        if brng.random() >= 0.6:
+            world[:] = [int(v) for v in brng.integers(190, 256, 3)]
+        ground = np.full(WW, int(WH * 0.88), np.int32)
+    elif shot["bg"] is not None:
         img = assets.oc_image(shot["bg"])
         sh, sw = img.shape[:2]
         k = max(WW / sw, WH / sh)
@@ -640,8 +655,11 @@ def render_shot(assets, shot, W, H, rng):
             x0 = rng.uniform(0.1, 0.5) * WW if direction > 0 else rng.uniform(0.5, 0.9) * WW
         if mode != "cross":
             speed = 0.0 if mode == "stand" else speed * 0.2
-        hgt = rng.uniform(0.35, 0.7) * H
-        foot = rng.uniform(0.8, 0.97) * WH
+        scale = shot.get("actor_scale", 1.0)
+        hgt = rng.uniform(0.35, 0.7) * H * scale
+        foot = rng.uniform(0.8, 0.97)
+        # a close-up's character stands low enough for its upper body to fill the frame
+        foot = foot * WH if scale == 1.0 else WH / 2 + hgt * (foot - 0.45)
         actors.append({"a": c, "mode": mode, "x0": x0, "dir": direction, "speed": speed, "h": hgt,
                        "foot": foot, "phase": rng.uniform(0, 6.3), "cycle_on": int(rng.integers(2, 4)),
                        "wobble": rng.uniform(1, 5), "bob": rng.uniform(0.0, 0.03)})
@@ -718,7 +736,7 @@ def clip_sources(shots, versions):
             if src["asset"] not in seen:
                 seen.add(src["asset"])
                 out.append(src)
-    if any(s["bg"] is None for s in shots):
+    if any(s["bg"] is None and s.get("background") != "plain" for s in shots):
         out.append({"package": "gst-tcvc tools/corpus.py", "registry": "this repository",
                     "path": "tools/corpus.py (draw_background)", "licence": PROC_LICENCE,
                     "asset": "procedural:background"})
@@ -743,7 +761,8 @@ def build(args):
     log("selected openclipart assets: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
     assets = Assets(oc, kenney, cache)
     manifest = {"tool": "tools/corpus.py", "version": TOOL_VERSION, "seed": args.seed, "size": args.size,
-                "short_side": short, "fps": 24, "clips": [],
+                "short_side": short, "fps": 24, "actor_scale": size.get("actor_scale", 1.0),
+                "background": size.get("background", "drawn"), "clips": [],
                 "asset_counts": dict(sorted(counts.items())),
                 "kenney_split": {k["name"]: k["split"] for k in kenney}}
     split_ids = {"train": 0, "val": 1, "test": 2, "chain": 3}
@@ -761,6 +780,12 @@ def build(args):
                 aspect = aspects[ci % len(aspects)]
             W, H = frame_size(aspect, short)
             shots = plan_clip(rng, assets, split, (nclips, shots_r, frames_r), W, H)
+            if "actor_scale" in size:
+                for s in shots:
+                    s["actor_scale"] = size["actor_scale"]
+            if size.get("background") == "plain":
+                for s in shots:
+                    s.update(background="plain", bg=None, props=[])
             name = f"{split}_{ci:03d}_{aspect.replace(':', 'x')}"
             srcs = clip_sources(shots, versions)
             bounds, total = [], 0
@@ -773,7 +798,10 @@ def build(args):
                       "plan": [{"frames": s["frames"], "bg": s["bg"]["sha256"] if s["bg"] else None,
                                 "props": [p["sha256"] for p in s["props"]],
                                 "cast": [c.get("sha256", c.get("name")) for c in s["cast"]],
-                                "bg_seed": s["bg_seed"], "move_seed": s["move_seed"]} for s in shots]}
+                                "bg_seed": s["bg_seed"], "move_seed": s["move_seed"],
+                                **({"actor_scale": s["actor_scale"]} if "actor_scale" in s else {}),
+                                **({"background": s["background"]} if "background" in s else {})}
+                               for s in shots]}
             h = stable_hash(params)
             dst = os.path.join(out, split, name)
             stamp = os.path.join(dst, ".params.sha256")
@@ -859,7 +887,7 @@ def main():
     b.add_argument("--out", required=True, help="output folder")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--size", choices=sorted(SIZES), default="full")
-    b.add_argument("--height", type=int, default=0, help="short side in px (default: 216 full and long, 64 small)")
+    b.add_argument("--height", type=int, default=0, help="short side in px (default: 216, 64 small)")
     b.add_argument("--cache", default=None, help="render cache (default: OUT/.cache)")
     b.add_argument("--sources", default=None, help="downloaded sources (default: data/sources)")
     b.add_argument("--contact", action="store_true", help="also write OUT/contact.png")

@@ -10,6 +10,10 @@
 #   tools/experiments/finetune.sh walk0    the same without the temporal loss
 #   tools/experiments/finetune.sh walklong walk, plus the one-shot clips of 90-120 frames of
 #                                           `tools/corpus.py build --size long --seed 3 --out data/corpus-long3`
+#   tools/experiments/finetune.sh walkclose walk, plus the close-up clips of
+#                                           `tools/corpus.py build --size closeup --seed 3 --out data/corpus-closeup3`
+#   tools/experiments/finetune.sh walkplain walk, plus the plain-page clips of
+#                                           `tools/corpus.py build --size plain --seed 3 --out data/corpus-plain3`
 # Writes runs/ft-VARIANT/ (checkpoints, losses) and runs/ft-VARIANT.safetensors (OUT=path changes
 # both); extra arguments go to tcvc-train. START=FILE starts from another model (stage 9: the
 # default), SIZE=WxH trains at another size, SEED=N changes the seed, STEPS=N the budget
@@ -19,7 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export LIBTORCH_USE_PYTORCH=1 OMP_WAIT_POLICY=passive
 bin=${BIN:-target/release/tcvc-train}
-name=${1:?recipe, blank, paper, walk, walk0 or walklong}; shift
+name=${1:?recipe, blank, paper, walk, walk0, walklong, walkclose or walkplain}; shift
 case $name in
   recipe) v=(--self-feed 0.5 --self-feed-ramp 300 --unroll 2 --degrade-prev 0.3 --temporal-weight 10) ;;
   blank) v=(--prev-prob 0) ;;
@@ -28,7 +32,11 @@ case $name in
   walk0) v=(--chain-walkers 2 --prev-prob 0) ;;
   walklong) v=(--chain-walkers 2 --prev-prob 0 --temporal-weight 10)
     for d in data/corpus-long3/train/*; do v+=(--train "$d"); done ;;
-  *) echo "recipe, blank, paper, walk, walk0 or walklong" >&2; exit 2 ;;
+  walkclose) v=(--chain-walkers 2 --prev-prob 0 --temporal-weight 10)
+    for d in data/corpus-closeup3/train/*; do v+=(--train "$d"); done ;;
+  walkplain) v=(--chain-walkers 2 --prev-prob 0 --temporal-weight 10)
+    for d in data/corpus-plain3/train/*; do v+=(--train "$d"); done ;;
+  *) echo "recipe, blank, paper, walk, walk0, walklong, walkclose or walkplain" >&2; exit 2 ;;
 esac
 mkdir -p runs
 start=${START:-runs/previous-default-d4b451e.safetensors}
