@@ -233,6 +233,20 @@ impl Colorize {
     }
 
     /// Drops the previous frame; reported with the next frame when one was held.
+    /// Runs `f` on the running stream's colorizer, if a stream runs (a property set while
+    /// playing applies from its next frame).
+    fn with_colorizer(&self, f: impl FnOnce(&mut StreamColorizer)) {
+        if let Some(stream) = self
+            .state
+            .lock()
+            .unwrap()
+            .as_mut()
+            .and_then(|st| st.stream.as_mut())
+        {
+            f(&mut stream.colorizer);
+        }
+    }
+
     fn reset_chain(&self, reason: Reason) {
         let mut state = self.state.lock().unwrap();
         if let Some(state) = state.as_mut() {
@@ -390,11 +404,7 @@ impl ObjectImpl for Colorize {
                 s.scene_threshold = value.get().expect("type checked upstream");
                 let v = s.scene_threshold;
                 drop(s);
-                if let Some(st) = self.state.lock().unwrap().as_mut() {
-                    if let Some(stream) = st.stream.as_mut() {
-                        stream.colorizer.set_scene_threshold(v);
-                    }
-                }
+                self.with_colorizer(|c| c.set_scene_threshold(v));
             }
             "output-mode" => s.output_mode = value.get().expect("type checked upstream"),
             "previous-frame" => {
@@ -413,32 +423,18 @@ impl ObjectImpl for Colorize {
                 s.flip_average = value.get().expect("type checked upstream");
                 let v = s.flip_average;
                 drop(s);
-                if let Some(stream) = self
-                    .state
-                    .lock()
-                    .unwrap()
-                    .as_mut()
-                    .and_then(|st| st.stream.as_mut())
-                {
-                    stream.colorizer.set_flip_average(v);
-                }
+                self.with_colorizer(|c| c.set_flip_average(v));
             }
             "temporal-smoothing" => {
                 s.temporal_smoothing = value.get().expect("type checked upstream");
                 let v = s.temporal_smoothing;
                 drop(s);
-                if let Some(stream) = self
-                    .state
-                    .lock()
-                    .unwrap()
-                    .as_mut()
-                    .and_then(|st| st.stream.as_mut())
-                {
+                self.with_colorizer(|c| {
                     // The ParamSpec's bounds are MAX_SMOOTHING's: this cannot fail.
-                    if let Err(e) = stream.colorizer.set_temporal_smoothing(v) {
+                    if let Err(e) = c.set_temporal_smoothing(v) {
                         gst::warning!(CAT, imp = self, "{e}");
                     }
-                }
+                });
             }
             "keyframe-location" => {
                 s.keyframe_location = value.get().expect("type checked upstream")
