@@ -13,9 +13,7 @@ use crate::model::stream::{
     compose, parse_smoothing, plane_to_tensor, rgb8_to_tensor, tensor_to_rgb8, OutputMode,
     ResetReason, DEFAULT_SCENE_THRESHOLD,
 };
-use crate::model::{
-    InputMode, ModelError, OutputChoice, Precision, PreviousChoice, WorkingOrientation,
-};
+use crate::model::{InputMode, ModelError, OutputChoice, Precision, PreviousChoice};
 use crate::video::{self, Clip, Fit, VideoError};
 use clap::{Parser, ValueEnum};
 use serde::Serialize;
@@ -180,15 +178,9 @@ struct Args {
     /// or a scene cut) for every column into this PNG: drift shows as a falling line.
     #[arg(long, value_name = "FILE.png")]
     plot: Option<PathBuf>,
-    /// Working size of the generator [default: each model's train_size, turned as
-    /// --working-orientation says].
+    /// Working size of the generator [default: each model's train_size].
     #[arg(long, value_name = "WxH", value_parser = parse_size)]
     working: Option<Size>,
-    /// Without --working: `auto` turns a model's training size a quarter for videos of the other
-    /// orientation (portrait videos run at 128x224 under a 224x128 model), as the element's
-    /// working-orientation does; `model` keeps the training size for every video.
-    #[arg(long, value_name = "O", default_value_t = WorkingOrientation::Auto)]
-    working_orientation: WorkingOrientation,
     /// auto (cuda:0 if present, else cpu), cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     device: String,
@@ -349,25 +341,16 @@ struct VideoResult {
     path: PathBuf,
     /// Frames of the decoded video before --skip-fraction and --frames.
     decoded_frames: usize,
-    /// The generator's working size on this video (models only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    working: Option<Size>,
     summary: Summary,
     per_frame: Vec<FrameFigures>,
 }
 
 impl VideoResult {
-    fn new(
-        clip: &Clip,
-        decoded_frames: usize,
-        working: Option<Size>,
-        per_frame: Vec<FrameFigures>,
-    ) -> Self {
+    fn new(clip: &Clip, decoded_frames: usize, per_frame: Vec<FrameFigures>) -> Self {
         VideoResult {
             name: clip.name.clone(),
             path: clip.path.clone(),
             decoded_frames,
-            working,
             summary: Summary::of(&per_frame),
             per_frame,
         }
@@ -386,10 +369,7 @@ struct ModelResult {
     train_size: String,
     size: SizeArg,
     fit: String,
-    /// The working size: the training size or --working (per video: `videos[].working`).
     working: Size,
-    /// `auto` or `model` (--working-orientation; `fixed` with --working; baselines: empty).
-    working_orientation: String,
     output_mode: String,
     /// `chain` or `blank` (what the model got as its previous frame; baselines: empty).
     previous: String,
@@ -423,30 +403,11 @@ struct Job {
     label: String,
     model: Arc<CachedModel>,
     size: SizeArg,
-    /// --working, else the model's training size.
     working: Size,
-    /// Whether --working set it (then it is never turned).
-    working_fixed: bool,
     output: OutputMode,
     /// Every frame gets a blank previous frame (the file's `previous_frame = blank`, pix2pix,
     /// or `--previous blank`).
     blank_previous: bool,
-}
-
-impl Job {
-    /// The working size on a `width × height` video: --working as given, else the training
-    /// size turned as --working-orientation says (the element's rule).
-    fn working_on(&self, width: u32, height: u32, orientation: WorkingOrientation) -> Size {
-        if self.working_fixed {
-            return self.working;
-        }
-        let (w, h) =
-            orientation.working((self.working.width, self.working.height), (width, height));
-        Size {
-            width: w,
-            height: h,
-        }
-    }
 }
 
 fn output_name(m: OutputMode) -> &'static str {
@@ -484,15 +445,14 @@ fn run_clip(
         }
     }
     let input_mode = job.model.meta.input_mode;
-    let working = job.working_on(clip.width, clip.height, args.working_orientation);
     let mut colorizer = job
         .model
         .colorizer(
-            i64::from(working.width),
-            i64::from(working.height),
+            i64::from(job.working.width),
+            i64::from(job.working.height),
             args.scene_threshold,
         )
-        .map_err(|e| Failure::input(format!("--working {working}: {e}")))?;
+        .map_err(|e| Failure::input(format!("--working {}: {e}", job.working)))?;
     colorizer.set_blank_previous(job.blank_previous);
     colorizer.set_flip_average(args.flip_average);
     colorizer
@@ -709,7 +669,6 @@ fn load_jobs(args: &Args, device: tch::Device, kind: Kind) -> Result<Vec<Job>, F
             model,
             size,
             working,
-            working_fixed: args.working.is_some(),
             output,
             blank_previous,
         });
@@ -858,23 +817,6 @@ fn markdown(report: &Report, videos: usize) -> String {
         report.device, report.precision
     );
     for m in models.iter().filter(|m| m.kind == "model") {
-        let turned: Vec<&str> = m
-            .videos
-            .iter()
-            .filter(|v| v.working.is_some_and(|w| w != m.working))
-            .map(|v| v.name.as_str())
-            .collect();
-        let working = if turned.is_empty() {
-            m.working.to_string()
-        } else {
-            format!(
-                "{} ({}x{} on {})",
-                m.working,
-                m.working.height,
-                m.working.width,
-                turned.join(", ")
-            )
-        };
         let _ = writeln!(
             s,
             "- {}: {} frames at {} ({}), working size {}, output {}, previous frame {}, {} scene cut(s), {:.1} frames/s",
@@ -882,7 +824,7 @@ fn markdown(report: &Report, videos: usize) -> String {
             m.summary.frames,
             m.size,
             m.fit,
-            working,
+            m.working,
             m.output_mode,
             m.previous,
             m.summary.scene_cuts,
@@ -1074,8 +1016,7 @@ fn run(args: &Args) -> Result<(), Failure> {
         for (clip, first, decoded) in clips_at(&mut clips, job.size, args)? {
             progress.set_message(format!("{} on {}", job.label, clip.name));
             let per_frame = run_clip(job, clip, *first, args, device, &progress)?;
-            let working = job.working_on(clip.width, clip.height, args.working_orientation);
-            videos.push(VideoResult::new(clip, *decoded, Some(working), per_frame));
+            videos.push(VideoResult::new(clip, *decoded, per_frame));
         }
         let summary = Summary::of(videos.iter().flat_map(|v| &v.per_frame));
         results.push(ModelResult {
@@ -1087,11 +1028,6 @@ fn run(args: &Args) -> Result<(), Failure> {
             size: job.size,
             fit: fit_name(job.size, args.fit),
             working: job.working,
-            working_orientation: if job.working_fixed {
-                "fixed".into()
-            } else {
-                args.working_orientation.to_string()
-            },
             output_mode: output_name(job.output).into(),
             previous: if job.blank_previous { "blank" } else { "chain" }.into(),
             seconds: t.elapsed().as_secs_f64(),
@@ -1114,7 +1050,7 @@ fn run(args: &Args) -> Result<(), Failure> {
                 let mut videos = Vec::new();
                 for (clip, first, decoded) in clips_at(&mut clips, *size, args)? {
                     let per_frame = run_baseline(baseline, clip, *first, args)?;
-                    videos.push(VideoResult::new(clip, *decoded, None, per_frame));
+                    videos.push(VideoResult::new(clip, *decoded, per_frame));
                 }
                 // A baseline has no chain: it takes the first model's chain indices (the same
                 // frames), so that the by-index plot compares like with like.
@@ -1145,7 +1081,6 @@ fn run(args: &Args) -> Result<(), Failure> {
                         width: 0,
                         height: 0,
                     },
-                    working_orientation: String::new(),
                     output_mode: "baseline".into(),
                     previous: String::new(),
                     seconds: t.elapsed().as_secs_f64(),
