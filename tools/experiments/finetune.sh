@@ -16,8 +16,9 @@
 #                                           `tools/corpus.py build --size plain --seed 3 --out data/corpus-plain3`
 # Writes runs/ft-VARIANT/ (checkpoints, losses) and runs/ft-VARIANT.safetensors (OUT=path changes
 # both); extra arguments go to tcvc-train. START=FILE starts from another model (stage 9: the
-# default), SIZE=WxH trains at another size, SEED=N changes the seed, STEPS=N the budget
-# (with --resume: continues a finished run to N steps). Needs `make setup`, `make efficientnet` and
+# default), SIZE=WxH trains at another size, SEED=N changes the seed, LR=X the generator's
+# learning rate (default 3e-5), STEPS=N the budget (with --resume: continues a finished run to N
+# steps). Needs `make setup`, `make efficientnet` and
 # `tools/corpus.py build --seed 1 --out data/corpus-s1` (and --seed 2, data/corpus-s2).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -52,7 +53,7 @@ init=(--init-from "$start")
 for a in "$@"; do [ "$a" = --resume ] && init=(); done
 exec $bin "${args[@]}" "${v[@]}" "${init[@]}" --lines-at source \
   --channels 32 --res-blocks 6 --size ${SIZE:-160x96} --batch-size 4 --threads 1 --seed ${SEED:-3} \
-  --steps ${STEPS:-1000} --lr-g 3e-5 --export-dtype f16 \
+  --steps ${STEPS:-1000} --lr-g ${LR:-3e-5} --export-dtype f16 \
   --adv-weight 0 --perceptual efficientnet-lite0 --content-weight 0.04 --style-weight 0.5 \
   --l1-weight 0 --l2-weight 50 --output-mode fill \
   --checkpoint-every 250 --keep 20 --val-every 250 --val-frames 48 --export-average 3 \
