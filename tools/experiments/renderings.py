@@ -66,12 +66,14 @@ def main():
     cmd += ['--size', 'native', '--output-mode', 'fill', '--no-baselines', '--json', out] + extra
     cmd += [c for seed in seeds for c in clips[seed]]
     r = subprocess.run(cmd, stdout=subprocess.DEVNULL)
-    if r.returncode != 0:
-        sys.exit(f'renderings: tcvc-eval failed (exit {r.returncode})')
-    report = json.load(open(out))
+    if r.returncode == 0:
+        with open(out) as f:
+            report = json.load(f)
     if not args.json:
         os.unlink(out)
-    print(f'| model | ' + ' | '.join(f'seed {s}' for s in seeds) + ' | mean |')
+    if r.returncode != 0:
+        sys.exit(f'renderings: tcvc-eval failed (exit {r.returncode})')
+    print('| model | ' + ' | '.join(f'seed {s}' for s in seeds) + ' | mean |')
     print('|---|' + '---:|' * (len(seeds) + 1))
     for m in report['models']:
         cells = []
