@@ -232,7 +232,6 @@ impl Colorize {
         let _ = obj.post_message(gst::message::Element::builder(s).src(&*obj).build());
     }
 
-    /// Drops the previous frame; reported with the next frame when one was held.
     /// Runs `f` on the running stream's colorizer, if a stream runs (a property set while
     /// playing applies from its next frame).
     fn with_colorizer(&self, f: impl FnOnce(&mut StreamColorizer)) {
@@ -247,6 +246,7 @@ impl Colorize {
         }
     }
 
+    /// Drops the previous frame; reported with the next frame when one was held.
     fn reset_chain(&self, reason: Reason) {
         let mut state = self.state.lock().unwrap();
         if let Some(state) = state.as_mut() {
