@@ -489,6 +489,134 @@ fn an_artist_keyframe_is_the_output_and_the_next_previous_frame() {
     );
 }
 
+/// Writes packed RGB as a PNG (OpenCV writes BGR).
+fn write_png(path: &Path, rgb: &[u8], w: u32, h: u32) {
+    assert_eq!(rgb.len(), (w * h * 3) as usize);
+    let mut bgr = rgb.to_vec();
+    for p in bgr.chunks_exact_mut(3) {
+        p.swap(0, 2);
+    }
+    let mat = opencv::core::Mat::from_slice(&bgr)
+        .unwrap()
+        .reshape(3, h as i32)
+        .unwrap()
+        .try_clone()
+        .unwrap();
+    assert!(
+        opencv::imgcodecs::imwrite(path.to_str().unwrap(), &mat, &opencv::core::Vector::new())
+            .unwrap()
+    );
+}
+
+#[test]
+fn keyframe_colours_stay_on_the_fill_regions_that_follow_the_keyframe() {
+    // Real line art of four consecutive frames, an artist keyframe (the original) at frame 1.
+    let (w, h) = (160u32, 96u32);
+    let (wu, hu) = (w as usize, h as usize);
+    let dir = scratch_dir("keyframe-carry");
+    let art = line_art_frames(CLIP_720P, &[30, 31, 32, 33], w, h);
+    let key = decode_frames(
+        &sample(CLIP_720P),
+        &format!("video/x-raw,format=RGB,width={w},height={h}"),
+        &[31],
+    );
+    let (key_rgb, _, _) = plane_packed(&key[0], 0);
+    write_png(&dir.join("key_001.png"), &key_rgb, w, h);
+    let pattern = dir.join("key_%03d.png");
+    let run = |carry: &str| -> Vec<Vec<u8>> {
+        let mut c = Colorizer::new(
+            &model(),
+            w,
+            h,
+            &[
+                ("keyframe-location", pattern.to_str().unwrap()),
+                ("output-mode", "fill"),
+                ("keyframe-carry", carry),
+            ],
+        );
+        (0..4).map(|i| c.push(&art[i], i as u64)).collect()
+    };
+    let (on, off) = (run("true"), run("false"));
+    assert_eq!(on[1], key_rgb, "frame 1 is the keyframe");
+    assert_eq!(on[0], off[0], "before the keyframe nothing is carried");
+    // Brute force over pixels, independent of the element's run sweep: the fill regions of each
+    // frame (lines at most 127, dilated by one pixel, 4-connected), each region of frame t
+    // matched to the region of frame t-1 it shares most pixels with.
+    let labels = |plane: &[u8]| {
+        let mask: Vec<u8> = plane.iter().map(|&v| u8::from(v <= 127)).collect();
+        model::stream::fill_labels(&mask, wu, hu)
+    };
+    // Colour carried by each region of the frame before (None: the network's).
+    let (l1, n1) = labels(&art[1]);
+    let mut carried: Vec<Option<[f64; 3]>> = vec![None; n1];
+    let mut sums = vec![[0f64; 4]; n1];
+    for (i, &l) in l1.iter().enumerate() {
+        for c in 0..3 {
+            sums[l as usize][c] += f64::from(key_rgb[3 * i + c]);
+        }
+        sums[l as usize][3] += 1.0;
+    }
+    for l in 1..n1 {
+        let s = sums[l];
+        carried[l] = Some([s[0] / s[3], s[1] / s[3], s[2] / s[3]]);
+    }
+    let mut prev = (l1, n1);
+    for t in 2..4 {
+        let (lt, nt) = labels(&art[t]);
+        let mut overlap = std::collections::BTreeMap::new();
+        let mut size = vec![0u64; nt];
+        let mut psize = vec![0u64; prev.1];
+        for i in 0..wu * hu {
+            size[lt[i] as usize] += 1;
+            psize[prev.0[i] as usize] += 1;
+            if lt[i] != 0 && prev.0[i] != 0 {
+                *overlap.entry((lt[i], prev.0[i])).or_insert(0u64) += 1;
+            }
+        }
+        let mut best = vec![(0u32, 0u64); nt];
+        for (&(a, b), &c) in &overlap {
+            if c > best[a as usize].1 {
+                best[a as usize] = (b, c);
+            }
+        }
+        let mut next: Vec<Option<[f64; 3]>> = vec![None; nt];
+        for a in 1..nt {
+            let (b, ov) = best[a];
+            let union = size[a] + psize[b as usize] - ov;
+            if ov > 0 && ov as f64 >= 0.2 * union as f64 {
+                next[a] = carried[b as usize];
+            }
+        }
+        let mut carried_px = 0;
+        let region_px = lt.iter().filter(|&&l| l != 0).count();
+        for i in 0..wu * hu {
+            let px = &on[t][3 * i..3 * i + 3];
+            match next[lt[i] as usize] {
+                Some(c) => {
+                    carried_px += 1;
+                    for k in 0..3 {
+                        assert!(
+                            (f64::from(px[k]) - c[k]).abs() <= 0.51,
+                            "frame {t} pixel {i}: {px:?} against the keyframe's {c:?}"
+                        );
+                    }
+                }
+                None => assert_eq!(px, &off[t][3 * i..3 * i + 3], "frame {t} pixel {i}"),
+            }
+        }
+        // Consecutive frames of one shot: most of the fills are followed (the band, lines and
+        // their neighbours, is never carried).
+        eprintln!("frame {t}: {carried_px} of {region_px} region pixels carried");
+        assert!(
+            carried_px * 2 > region_px,
+            "frame {t}: only {carried_px} of {region_px} region pixels carried"
+        );
+        assert_ne!(on[t], off[t], "frame {t}: the carry changes the output");
+        carried = next;
+        prev = (lt, nt);
+    }
+}
+
 #[test]
 fn a_real_scene_cut_resets_the_chain() {
     let (w, h) = (256u32, 144u32);

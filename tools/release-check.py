@@ -10,7 +10,8 @@ MODEL is a model file or `default`. Every figure comes from `tcvc-eval` with `--
 1. the test clips (`CORPUS/test/*`), chained, beside the trivial baselines;
 2. the 100-frame chain clips (`CORPUS/chain/*`) three ways: the chain, the same weights frame by
    frame (`--previous blank`), and the chain from the original first frame as an artist keyframe
-   (`--keyframes first`).
+   (`--keyframes first --no-keyframe-carry`: the network's own chain from the key; the `fill`
+   output's keyframe carry would paint over a feedback loop that runs away).
 
 Required (the exit status): on every test clip the model's PSNR and SSIM are above the best of
 the white page, the grey page and the line art itself; on every chain clip neither the chain nor
@@ -98,7 +99,8 @@ def main():
                      'chain clips, chain')
     fbf = run_eval(args, ['--no-baselines', '--previous', 'blank'], splits['chain'],
                    f'{out}/chain-blank.json', 'chain clips, frame by frame')
-    keyed = run_eval(args, ['--no-baselines', '--keyframes', 'first'], splits['chain'],
+    keyed = run_eval(args, ['--no-baselines', '--keyframes', 'first', '--no-keyframe-carry'],
+                     splits['chain'],
                      f'{out}/chain-keyed.json', 'chain clips, first frame as keyframe')
 
     failures = []

@@ -6,8 +6,7 @@ use crate::formatcaps::{self, MAX_SIDE};
 use crate::model::batch::{self, BatchKey, Batcher};
 use crate::model::cache::{self, CachedModel};
 use crate::model::stream::{
-    compose, plane_to_tensor, tensor_to_rgb8, StreamColorizer, DEFAULT_SCENE_THRESHOLD,
-    MAX_SMOOTHING,
+    plane_to_tensor, tensor_to_rgb8, StreamColorizer, DEFAULT_SCENE_THRESHOLD, MAX_SMOOTHING,
 };
 use gst::glib;
 use gst::prelude::*;
@@ -151,6 +150,7 @@ struct Settings {
     flip_average: bool,
     temporal_smoothing: f64,
     keyframe_location: Option<String>,
+    keyframe_carry: bool,
     model_instance_id: Option<String>,
     batch_size: u32,
     batched_push_timeout: i64,
@@ -174,6 +174,7 @@ impl Default for Settings {
             flip_average: false,
             temporal_smoothing: 0.0,
             keyframe_location: None,
+            keyframe_carry: true,
             model_instance_id: None,
             batch_size: 1,
             batched_push_timeout: DEFAULT_BATCHED_PUSH_TIMEOUT,
@@ -381,6 +382,12 @@ impl ObjectImpl for Colorize {
                     .blurb("printf pattern of artist keyframes, e.g. keys/%05d.png: when the file for frame N exists it is output N and the previous frame of N+1")
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecBoolean::builder("keyframe-carry")
+                    .nick("Keyframe carry")
+                    .blurb("In the fill output, a keyframe's colours stay on its regions in the following frames for as long as they can be followed (a region overlapping a carrying region of the frame before by an intersection over union of 0.2 or more takes its colour), until the next keyframe or reset; the other regions are the network's. Off: the keyframe is only the network's previous frame. With the default model and the originals as keyframes every 24 frames: +1.4 to +1.6 dB on the corpus's validation clips, +2.4 to +3.6 dB on its 100-frame shots (docs/colorize.md)")
+                    .default_value(true)
+                    .mutable_playing()
+                    .build(),
             ]
         });
         PROPERTIES.as_ref()
@@ -439,6 +446,12 @@ impl ObjectImpl for Colorize {
             "keyframe-location" => {
                 s.keyframe_location = value.get().expect("type checked upstream")
             }
+            "keyframe-carry" => {
+                s.keyframe_carry = value.get().expect("type checked upstream");
+                let v = s.keyframe_carry;
+                drop(s);
+                self.with_colorizer(|c| c.set_keyframe_carry(v));
+            }
             "model-instance-id" => {
                 s.model_instance_id = value
                     .get::<Option<String>>()
@@ -468,6 +481,7 @@ impl ObjectImpl for Colorize {
             "flip-average" => s.flip_average.to_value(),
             "temporal-smoothing" => s.temporal_smoothing.to_value(),
             "keyframe-location" => s.keyframe_location.to_value(),
+            "keyframe-carry" => s.keyframe_carry.to_value(),
             "model-instance-id" => s.model_instance_id.to_value(),
             "batch-size" => s.batch_size.to_value(),
             "batched-push-timeout" => s.batched_push_timeout.to_value(),
@@ -658,6 +672,7 @@ impl VideoFilterImpl for Colorize {
                         .blank(st.model.meta.previous_frame),
                 );
                 c.set_flip_average(settings.flip_average);
+                c.set_keyframe_carry(settings.keyframe_carry);
                 // The ParamSpec's bounds are MAX_SMOOTHING's: this cannot fail.
                 if let Err(e) = c.set_temporal_smoothing(settings.temporal_smoothing) {
                     gst::warning!(CAT, imp = self, "{e}");
@@ -800,7 +815,9 @@ impl VideoFilterImpl for Colorize {
             }
             let mode =
                 crate::model::OutputChoice::from(output_mode).resolve(input_mode, recommended);
-            compose(&step.prediction, &input, mode, input_mode)
+            stream
+                .colorizer
+                .compose(&step.prediction, &input, mode)
                 .map_err(|e| fail("Colorization failed", &e))?
         };
 

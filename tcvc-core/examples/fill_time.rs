@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 //! Time of the `fill` output at 1280×720 (drawn line art: rings and lines), one thread:
-//! the region labels alone, then `compose` in `color` and in `fill` (from a 160×96 prediction).
+//! the region labels alone, then `compose` in `color` and in `fill` (from a 160×96 prediction),
+//! and `fill` carrying a keyframe's colours over every region (`KeyframeCarry`, the line art
+//! moving one pixel a frame).
 //!   cargo run --release -p tcvc-core --example fill_time
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
-use tcvc_core::model::stream::{compose, fill_labels, OutputMode};
+use tcvc_core::model::stream::{compose, fill_labels, KeyframeCarry, OutputMode};
 use tcvc_core::model::InputMode;
 
 fn main() {
@@ -49,4 +51,18 @@ fn main() {
             let _ = std::hint::black_box(compose(&pred, &input, mode, InputMode::Lineart).unwrap());
         });
     }
+    let shifted = [input.roll([1], [3]), input.shallow_clone()];
+    let key = Tensor::rand([1, 3, h, w], (Kind::Float, Device::Cpu));
+    let mut carry = KeyframeCarry::new(true);
+    carry.keyframe(&key, &input, InputMode::Lineart).unwrap();
+    let mut k = 0;
+    time("compose fill, keyframe carry", &mut || {
+        k += 1;
+        let x = &shifted[k % 2];
+        let out = carry
+            .compose(&pred, x, OutputMode::Fill, InputMode::Lineart)
+            .unwrap();
+        let _ = std::hint::black_box(out);
+    });
+    assert!(carry.is_carrying(), "the carry was lost");
 }

@@ -10,8 +10,8 @@ use crate::edges::ModelInput;
 use crate::metrics::{self, SsimWindow, TemporalTracker, DEFAULT_STATIC_THRESHOLD};
 use crate::model::cache::{self, CachedModel};
 use crate::model::stream::{
-    compose, parse_smoothing, plane_to_tensor, rgb8_to_tensor, tensor_to_rgb8, OutputMode,
-    ResetReason, DEFAULT_SCENE_THRESHOLD,
+    parse_smoothing, plane_to_tensor, rgb8_to_tensor, tensor_to_rgb8, OutputMode, ResetReason,
+    DEFAULT_SCENE_THRESHOLD,
 };
 use crate::model::{InputMode, ModelError, OutputChoice, Precision, PreviousChoice};
 use crate::video::{self, Clip, Fit, VideoError};
@@ -214,6 +214,11 @@ struct Args {
     /// in every column (baselines too) but not measured.
     #[arg(long, value_name = "first|N", value_parser = parse_keyframes)]
     keyframes: Option<Keyframes>,
+    /// Keyframes only feed the chain (the element's `keyframe-carry=false`): without it, in the
+    /// `fill` output a keyframe's colours stay on its regions in the frames that follow, as the
+    /// element does by default.
+    #[arg(long, requires = "keyframes")]
+    no_keyframe_carry: bool,
     /// Test-time flip averaging, as the element's `flip-average`: each prediction is the mean of
     /// the model's output for the frame and, mirrored back, for its left-right mirror (twice the
     /// model's work).
@@ -391,6 +396,9 @@ struct Report {
     static_threshold: u8,
     /// `first`, `every N frames`, or null (no keyframes).
     keyframes: Option<Keyframes>,
+    /// Whether keyframe colours were carried over the `fill` regions that follow them (the
+    /// element's `keyframe-carry`; `--no-keyframe-carry` turns it off).
+    keyframe_carry: bool,
     /// Whether model predictions were flip averages (`--flip-average`).
     flip_average: bool,
     /// The outputs' temporal smoothing (`--temporal-smoothing`; 0: off).
@@ -455,6 +463,7 @@ fn run_clip(
         .map_err(|e| Failure::input(format!("--working {}: {e}", job.working)))?;
     colorizer.set_blank_previous(job.blank_previous);
     colorizer.set_flip_average(args.flip_average);
+    colorizer.set_keyframe_carry(!args.no_keyframe_carry);
     colorizer
         .set_temporal_smoothing(args.temporal_smoothing)
         .map_err(|e| Failure::input(format!("--temporal-smoothing: {e}")))?;
@@ -483,8 +492,9 @@ fn run_clip(
         let scene_cut = step.reset.map(|r| match r {
             ResetReason::SceneCut(c) => c,
         });
-        let composed =
-            compose(&step.prediction, &input, job.output, input_mode).map_err(model_err)?;
+        let composed = colorizer
+            .compose(&step.prediction, &input, job.output)
+            .map_err(model_err)?;
         tensor_to_rgb8(&composed, &mut out).map_err(model_err)?;
         if scene_cut.is_some() {
             chain_start = k;
@@ -843,7 +853,12 @@ fn markdown(report: &Report, videos: usize) -> String {
         let _ = writeln!(
             s,
             "- keyframes ({kf}): the original frame is the output and the next frame's previous \
-             frame, in every column; those frames are not measured"
+             frame, in every column; those frames are not measured; {}",
+            if report.keyframe_carry {
+                "in `fill` its colours stay on the regions that follow it (keyframe carry)"
+            } else {
+                "not carried over the regions that follow it (--no-keyframe-carry)"
+            }
         );
     }
     if report.flip_average {
@@ -1100,6 +1115,7 @@ fn run(args: &Args) -> Result<(), Failure> {
         scene_threshold: args.scene_threshold,
         static_threshold: args.static_threshold,
         keyframes: args.keyframes,
+        keyframe_carry: !args.no_keyframe_carry,
         flip_average: args.flip_average,
         temporal_smoothing: args.temporal_smoothing,
         models: results,

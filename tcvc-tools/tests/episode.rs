@@ -172,6 +172,51 @@ fn batched_shot_chains_and_shards_equal_the_element_frame_for_frame() {
         .arg(out.join("%05d.png")));
     assert_frames_match(&png_frames(&out, FRAMES), &reference, BATCHED, "keyframe");
 
+    // In the fill output the keyframe's colours stay on the regions that follow it (the one
+    // shared `KeyframeCarry`, reset with each shot), and `--no-keyframe-carry` is the element's
+    // `keyframe-carry=false`.
+    let keyed = |extra: &str| {
+        element_frames_with(
+            &clip,
+            &format!(
+                " keyframe-location=\"{}\" output-mode=fill{extra}",
+                pattern.display()
+            ),
+        )
+    };
+    let (carried, plain) = (keyed(""), keyed(" keyframe-carry=false"));
+    assert!(
+        carried[31..36] != plain[31..36],
+        "the carry changed nothing after the keyframe"
+    );
+    assert_eq!(
+        carried[..30],
+        plain[..30],
+        "the carry acted before the keyframe"
+    );
+    assert_eq!(carried[36..], plain[36..], "the carry outlived its shot");
+    for (flag, want) in [(None, &carried), (Some("--no-keyframe-carry"), &plain)] {
+        let out = dir.join(format!("keyed-fill-{}", flag.is_some()));
+        std::fs::create_dir_all(&out).unwrap();
+        let mut cmd = episode();
+        cmd.args(["colorize", "--device", "cpu", "--batch", "3"])
+            .args(["--output-mode", "fill", "--shots"])
+            .arg(&shots)
+            .arg("--keyframe-location")
+            .arg(&pattern)
+            .args(flag)
+            .arg(&clip)
+            .arg("-o")
+            .arg(out.join("%05d.png"));
+        run(&mut cmd);
+        assert_frames_match(
+            &png_frames(&out, FRAMES),
+            want,
+            BATCHED,
+            &format!("keyframe, fill, {flag:?}"),
+        );
+    }
+
     // Frame by frame: `--previous blank` is the element's `previous-frame=blank` (up to a
     // rounding step: measured 1 value of 172,800 in one frame at batch 1), and not the chained
     // frames.

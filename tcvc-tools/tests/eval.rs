@@ -597,6 +597,58 @@ fn keyframes_are_the_originals_and_the_next_previous_frame_and_are_not_measured(
 }
 
 #[test]
+fn the_keyframe_carry_is_on_in_fill_and_off_with_its_flag() {
+    let [a, _] = models();
+    let d = scratch_dir("eval-keyframe-carry");
+    let clip = sample(CLIP_720P);
+    let run = |mode: &str, flag: Option<&str>| {
+        let json = d.join(format!("{mode}-{}.json", flag.is_some()));
+        let mut rest: Vec<&std::ffi::OsStr> = vec![
+            "--output-mode".as_ref(),
+            mode.as_ref(),
+            "--keyframes".as_ref(),
+            "3".as_ref(),
+            "--json".as_ref(),
+            json.as_os_str(),
+        ];
+        rest.extend(flag.map(std::ffi::OsStr::new));
+        rest.push(clip.as_os_str());
+        let out = eval_tiny(a, &rest);
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+        let carry = flag.is_none();
+        assert!(
+            stdout.contains(if carry {
+                "(keyframe carry)"
+            } else {
+                "--no-keyframe-carry"
+            }),
+            "{stdout}"
+        );
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(report["keyframe_carry"], carry);
+        per_frame(&report["models"][0], "psnr")
+    };
+    let (on, off) = (run("fill", None), run("fill", Some("--no-keyframe-carry")));
+    assert_eq!(on.len(), 4);
+    assert!(
+        on.iter().zip(&off).all(|(x, y)| x != y),
+        "the carry changed no frame after a key: {on:?} {off:?}"
+    );
+    // Regions only exist in `fill`: in `ink` the flag changes nothing.
+    assert_eq!(run("ink", None), run("ink", Some("--no-keyframe-carry")));
+    // Without keyframes the flag is refused.
+    let e = eval_tiny(a, &["--no-keyframe-carry".as_ref(), clip.as_os_str()]);
+    assert_eq!(e.status.code(), Some(2), "{}", text(&e.stderr));
+    assert!(
+        text(&e.stderr).contains("--keyframes"),
+        "{}",
+        text(&e.stderr)
+    );
+}
+
+#[test]
 fn the_tail_of_several_videos_is_evaluated_and_reported_per_video() {
     let [a, _] = models();
     let clip = sample(CLIP_720P);

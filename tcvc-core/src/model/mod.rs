@@ -37,6 +37,7 @@
 
 pub mod batch;
 pub mod cache;
+pub mod carry;
 pub mod choice;
 pub mod discriminator;
 pub mod effnet;

@@ -9,6 +9,7 @@ use tch::{Device, Kind, Tensor};
 
 type Result<T> = std::result::Result<T, ModelError>;
 
+use super::carry::{self, Carried};
 use super::scene::SceneDetector;
 pub use super::scene::DEFAULT_SCENE_THRESHOLD;
 
@@ -103,6 +104,88 @@ pub struct StreamColorizer {
     smoothing: f64,
     /// The last smoothed prediction and the working-size input it was made for.
     smoothed: Option<(Tensor, Tensor)>,
+    /// Artist keyframes' colours carried over the `fill` regions that follow them.
+    carry: KeyframeCarry,
+}
+
+/// The keyframe carry of one stream ([`super::carry`]): the regions of its last `fill` output
+/// that carry an artist keyframe's colours. [`StreamColorizer`] holds one; a scheduler that
+/// composes a stream's frames itself (`tcvc-episode`) keeps one per shot.
+#[derive(Debug)]
+pub struct KeyframeCarry {
+    on: bool,
+    carried: Option<Carried>,
+}
+
+impl Default for KeyframeCarry {
+    fn default() -> Self {
+        KeyframeCarry::new(true)
+    }
+}
+
+impl KeyframeCarry {
+    /// A carry that is on or off ([`KeyframeCarry::set_enabled`]).
+    pub fn new(on: bool) -> Self {
+        KeyframeCarry { on, carried: None }
+    }
+
+    /// Turns the carry on or off (off forgets what is carried).
+    pub fn set_enabled(&mut self, on: bool) {
+        self.on = on;
+        if !on {
+            self.carried = None;
+        }
+    }
+
+    /// Whether the carry is on.
+    pub fn enabled(&self) -> bool {
+        self.on
+    }
+
+    /// Whether some region carries a keyframe colour now.
+    pub fn is_carrying(&self) -> bool {
+        self.carried.is_some()
+    }
+
+    /// Forgets what is carried (a reset of the chain: cut, flush, new stream).
+    pub fn reset(&mut self) {
+        self.carried = None;
+    }
+
+    /// An artist keyframe `key` (`1 × 3 × h × w`, any size, `[0, 1]`) for the frame whose
+    /// full-resolution input is `input` (`1 × 1 × H × W`): when on, its colours over the `fill`
+    /// regions of `input` are carried from now on (the keyframe resized to `H × W` first).
+    pub fn keyframe(&mut self, key: &Tensor, input: &Tensor, input_mode: InputMode) -> Result<()> {
+        self.carried = if self.on {
+            key_regions(key, &line_mask(input_mode, input)?)?
+        } else {
+            None
+        };
+        Ok(())
+    }
+
+    /// The full-resolution output of a working-size `prediction` for the full-resolution `input`,
+    /// as [`compose`], and in `fill` with the carried colours on the regions that follow the
+    /// keyframe's. Call it once per frame after the keyframe, in order: the carry moves from frame
+    /// to frame. Another output mode ends the carry.
+    pub fn compose(
+        &mut self,
+        prediction: &Tensor,
+        input: &Tensor,
+        mode: OutputMode,
+        input_mode: InputMode,
+    ) -> Result<Tensor> {
+        if mode != OutputMode::Fill {
+            self.carried = None;
+        }
+        if self.carried.is_none() {
+            return compose(prediction, input, mode, input_mode);
+        }
+        let s = input.size();
+        let up = resize(prediction, s[2], s[3])?;
+        let lines = line_mask(input_mode, input)?;
+        fill_owned(up, prediction, &lines, Some(&mut self.carried))
+    }
 }
 
 /// Resizes `x` (`1 × C × h × w`) to `(height, width)`: area averaging when shrinking (thin lines
@@ -146,6 +229,7 @@ impl StreamColorizer {
             flip_average: false,
             smoothing: 0.0,
             smoothed: None,
+            carry: KeyframeCarry::default(),
         })
     }
 
@@ -199,6 +283,18 @@ impl StreamColorizer {
         self.smoothing
     }
 
+    /// Whether an artist keyframe's colours are carried over the `fill` regions of the frames
+    /// that follow it (on by default; see [`super::carry`]). Off: a keyframe is only the
+    /// network's previous frame.
+    pub fn set_keyframe_carry(&mut self, on: bool) {
+        self.carry.set_enabled(on);
+    }
+
+    /// Whether keyframe colours are carried (see [`StreamColorizer::set_keyframe_carry`]).
+    pub fn keyframe_carry(&self) -> bool {
+        self.carry.enabled()
+    }
+
     /// Sets the scene-cut threshold (1.0 disables cut detection).
     pub fn set_scene_threshold(&mut self, v: f64) {
         self.scene.set_threshold(v);
@@ -209,6 +305,7 @@ impl StreamColorizer {
     pub fn reset(&mut self) {
         self.prev = None;
         self.smoothed = None;
+        self.carry.reset();
         self.scene.reset();
     }
 
@@ -218,7 +315,9 @@ impl StreamColorizer {
     }
 
     /// Makes `rgb` (`1 × 3 × H × W`, any size) the previous frame of the next step, e.g. an
-    /// artist's keyframe.
+    /// artist's keyframe; `input` is its frame's full-resolution line art (or grey). With the
+    /// keyframe carry on, `rgb`'s colours over the `fill` regions of `input` are carried on
+    /// ([`StreamColorizer::compose`]).
     pub fn set_previous(&mut self, rgb: &Tensor, input: &Tensor) -> Result<()> {
         let (w, h) = self.work;
         let p = rgb
@@ -239,7 +338,20 @@ impl StreamColorizer {
             .as_ref()
             .filter(|_| self.smoothing > 0.0)
             .map(|p| (p.shallow_clone(), small));
-        Ok(())
+        self.carry.keyframe(&p, input, self.input_mode)
+    }
+
+    /// The full-resolution output of a [`Step::prediction`] of this stream for its
+    /// full-resolution `input`, as [`compose`], and in `fill` carrying a keyframe's colours over
+    /// the regions that follow it ([`StreamColorizer::set_keyframe_carry`]). Call it once per
+    /// step, in order: the carry moves from frame to frame. Another output mode ends the carry.
+    pub fn compose(
+        &mut self,
+        prediction: &Tensor,
+        input: &Tensor,
+        mode: OutputMode,
+    ) -> Result<Tensor> {
+        self.carry.compose(prediction, input, mode, self.input_mode)
     }
 
     /// Colorizes the next frame: `input` is the full-resolution line art (or grey),
@@ -265,6 +377,7 @@ impl StreamColorizer {
             reset = Some(ResetReason::SceneCut(scene.score));
             self.prev = None;
             self.smoothed = None;
+            self.carry.reset();
         }
         let prev = match &self.prev {
             Some(p) if !self.blank_previous => p.shallow_clone(),
@@ -509,7 +622,7 @@ pub fn compose(
         }
         OutputMode::Fill => {
             let lines = line_mask(input_mode, input)?;
-            return fill_owned(up, prediction, &lines);
+            return fill_owned(up, prediction, &lines, None);
         }
     };
     r.and_then(|x| x.f_clamp(0.0, 1.0))
@@ -525,11 +638,11 @@ pub const FILL_GAP: u32 = 1;
 
 /// A run of one region's pixels in one row: `[x0, x1)` of row `y`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Run {
-    y: u32,
-    x0: u32,
-    x1: u32,
-    label: u32,
+pub(crate) struct Run {
+    pub(crate) y: u32,
+    pub(crate) x0: u32,
+    pub(crate) x1: u32,
+    pub(crate) label: u32,
 }
 
 /// The regions of the `fill` output as runs (row-major order) with their final labels `1..n`,
@@ -634,6 +747,18 @@ fn fill_runs(lines: &[u8], width: usize, height: usize, gap: u32) -> (Vec<Run>, 
     (runs, n as usize)
 }
 
+/// [`fill_runs`] with [`FILL_GAP`], and the labels per pixel (tests).
+#[cfg(test)]
+pub(crate) fn fill_runs_of(
+    lines: &[u8],
+    width: usize,
+    height: usize,
+) -> (Vec<Run>, usize, Vec<u32>) {
+    let (runs, n) = fill_runs(lines, width, height, FILL_GAP);
+    let (labels, _) = fill_labels(lines, width, height);
+    (runs, n, labels)
+}
+
 /// Labels of the `fill` output's regions for a line mask (`lines[y · width + x]` nonzero on a
 /// line), packed rows: 0 on the lines dilated by [`FILL_GAP`] (the band), `1..n` on the
 /// 4-connected regions of the other pixels (row-major order of first appearance). Returns
@@ -678,28 +803,84 @@ fn sum_f32(xs: &[f32]) -> f64 {
 /// paints flat fills between ink lines; the network's prediction varies inside a fill, and the
 /// mean of that variation is a better estimate of the fill than any one pixel of it.
 pub fn fill_regions(up: &Tensor, lines: &Tensor) -> Result<Tensor> {
-    fill_owned(up.shallow_clone(), up, lines)
+    fill_owned(up.shallow_clone(), up, lines, None)
 }
 
-/// [`fill_regions`] of `up`, painted in place when its CPU `f32` form is a tensor of its own
-/// (not sharing `keep`'s storage: at the working size the upsampled prediction *is* the
-/// prediction, which the chain keeps as the next previous frame). A 1280×720 frame is 11 MB:
-/// a copy more per frame costs more than the fill itself.
-fn fill_owned(up: Tensor, keep: &Tensor, lines: &Tensor) -> Result<Tensor> {
-    let s = up.size();
-    let (h, w) = (s[2], s[3]);
-    let device = up.device();
+/// The `fill` regions ([`fill_runs`] with [`FILL_GAP`]) of a line mask (`Bool`, `1 × 1 × H ×
+/// W`, any device).
+fn mask_runs(lines: &Tensor, width: usize, height: usize) -> Result<(Vec<Run>, usize)> {
     let err = ModelError::torch;
     let mask = lines
         .f_to_kind(Kind::Uint8)
         .and_then(|m| m.f_to_device(Device::Cpu))
         .and_then(|m| m.f_contiguous())
         .map_err(err("reading the line mask"))?;
-    let plane = (h * w) as usize;
+    let plane = width * height;
+    if mask.numel() != plane {
+        return Err(ModelError::InvalidInput(format!(
+            "fill: a line mask of shape {:?} for a {width}x{height} frame",
+            lines.size()
+        )));
+    }
     let mut bytes = vec![0u8; plane];
     mask.f_copy_data_u8(&mut bytes, plane)
         .map_err(err("reading the line mask"))?;
-    let (runs, n) = fill_runs(&bytes, w as usize, h as usize, FILL_GAP);
+    Ok(fill_runs(&bytes, width, height, FILL_GAP))
+}
+
+/// The carry of an artist keyframe `key` (`1 × 3 × h × w`, any size, `[0, 1]`) for the frame
+/// whose full-resolution line mask is `lines` (`1 × 1 × H × W`): the `fill` regions of that
+/// mask, each with the keyframe's mean colour over it (the keyframe resized to `H × W` first).
+fn key_regions(key: &Tensor, lines: &Tensor) -> Result<Option<Carried>> {
+    let s = lines.size();
+    let (h, w) = (s[2], s[3]);
+    let (runs, n) = mask_runs(lines, w as usize, h as usize)?;
+    let host = resize(key, h, w)?
+        .f_to_kind(Kind::Float)
+        .and_then(|k| k.f_to_device(Device::Cpu))
+        .and_then(|k| k.f_contiguous())
+        .map_err(ModelError::torch("reading the keyframe"))?;
+    let plane = (h * w) as usize;
+    let mut px = vec![0f32; 3 * plane];
+    host.f_copy_data(&mut px, 3 * plane)
+        .map_err(ModelError::torch("reading the keyframe"))?;
+    let mut colour = vec![[0f64; 3]; n];
+    let mut size = vec![0u64; n];
+    for run in &runs {
+        let row = run.y as usize * w as usize;
+        for (c, v) in colour[run.label as usize].iter_mut().enumerate() {
+            let at = c * plane + row;
+            *v += sum_f32(&px[at + run.x0 as usize..at + run.x1 as usize]);
+        }
+        size[run.label as usize] += u64::from(run.x1 - run.x0);
+    }
+    for (c, &k) in colour.iter_mut().zip(&size) {
+        for v in c.iter_mut() {
+            *v /= k.max(1) as f64;
+        }
+    }
+    Ok(Carried::keyframe(
+        w as usize, h as usize, runs, size, colour,
+    ))
+}
+
+/// [`fill_regions`] of `up`, painted in place when its CPU `f32` form is a tensor of its own
+/// (not sharing `keep`'s storage: at the working size the upsampled prediction *is* the
+/// prediction, which the chain keeps as the next previous frame). A 1280×720 frame is 11 MB:
+/// a copy more per frame costs more than the fill itself. With `carry`, regions that follow a
+/// keyframe's take its colours and the carry moves on to this frame ([`super::carry`]).
+fn fill_owned(
+    up: Tensor,
+    keep: &Tensor,
+    lines: &Tensor,
+    carry: Option<&mut Option<Carried>>,
+) -> Result<Tensor> {
+    let s = up.size();
+    let (h, w) = (s[2], s[3]);
+    let device = up.device();
+    let err = ModelError::torch;
+    let plane = (h * w) as usize;
+    let (runs, n) = mask_runs(lines, w as usize, h as usize)?;
 
     let mut host = up
         .f_to_kind(Kind::Float)
@@ -728,10 +909,24 @@ fn fill_owned(up: Tensor, keep: &Tensor, lines: &Tensor) -> Result<Tensor> {
         }
         counts[run.label as usize] += u64::from(run.x1 - run.x0);
     }
+    for (s, &k) in sums.iter_mut().zip(&counts) {
+        for v in s.iter_mut() {
+            *v /= k.max(1) as f64;
+        }
+    }
+    if let Some(carry) = carry {
+        *carry = carry::follow(
+            carry.take(),
+            w as usize,
+            h as usize,
+            &runs,
+            &counts,
+            &mut sums,
+        );
+    }
     for run in &runs {
-        let (s, k) = (sums[run.label as usize], counts[run.label as usize] as f64);
-        for (c, &v) in s.iter().enumerate() {
-            px[span(run, c)].fill((v / k) as f32);
+        for (c, &v) in sums[run.label as usize].iter().enumerate() {
+            px[span(run, c)].fill(v as f32);
         }
     }
     host.f_clamp_(0.0, 1.0)
@@ -840,6 +1035,101 @@ mod tests {
         let p3 = s.step(&x2).unwrap().prediction;
         let d3 = g.infer(&resize(&x2, 24, 32).unwrap(), &zeros).unwrap();
         assert!(p3.allclose(&d3, 0.0, 0.0, false));
+    }
+
+    #[test]
+    fn keyframe_colours_are_carried_over_fill_regions_until_a_reset() {
+        let g = generator();
+        let (w, h) = (64i64, 48i64);
+        // Line art: one vertical line at x = 31, two regions (x ≤ 29 and x ≥ 33 after the band).
+        let mut v = vec![1.0f32; (w * h) as usize];
+        for y in 0..h {
+            v[(y * w + 31) as usize] = 0.0;
+        }
+        let input = Tensor::from_slice(&v).view([1, 1, h, w]);
+        let (red, blue) = ([0.9f32, 0.1, 0.2], [0.1f32, 0.3, 0.8]);
+        let mut k = vec![0f32; (3 * w * h) as usize];
+        for c in 0..3 {
+            for y in 0..h {
+                for x in 0..w {
+                    k[((c * h + y) * w + x) as usize] = if x < 31 {
+                        red[c as usize]
+                    } else {
+                        blue[c as usize]
+                    };
+                }
+            }
+        }
+        let key = Tensor::from_slice(&k).view([1, 3, h, w]);
+        let plain = |p: &Tensor| compose(p, &input, OutputMode::Fill, InputMode::Lineart).unwrap();
+        let at = |t: &Tensor, x: i64, y: i64| -> [f32; 3] {
+            [0, 1, 2].map(|c| t.double_value(&[0, c, y, x]) as f32)
+        };
+        let mut s =
+            StreamColorizer::new(g.shallow_clone(), InputMode::Lineart, 32, 24, 1.0).unwrap();
+        assert!(s.keyframe_carry(), "on by default");
+        s.set_previous(&key, &input).unwrap();
+        for _ in 0..3 {
+            let p = s.step(&input).unwrap().prediction;
+            let out = s.compose(&p, &input, OutputMode::Fill).unwrap();
+            let base = plain(&p);
+            for y in [0, 20, 47] {
+                let near =
+                    |a: [f32; 3], b: [f32; 3]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
+                for x in [0, 15, 29] {
+                    assert!(
+                        near(at(&out, x, y), red),
+                        "({x}, {y}): {:?}",
+                        at(&out, x, y)
+                    );
+                }
+                for x in [33, 50, 63] {
+                    assert!(
+                        near(at(&out, x, y), blue),
+                        "({x}, {y}): {:?}",
+                        at(&out, x, y)
+                    );
+                }
+                for x in 30..=32 {
+                    assert_eq!(
+                        at(&out, x, y),
+                        at(&base, x, y),
+                        "band ({x}, {y}) keeps the prediction"
+                    );
+                }
+            }
+            assert_ne!(
+                at(&base, 15, 20),
+                red,
+                "the network alone does not paint the key's colour"
+            );
+        }
+        // Off, after a reset, after another output mode: the plain fill.
+        let check_plain = |s: &mut StreamColorizer, what: &str| {
+            let p = s.step(&input).unwrap().prediction;
+            let out = s.compose(&p, &input, OutputMode::Fill).unwrap();
+            assert!(out.equal(&plain(&p)), "{what}");
+        };
+        s.set_keyframe_carry(false);
+        check_plain(&mut s, "carry off");
+        s.set_keyframe_carry(true);
+        s.set_previous(&key, &input).unwrap();
+        s.set_keyframe_carry(false);
+        check_plain(&mut s, "carry turned off after the keyframe");
+        s.set_keyframe_carry(true);
+        s.set_previous(&key, &input).unwrap();
+        s.reset();
+        check_plain(&mut s, "after a reset");
+        s.set_previous(&key, &input).unwrap();
+        let p = s.step(&input).unwrap().prediction;
+        let c = s.compose(&p, &input, OutputMode::Color).unwrap();
+        assert!(c.equal(&compose(&p, &input, OutputMode::Color, InputMode::Lineart).unwrap()));
+        check_plain(&mut s, "after a frame in another output mode");
+        // A keyframe set with the carry off carries nothing when it is turned on later.
+        s.set_keyframe_carry(false);
+        s.set_previous(&key, &input).unwrap();
+        s.set_keyframe_carry(true);
+        check_plain(&mut s, "keyframe taken while off");
     }
 
     #[test]

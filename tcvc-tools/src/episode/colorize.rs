@@ -13,7 +13,7 @@ use super::plan::Plan;
 use super::EpisodeError;
 use crate::model::cache::CachedModel;
 use crate::model::stream::{
-    compose, flip_averaged, plane_to_tensor, resize, smooth_step, tensor_to_rgb8, OutputMode,
+    flip_averaged, plane_to_tensor, resize, smooth_step, tensor_to_rgb8, KeyframeCarry, OutputMode,
 };
 use crate::model::{ColorNet, InputMode, PreviousChoice};
 use crate::pattern::FramePattern;
@@ -47,6 +47,9 @@ pub struct ColorizeRequest<'a> {
     pub temporal_smoothing: f64,
     /// Artist keyframes, as the element's `keyframe-location`.
     pub keyframes: Option<&'a FramePattern>,
+    /// Whether keyframe colours stay on the `fill` regions that follow them, as the element's
+    /// `keyframe-carry`.
+    pub keyframe_carry: bool,
     /// Line-art threads (0 = one per core).
     pub threads: usize,
     /// Called after each written frame with the count so far.
@@ -74,8 +77,8 @@ struct Pending {
 enum Done {
     /// Working-size prediction and the full-resolution plane it is composed with.
     Predicted(Tensor, Vec<u8>),
-    /// An artist keyframe at full resolution.
-    Key(Tensor),
+    /// An artist keyframe at full resolution and the full-resolution plane of its frame.
+    Key(Tensor, Vec<u8>),
 }
 
 struct Slot {
@@ -175,7 +178,7 @@ impl Scheduler<'_> {
                         .map_err(torch("keyframe"))?,
                 );
                 let full = resize(&rgb, self.size.1 as i64, self.size.0 as i64)?;
-                self.done.insert(n, Done::Key(full));
+                self.done.insert(n, Done::Key(full, p.plane));
                 slot.smoothed = slot
                     .prev
                     .as_ref()
@@ -260,6 +263,9 @@ pub fn colorize(
         });
     };
     let last = shots.last().map_or(first, |s| s.1);
+    // Each shot is a chain of its own: the keyframe carry starts afresh with it.
+    let shot_starts: std::collections::BTreeSet<u64> = shots.iter().map(|s| s.0).collect();
+    let mut carry = KeyframeCarry::new(req.keyframe_carry);
     let net = req.model.shared.instance();
     let mut sched = Scheduler {
         req_shots: shots,
@@ -291,11 +297,18 @@ pub fn colorize(
     let mut emit =
         |sched: &mut Scheduler, writer: &mut dyn FrameWriter| -> Result<(), EpisodeError> {
             while let Some(done) = sched.done.remove(&next_write) {
+                if shot_starts.contains(&next_write) {
+                    carry.reset();
+                }
                 let rgb = match done {
-                    Done::Key(full) => full,
+                    Done::Key(full, plane) => {
+                        let input = plane_to_tensor(&plane, fw, fh, device)?;
+                        carry.keyframe(&full, &input, input_mode)?;
+                        full
+                    }
                     Done::Predicted(pred, plane) => {
                         let input = plane_to_tensor(&plane, fw, fh, device)?;
-                        compose(&pred, &input, mode, input_mode)?
+                        carry.compose(&pred, &input, mode, input_mode)?
                     }
                 };
                 tensor_to_rgb8(&rgb, &mut rgb8)?;

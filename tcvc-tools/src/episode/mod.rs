@@ -138,7 +138,7 @@ enum Command {
         #[arg(long, default_value_t = Precision::Fp32)]
         precision: Precision,
         /// How the output is composed: auto (the model's recommended output_mode, else ink for
-        /// line art, luma for greyscale), ink, luma, color.
+        /// line art, luma for greyscale), ink, luma, color, fill.
         #[arg(long, default_value_t = OutputChoice::Auto)]
         output_mode: OutputChoice,
         /// The previous frame: auto (as the model file says), chain (the model's own previous
@@ -155,6 +155,10 @@ enum Command {
         /// 0.95).
         #[arg(long, value_name = "S", default_value_t = 0.0, value_parser = parse_smoothing)]
         temporal_smoothing: f64,
+        /// Keyframes only feed the chain, as the element's keyframe-carry=false: without it, in
+        /// the fill output a keyframe's colours stay on its regions in the frames that follow.
+        #[arg(long)]
+        no_keyframe_carry: bool,
         /// libtorch CPU threads (0 = libtorch's default).
         #[arg(long, default_value_t = 0)]
         threads: i32,
@@ -317,6 +321,7 @@ fn run(cli: Cli) -> Result<(), EpisodeError> {
             previous,
             flip_average,
             temporal_smoothing,
+            no_keyframe_carry,
             threads,
         } => {
             if batch == 0 {
@@ -377,6 +382,7 @@ fn run(cli: Cli) -> Result<(), EpisodeError> {
                     flip_average,
                     temporal_smoothing,
                     keyframes: kf.as_ref(),
+                    keyframe_carry: !no_keyframe_carry,
                     threads: model.line_threads,
                     progress: &mut |n| pb.set_position(n),
                 },
