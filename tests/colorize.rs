@@ -601,7 +601,12 @@ fn keyframe_colours_stay_on_the_fill_regions_that_follow_the_keyframe() {
                         );
                     }
                 }
-                None => assert_eq!(px, &off[t][3 * i..3 * i + 3], "frame {t} pixel {i}"),
+                // Frame 2's network saw the keyframe either way; from frame 3 on it sees the
+                // carried output with the carry and its own prediction without.
+                None if t == 2 => {
+                    assert_eq!(px, &off[t][3 * i..3 * i + 3], "frame {t} pixel {i}")
+                }
+                None => {}
             }
         }
         // Consecutive frames of one shot: most of the fills are followed (the band, lines and

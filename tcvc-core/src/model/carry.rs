@@ -13,8 +13,10 @@
 //! region that moves further than its own size in one frame, or appears, is the network's. A
 //! reset of the chain (cut, flush, new stream) ends the carry; the next keyframe starts a new one.
 //!
-//! Only the `fill` output has regions: in the other output modes nothing is carried. The network
-//! and its chain are not touched (the chain still gets the network's own prediction).
+//! Only the `fill` output has regions: in the other output modes nothing is carried. While some
+//! region carries a keyframe colour, [`super::stream::StreamColorizer::compose`] makes the output
+//! (at working size, [`super::stream::carried_previous`]) the network's next previous frame, so
+//! that the network sees the artist's colours rather than its own drift.
 
 use super::stream::Run;
 

@@ -188,6 +188,17 @@ impl KeyframeCarry {
     }
 }
 
+/// The previous frame of the next step while a keyframe's colours are carried: the output
+/// (`1 × 3 × H × W`) at the working size `(width, height)`, so that the network sees the artist's
+/// colours where they were carried, not its own drift (the corpus's validation clips of two
+/// renderings with keys every 24 frames: +0.31 / +0.18 dB over the network's own prediction,
+/// docs/model-card.md stage 14).
+pub fn carried_previous(out: &Tensor, (width, height): (i64, i64)) -> Result<Tensor> {
+    resize(out, height, width)?
+        .f_to_kind(Kind::Float)
+        .map_err(ModelError::torch("the carried previous frame"))
+}
+
 /// Resizes `x` (`1 × C × h × w`) to `(height, width)`: area averaging when shrinking (thin lines
 /// keep their weight), bilinear when enlarging.
 pub fn resize(x: &Tensor, height: i64, width: i64) -> Result<Tensor> {
@@ -345,13 +356,21 @@ impl StreamColorizer {
     /// full-resolution `input`, as [`compose`], and in `fill` carrying a keyframe's colours over
     /// the regions that follow it ([`StreamColorizer::set_keyframe_carry`]). Call it once per
     /// step, in order: the carry moves from frame to frame. Another output mode ends the carry.
+    /// While some region carries a keyframe colour, the output (at working size) is the next
+    /// step's previous frame instead of the network's prediction ([`carried_previous`]).
     pub fn compose(
         &mut self,
         prediction: &Tensor,
         input: &Tensor,
         mode: OutputMode,
     ) -> Result<Tensor> {
-        self.carry.compose(prediction, input, mode, self.input_mode)
+        let out = self
+            .carry
+            .compose(prediction, input, mode, self.input_mode)?;
+        if self.carry.is_carrying() {
+            self.prev = Some(carried_previous(&out, self.work)?);
+        }
+        Ok(out)
     }
 
     /// Colorizes the next frame: `input` is the full-resolution line art (or grey),
@@ -1069,9 +1088,21 @@ mod tests {
             StreamColorizer::new(g.shallow_clone(), InputMode::Lineart, 32, 24, 1.0).unwrap();
         assert!(s.keyframe_carry(), "on by default");
         s.set_previous(&key, &input).unwrap();
+        let mut carried_out: Option<Tensor> = None;
         for _ in 0..3 {
             let p = s.step(&input).unwrap().prediction;
+            // The previous frame was the keyframe, then the carried output, at working size.
+            let prev = match &carried_out {
+                None => resize(&key, 24, 32).unwrap(),
+                Some(o) => carried_previous(o, (32, 24)).unwrap(),
+            };
+            let want = g.infer(&resize(&input, 24, 32).unwrap(), &prev).unwrap();
+            assert!(
+                p.allclose(&want, 0.0, 0.0, false),
+                "the network's previous frame"
+            );
             let out = s.compose(&p, &input, OutputMode::Fill).unwrap();
+            carried_out = Some(out.copy());
             let base = plain(&p);
             for y in [0, 20, 47] {
                 let near =

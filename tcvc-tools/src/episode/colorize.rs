@@ -13,7 +13,8 @@ use super::plan::Plan;
 use super::EpisodeError;
 use crate::model::cache::CachedModel;
 use crate::model::stream::{
-    flip_averaged, plane_to_tensor, resize, smooth_step, tensor_to_rgb8, KeyframeCarry, OutputMode,
+    carried_previous, compose, flip_averaged, plane_to_tensor, resize, smooth_step, tensor_to_rgb8,
+    KeyframeCarry, OutputMode,
 };
 use crate::model::{ColorNet, InputMode, PreviousChoice};
 use crate::pattern::FramePattern;
@@ -77,8 +78,11 @@ struct Pending {
 enum Done {
     /// Working-size prediction and the full-resolution plane it is composed with.
     Predicted(Tensor, Vec<u8>),
-    /// An artist keyframe at full resolution and the full-resolution plane of its frame.
-    Key(Tensor, Vec<u8>),
+    /// An artist keyframe at full resolution.
+    Key(Tensor),
+    /// An output composed at once (packed RGB): a frame of a shot that carries a keyframe's
+    /// colours, whose output is the next frame's previous frame.
+    Composed(Vec<u8>),
 }
 
 struct Slot {
@@ -89,6 +93,8 @@ struct Slot {
     prev: Option<Tensor>,
     /// The last smoothed prediction and its working-size input (temporal smoothing).
     smoothed: Option<(Tensor, Tensor)>,
+    /// The shot's keyframe carry (the element's `keyframe-carry`).
+    carry: KeyframeCarry,
 }
 
 struct Scheduler<'a> {
@@ -102,6 +108,9 @@ struct Scheduler<'a> {
     work: (i64, i64),
     batch: usize,
     keyframes: Option<&'a FramePattern>,
+    keyframe_carry: bool,
+    mode: OutputMode,
+    input_mode: InputMode,
     /// Loaded frames not yet colorized, by frame index.
     pending: BTreeMap<u64, Pending>,
     /// Results not yet written, by frame index.
@@ -128,6 +137,7 @@ impl Scheduler<'_> {
                 next: start,
                 prev: None,
                 smoothed: None,
+                carry: KeyframeCarry::new(self.keyframe_carry),
             });
             self.next_shot += 1;
         }
@@ -178,7 +188,9 @@ impl Scheduler<'_> {
                         .map_err(torch("keyframe"))?,
                 );
                 let full = resize(&rgb, self.size.1 as i64, self.size.0 as i64)?;
-                self.done.insert(n, Done::Key(full, p.plane));
+                let input = plane_to_tensor(&p.plane, self.size.0, self.size.1, self.device)?;
+                slot.carry.keyframe(&rgb, &input, self.input_mode)?;
+                self.done.insert(n, Done::Key(full));
                 slot.smoothed = slot
                     .prev
                     .as_ref()
@@ -229,9 +241,25 @@ impl Scheduler<'_> {
                 if self.smoothing > 0.0 {
                     slot.smoothed = Some((shown.shallow_clone(), frame.small));
                 }
-                self.done
-                    .insert(slot.next, Done::Predicted(shown, frame.plane));
                 slot.prev = Some(pred);
+                // As `StreamColorizer::compose`: a shot carrying a keyframe's colours is composed
+                // now, and its output is the next frame's previous frame.
+                let done = if slot.carry.is_carrying() {
+                    let (fw, fh) = self.size;
+                    let input = plane_to_tensor(&frame.plane, fw, fh, self.device)?;
+                    let out = slot
+                        .carry
+                        .compose(&shown, &input, self.mode, self.input_mode)?;
+                    if slot.carry.is_carrying() {
+                        slot.prev = Some(carried_previous(&out, self.work)?);
+                    }
+                    let mut rgb8 = Vec::new();
+                    tensor_to_rgb8(&out, &mut rgb8)?;
+                    Done::Composed(rgb8)
+                } else {
+                    Done::Predicted(shown, frame.plane)
+                };
+                self.done.insert(slot.next, done);
                 slot.next += 1;
                 self.generated += 1;
             }
@@ -263,9 +291,6 @@ pub fn colorize(
         });
     };
     let last = shots.last().map_or(first, |s| s.1);
-    // Each shot is a chain of its own: the keyframe carry starts afresh with it.
-    let shot_starts: std::collections::BTreeSet<u64> = shots.iter().map(|s| s.0).collect();
-    let mut carry = KeyframeCarry::new(req.keyframe_carry);
     let net = req.model.shared.instance();
     let mut sched = Scheduler {
         req_shots: shots,
@@ -278,6 +303,9 @@ pub fn colorize(
         work: (req.working.0 as i64, req.working.1 as i64),
         batch: req.batch,
         keyframes: req.keyframes,
+        keyframe_carry: req.keyframe_carry,
+        mode: req.output_mode,
+        input_mode: req.model.meta.input_mode,
         pending: BTreeMap::new(),
         done: BTreeMap::new(),
         slots: Vec::new(),
@@ -297,18 +325,18 @@ pub fn colorize(
     let mut emit =
         |sched: &mut Scheduler, writer: &mut dyn FrameWriter| -> Result<(), EpisodeError> {
             while let Some(done) = sched.done.remove(&next_write) {
-                if shot_starts.contains(&next_write) {
-                    carry.reset();
-                }
                 let rgb = match done {
-                    Done::Key(full, plane) => {
-                        let input = plane_to_tensor(&plane, fw, fh, device)?;
-                        carry.keyframe(&full, &input, input_mode)?;
-                        full
-                    }
+                    Done::Key(full) => full,
                     Done::Predicted(pred, plane) => {
                         let input = plane_to_tensor(&plane, fw, fh, device)?;
-                        carry.compose(&pred, &input, mode, input_mode)?
+                        compose(&pred, &input, mode, input_mode)?
+                    }
+                    Done::Composed(bytes) => {
+                        writer.write(next_write, &bytes)?;
+                        next_write += 1;
+                        written += 1;
+                        progress(written);
+                        continue;
                     }
                 };
                 tensor_to_rgb8(&rgb, &mut rgb8)?;
