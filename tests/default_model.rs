@@ -213,7 +213,7 @@ fn gst_inspect_says_where_the_default_model_comes_from() {
 /// frames as the artist's keys: the default model's `fill` output with the keyframe carry (the
 /// element's default) is closer to the original than the network alone from the same keys
 /// (`keyframe-carry=false`) on the frames between the keys (model card, stage 14, through
-/// `tcvc-eval`: 20.18 against 15.90 dB on this clip; here through H.264, 20.45 against 16.29).
+/// `tcvc-eval`: 22.19 against 15.90 dB on this clip; here through H.264, 21.27 against 16.29).
 #[test]
 fn the_keyframes_example_carries_the_keys_colours_on_a_held_out_shot() {
     use gsttcvc::metrics::{self, Plane};
@@ -259,7 +259,7 @@ fn the_keyframes_example_carries_the_keys_colours_on_a_held_out_shot() {
             let (w, h) = (w as usize, h as usize);
             let a = Plane::packed(out, w, h, w * 3, 3, [0, 1, 2]).unwrap();
             let b = Plane::packed(&orig, w, h, w * 3, 3, [0, 1, 2]).unwrap();
-            sum += metrics::psnr(&a, &b).unwrap().psnr_avg;
+            sum += metrics::psnr(&a, &b).unwrap().psnr_avg.min(60.0);
             n += 1;
         }
         sum / n as f64

@@ -384,7 +384,7 @@ impl ObjectImpl for Colorize {
                     .build(),
                 glib::ParamSpecBoolean::builder("keyframe-carry")
                     .nick("Keyframe carry")
-                    .blurb("In the fill output, a keyframe's colours stay on its regions in the following frames for as long as they can be followed (a region overlapping a carrying region of the frame before by an intersection over union of 0.2 or more takes its colour), until the next keyframe or reset; the other regions are the network's, and the network's next previous frame is this output. Off: the keyframe is only the network's previous frame. With the default model and the originals as keyframes every 24 frames: +1.5 to +1.9 dB on the corpus's validation clips, +3.2 to +3.7 dB on its 100-frame shots (docs/colorize.md)")
+                    .blurb("In the fill output, a keyframe's pixels stay where the line art has not changed since it, and its colours on the regions that can be followed (a region overlapping a carrying region of the frame before by an intersection over union of 0.2 or more takes its colour), until the next keyframe or reset; the other regions are the network's, and the network's next previous frame is this output. Off: the keyframe is only the network's previous frame. With the default model and the originals as keyframes every 24 frames: +2.7 to +3.1 dB on the corpus's validation clips, +5.4 to +7.7 dB on its 100-frame shots (docs/colorize.md)")
                     .default_value(true)
                     .mutable_playing()
                     .build(),

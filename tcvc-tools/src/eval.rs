@@ -284,7 +284,8 @@ struct FrameFigures {
     /// Frames since the last chain reset (the start of the video or a scene cut): 0 on the
     /// first frame of a chain. Baselines have no chain: the first model's index of that frame.
     chain_index: usize,
-    /// PSNR (dB) over R, G, B (FFmpeg's `psnr_avg`); JSON `null` when infinite.
+    /// PSNR (dB) over R, G, B (FFmpeg's `psnr_avg`); JSON `null` when infinite (the frame equals
+    /// its original; means count it as [`PSNR_CAP_DB`]).
     psnr: f64,
     /// SSIM, Gaussian window, area-weighted mean over R, G, B.
     ssim: f64,
@@ -297,7 +298,12 @@ struct FrameFigures {
     scene_cut: Option<f64>,
 }
 
-/// Means over frames.
+/// The PSNR a frame equal to its original (infinite PSNR: FFmpeg prints `inf`) counts as in
+/// means over frames: libvmaf's cap for 8-bit video (`6 · bits + 12` dB). Without it one such
+/// frame makes a clip's mean infinite; artist keyframes held by the keyframe carry make them.
+const PSNR_CAP_DB: f64 = 60.0;
+
+/// Means over frames (PSNR capped at [`PSNR_CAP_DB`]).
 #[derive(Debug, Clone, Default, Serialize)]
 struct Summary {
     frames: usize,
@@ -315,7 +321,7 @@ impl Summary {
         let (mut te, mut te_n, mut sf, mut sf_n, mut cuts) = (0.0, 0usize, 0.0, 0usize, 0usize);
         for f in frames {
             n += 1;
-            psnr += f.psnr;
+            psnr += f.psnr.min(PSNR_CAP_DB);
             ssim += f.ssim;
             if let Some(v) = f.temporal_error {
                 te += v;
@@ -823,7 +829,8 @@ fn markdown(report: &Report, videos: usize) -> String {
     }
     let _ = writeln!(
         s,
-        "\nMeans over all frames of {videos} video(s); device {}, {}:",
+        "\nMeans over all frames of {videos} video(s) (a frame equal to its original counts as \
+         {PSNR_CAP_DB} dB); device {}, {}:",
         report.device, report.precision
     );
     for m in models.iter().filter(|m| m.kind == "model") {
@@ -972,8 +979,8 @@ fn psnr_by_chain_index(report: &Report) -> Vec<(String, Vec<(f64, f64)>)> {
                 if f.chain_index >= sums.len() {
                     sums.resize(f.chain_index + 1, (0.0, 0));
                 }
-                if f.psnr.is_finite() {
-                    sums[f.chain_index].0 += f.psnr;
+                if !f.psnr.is_nan() {
+                    sums[f.chain_index].0 += f.psnr.min(PSNR_CAP_DB);
                     sums[f.chain_index].1 += 1;
                 }
             }

@@ -638,6 +638,41 @@ fn the_keyframe_carry_is_on_in_fill_and_off_with_its_flag() {
     );
     // Regions only exist in `fill`: in `ink` the flag changes nothing.
     assert_eq!(run("ink", None), run("ink", Some("--no-keyframe-carry")));
+    // A held drawing (four equal frames, the first one the key) is the key on every frame: each
+    // frame's PSNR is infinite (JSON null), and the means count such frames as 60 dB.
+    let still = d.join("still");
+    std::fs::create_dir_all(&still).unwrap();
+    let frame = gsttcvc::video::load_clip(&clip, 64, 48, gsttcvc::video::Fit::Stretch, Some(1))
+        .unwrap()
+        .frames
+        .remove(0);
+    for i in 0..4 {
+        write_png(&still.join(format!("{i:05}.png")), &frame, 48, 3);
+    }
+    let json = d.join("still.json");
+    let out = eval_tiny(
+        a,
+        &[
+            "--output-mode".as_ref(),
+            "fill".as_ref(),
+            "--keyframes".as_ref(),
+            "first".as_ref(),
+            "--no-baselines".as_ref(),
+            "--json".as_ref(),
+            json.as_os_str(),
+            still.as_os_str(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let m = &report["models"][0];
+    let frames = m["videos"][0]["per_frame"].as_array().unwrap();
+    assert_eq!(frames.len(), 3);
+    assert!(frames.iter().all(|f| f["psnr"].is_null()), "{frames:?}");
+    assert_eq!(m["summary"]["psnr"], 60.0);
+    assert!(text(&out.stdout).contains("counts as 60 dB"));
+
     // Without keyframes the flag is refused.
     let e = eval_tiny(a, &["--no-keyframe-carry".as_ref(), clip.as_os_str()]);
     assert_eq!(e.status.code(), Some(2), "{}", text(&e.stderr));

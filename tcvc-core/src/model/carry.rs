@@ -66,6 +66,138 @@ impl Carried {
     }
 }
 
+/// How far a change of the line art reaches: a pixel stops holding the keyframe's value once the
+/// line art within this many pixels of it (a square of side `2 · HOLD_REACH + 1`) differs from the
+/// frame before's. Seed 0's validation and 100-frame clips, keys every 24 frames: 1 and 2
+/// measured 22.35 and 22.36 dB (docs/model-card.md, stage 14).
+pub const HOLD_REACH: usize = 2;
+
+/// The pixels that still show the keyframe: every pixel at the keyframe; a pixel keeps the
+/// keyframe's value (its lines and their anti-aliased edges included, which no flat fill
+/// reproduces) for as long as the line art around it has not changed since the keyframe.
+#[derive(Debug, Clone)]
+pub(crate) struct Hold {
+    width: usize,
+    height: usize,
+    /// The keyframe at the frame size, planar `3 × H × W`, `[0, 1]`.
+    key: Vec<f32>,
+    /// Whether each pixel still holds the keyframe's value.
+    held: Vec<bool>,
+    /// The last frame's line mask (nonzero on a line).
+    lines: Vec<u8>,
+    /// The last frame's `fill` regions: runs and labels per pixel (0: the band).
+    runs: Vec<Run>,
+    labels: Vec<u32>,
+}
+
+/// Labels per pixel (0 where no run is) of regions given as runs.
+fn labels_of(runs: &[Run], width: usize, height: usize) -> Vec<u32> {
+    let mut labels = vec![0u32; width * height];
+    for r in runs {
+        let row = r.y as usize * width;
+        labels[row + r.x0 as usize..row + r.x1 as usize].fill(r.label);
+    }
+    labels
+}
+
+impl Hold {
+    /// Every pixel of a keyframe `key` (planar `3 × H × W`) whose frame's line mask is `lines`
+    /// and `fill` regions `runs`.
+    pub(crate) fn keyframe(
+        width: usize,
+        height: usize,
+        key: Vec<f32>,
+        lines: Vec<u8>,
+        runs: Vec<Run>,
+    ) -> Self {
+        assert_eq!(key.len(), 3 * width * height);
+        assert_eq!(lines.len(), width * height);
+        Hold {
+            width,
+            height,
+            key,
+            held: vec![true; width * height],
+            lines,
+            labels: labels_of(&runs, width, height),
+            runs,
+        }
+    }
+
+    /// Follows the hold into a frame of `width × height` whose line mask is `lines` and `fill`
+    /// regions `runs` (labels `1..n`): a pixel stops holding when a line within
+    /// [`HOLD_REACH`] of it changed since the frame before, or when the region it lies in does
+    /// not follow the region it lay in (an outline that jumped over it: something moved off or
+    /// onto it); the others are painted with the keyframe's value in `px` (the output, planar
+    /// `3 × H × W`). `None` when no pixel holds any more (or the frame has another size).
+    pub(crate) fn follow(
+        mut self,
+        lines: &[u8],
+        runs: &[Run],
+        n: usize,
+        width: usize,
+        height: usize,
+        px: &mut [f32],
+    ) -> Option<Self> {
+        if (width, height) != (self.width, self.height) || lines.len() != width * height {
+            return None;
+        }
+        let best = best_overlaps(runs, n, &self.runs);
+        let labels = labels_of(runs, width, height);
+        let changed: Vec<u8> = lines
+            .iter()
+            .zip(&self.lines)
+            .map(|(&a, &b)| u8::from((a != 0) != (b != 0)))
+            .collect();
+        let near = dilate(&changed, width, height, HOLD_REACH);
+        let plane = width * height;
+        let mut any = false;
+        for (i, held) in self.held.iter_mut().enumerate() {
+            let (a, b) = (labels[i], self.labels[i]);
+            let followed = a == 0 || b == 0 || best[a as usize].0 == b;
+            *held &= near[i] == 0 && followed;
+            if *held {
+                any = true;
+                for c in 0..3 {
+                    px[c * plane + i] = self.key[c * plane + i];
+                }
+            }
+        }
+        self.lines.copy_from_slice(lines);
+        self.labels = labels;
+        self.runs = runs.to_vec();
+        any.then_some(self)
+    }
+}
+
+/// `mask` (nonzero set) dilated by a square of side `2r + 1`: separable, a running count along
+/// each row, then the OR of `2r + 1` rows.
+pub(crate) fn dilate(mask: &[u8], width: usize, height: usize, r: usize) -> Vec<u8> {
+    let mut horiz = vec![0u8; width * height];
+    for (row, dst) in mask.chunks_exact(width).zip(horiz.chunks_exact_mut(width)) {
+        // Set values in [x - r, x + r] as x moves along the row.
+        let mut count = row[..r.min(width)].iter().filter(|&&v| v != 0).count();
+        for x in 0..width {
+            if x + r < width {
+                count += usize::from(row[x + r] != 0);
+            }
+            dst[x] = u8::from(count > 0);
+            if x >= r {
+                count -= usize::from(row[x - r] != 0);
+            }
+        }
+    }
+    let mut out = vec![0u8; width * height];
+    for y in 0..height {
+        let dst = &mut out[y * width..(y + 1) * width];
+        for yy in y.saturating_sub(r)..=(y + r).min(height - 1) {
+            for (d, &v) in dst.iter_mut().zip(&horiz[yy * width..(yy + 1) * width]) {
+                *d |= v;
+            }
+        }
+    }
+    out
+}
+
 /// For each label `1..n` of `cur`, the label of `prev` it shares most pixels with (ties: the
 /// smaller label) and how many, `(0, 0)` when it touches none. Both run lists in row-major order.
 pub(crate) fn best_overlaps(cur: &[Run], n: usize, prev: &[Run]) -> Vec<(u32, u64)> {
@@ -181,6 +313,97 @@ mod tests {
             }
         }
         (runs, size)
+    }
+
+    #[test]
+    fn dilate_equals_a_brute_force_square() {
+        let (w, h) = (23usize, 17usize);
+        let mut seed = 99u64;
+        for (density, r) in [(2u64, 1usize), (5, 2), (10, 3), (1, 0)] {
+            let mask: Vec<u8> = (0..w * h)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    u8::from(seed % 100 < density)
+                })
+                .collect();
+            let got = dilate(&mask, w, h, r);
+            for y in 0..h {
+                for x in 0..w {
+                    let want = (y.saturating_sub(r)..=(y + r).min(h - 1)).any(|yy| {
+                        (x.saturating_sub(r)..=(x + r).min(w - 1)).any(|xx| mask[yy * w + xx] != 0)
+                    });
+                    assert_eq!(got[y * w + x] != 0, want, "r {r} ({x}, {y})");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn hold_keeps_the_key_where_the_lines_did_not_change_and_lets_go_for_good() {
+        let (w, h) = (12usize, 8usize);
+        let plane = w * h;
+        let key: Vec<f32> = (0..3 * plane).map(|i| (i % 7) as f32 / 7.0).collect();
+        let mut lines = vec![0u8; plane];
+        lines[3 * w + 2] = 1;
+        // One region covering everything (the test is about the lines).
+        let all_runs: Vec<Run> = (0..h as u32)
+            .map(|y| Run {
+                y,
+                x0: 0,
+                x1: w as u32,
+                label: 1,
+            })
+            .collect();
+        let hold = Hold::keyframe(w, h, key.clone(), lines.clone(), all_runs.clone());
+        // Same lines: every pixel shows the key.
+        let mut px = vec![0.5f32; 3 * plane];
+        let hold = hold
+            .follow(&lines, &all_runs, 2, w, h, &mut px)
+            .expect("holding");
+        assert_eq!(px, key);
+        // The line moves from (2, 3) to (9, 3): pixels within 2 of either position let go.
+        lines[3 * w + 2] = 0;
+        lines[3 * w + 9] = 1;
+        let mut px = vec![0.5f32; 3 * plane];
+        let hold = hold
+            .follow(&lines, &all_runs, 2, w, h, &mut px)
+            .expect("still holding");
+        let near = |x: usize, y: usize, cx: usize| x.abs_diff(cx) <= 2 && y.abs_diff(3) <= 2;
+        for y in 0..h {
+            for x in 0..w {
+                let i = y * w + x;
+                let let_go = near(x, y, 2) || near(x, y, 9);
+                for c in 0..3 {
+                    let want = if let_go { 0.5 } else { key[c * plane + i] };
+                    assert_eq!(px[c * plane + i], want, "({x}, {y})");
+                }
+            }
+        }
+        // The line moves back: the pixels that let go do not hold again.
+        lines[3 * w + 9] = 0;
+        lines[3 * w + 2] = 1;
+        let mut px = vec![0.5f32; 3 * plane];
+        let hold = hold
+            .follow(&lines, &all_runs, 2, w, h, &mut px)
+            .expect("still holding");
+        assert_eq!(px[3 * w + 2], 0.5);
+        assert_eq!(px[0], key[0]);
+        // Another size ends it; so does a frame whose every pixel is near a change.
+        assert!(hold
+            .clone()
+            .follow(
+                &lines,
+                &all_runs,
+                2,
+                w,
+                h + 1,
+                &mut vec![0.0; 3 * w * (h + 1)]
+            )
+            .is_none());
+        let all = vec![1u8; plane];
+        assert!(hold.follow(&all, &all_runs, 2, w, h, &mut px).is_none());
     }
 
     #[test]
