@@ -547,6 +547,9 @@ enum Baseline {
     Grey,
     Lineart,
     MeanColour,
+    /// With `--keyframes`: the last keyframe held until the next (what a viewer of the keys
+    /// alone sees): the baseline a keyframe workflow must beat.
+    LastKey,
 }
 
 impl Baseline {
@@ -563,6 +566,7 @@ impl Baseline {
             Baseline::Grey => "grey",
             Baseline::Lineart => "lineart",
             Baseline::MeanColour => "mean-colour",
+            Baseline::LastKey => "last-key",
         }
     }
 }
@@ -593,14 +597,18 @@ fn run_baseline(
     let mut out = vec![0u8; n * 3];
     let mut tracker = TemporalTracker::new(args.static_threshold);
     let mut figures = Vec::with_capacity(clip.len());
+    let mut last_key: Option<&[u8]> = None;
     for (k, rgb) in clip.frames.iter().enumerate() {
         if args.keyframes.is_some_and(|kf| kf.at(k)) {
             // The artist's frame is shown in every column and not measured (see run_clip).
             measure(rgb, rgb, (w, h), &mut tracker)?;
+            last_key = Some(rgb);
             continue;
         }
         match baseline {
             Baseline::White => out.fill(255),
+            // Keyframes start every video (frame 0 is one for `first` and for every N).
+            Baseline::LastKey => out.copy_from_slice(last_key.unwrap_or(rgb)),
             Baseline::Grey => out.fill(128),
             Baseline::MeanColour => out
                 .chunks_exact_mut(3)
@@ -827,6 +835,25 @@ fn markdown(report: &Report, videos: usize) -> String {
         }
         s.push('\n');
     }
+    // With keyframes, the keys alone held are the bar a keyframe workflow must clear.
+    if let Some(key) = models.iter().find(|m| m.kind == "last-key") {
+        let _ = write!(s, "| beats the last keyframe held (PSNR dB, SSIM) |");
+        for m in models {
+            if m.kind == "model" {
+                let dp = m.summary.psnr - key.summary.psnr;
+                let ok = dp > 0.0 && m.summary.ssim > key.summary.ssim;
+                let _ = write!(
+                    s,
+                    " {} ({dp:+.2}, {:+.4}) |",
+                    if ok { "yes" } else { "**NO**" },
+                    m.summary.ssim - key.summary.ssim
+                );
+            } else {
+                let _ = write!(s, " – |");
+            }
+        }
+        s.push('\n');
+    }
     let _ = writeln!(
         s,
         "\nMeans over all frames of {videos} video(s) (a frame equal to its original counts as \
@@ -853,7 +880,12 @@ fn markdown(report: &Report, videos: usize) -> String {
             s,
             "- baselines: `white` and `grey` are blank pages (255, 128), `lineart` the input line \
              art as the output, `mean-colour` each video's own mean colour as a flat fill (an \
-             oracle)"
+             oracle){}",
+            if models.iter().any(|m| m.kind == "last-key") {
+                ", `last-key` the last keyframe held until the next"
+            } else {
+                ""
+            }
         );
     }
     if let Some(kf) = report.keyframes {
@@ -1067,7 +1099,8 @@ fn run(args: &Args) -> Result<(), Failure> {
             }
         }
         for size in &sizes {
-            for baseline in Baseline::ALL {
+            let last_key = args.keyframes.map(|_| Baseline::LastKey);
+            for baseline in Baseline::ALL.into_iter().chain(last_key) {
                 let t = Instant::now();
                 let mut videos = Vec::new();
                 for (clip, first, decoded) in clips_at(&mut clips, *size, args)? {

@@ -638,6 +638,64 @@ fn the_keyframe_carry_is_on_in_fill_and_off_with_its_flag() {
     );
     // Regions only exist in `fill`: in `ink` the flag changes nothing.
     assert_eq!(run("ink", None), run("ink", Some("--no-keyframe-carry")));
+    // With keyframes the baselines include the last key held: frames 1, 2, 4, 5 show frames 0,
+    // 0, 3, 3 (against an independent PSNR), and the table says whether the model beats it.
+    let json = d.join("last-key.json");
+    let out = eval_tiny(
+        a,
+        &[
+            "--output-mode".as_ref(),
+            "fill".as_ref(),
+            "--keyframes".as_ref(),
+            "3".as_ref(),
+            "--json".as_ref(),
+            json.as_os_str(),
+            clip.as_os_str(),
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains("| beats the last keyframe held (PSNR dB, SSIM) |"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("`last-key` the last keyframe held"),
+        "{stdout}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let held = report["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == "last-key")
+        .expect("a last-key column");
+    let frames = gsttcvc::video::load_clip(&clip, 64, 48, gsttcvc::video::Fit::Stretch, Some(6))
+        .unwrap()
+        .frames;
+    let got = per_frame(held, "psnr");
+    for ((k, key), g) in [(1, 0), (2, 0), (4, 3), (5, 3)].iter().zip(&got) {
+        let xp = Plane::packed(&frames[*key], 64, 48, 64 * 3, 3, [0, 1, 2]).unwrap();
+        let rp = Plane::packed(&frames[*k], 64, 48, 64 * 3, 3, [0, 1, 2]).unwrap();
+        let want = metrics::psnr(&xp, &rp).unwrap().psnr_avg;
+        assert!((g - want).abs() < 1e-9, "frame {k}: {g} against {want}");
+    }
+    // Without keyframes there is no such column.
+    let plain_json = d.join("plain.json");
+    let out = eval_tiny(
+        a,
+        &["--json".as_ref(), plain_json.as_os_str(), clip.as_os_str()],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plain: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&plain_json).unwrap()).unwrap();
+    assert!(plain["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["kind"] != "last-key"));
+
     // A held drawing (four equal frames, the first one the key) is the key on every frame: each
     // frame's PSNR is infinite (JSON null), and the means count such frames as 60 dB.
     let still = d.join("still");

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
-//! Keyframe carry: an artist keyframe's colours kept on the `fill` regions that follow it.
+//! Keyframe carry: an artist keyframe's pixels and colours kept in the `fill` output of the
+//! frames that follow it.
 //!
 //! With an artist keyframe the network gets the artist's frame as its previous frame, and its
 //! output drifts away from the artist's colours within a few frames (the chain is the network's
-//! guess, not a copy). Cel animation does not repaint a fill that is still there: the carry keeps
-//! the artist's colours exactly. The keyframe's regions (the `fill` regions of its own line art,
+//! guess, not a copy). Cel animation does not repaint what did not move: the carry keeps the
+//! artist's work exactly, in two ways. [`Hold`]: a pixel keeps the keyframe's value while the
+//! line art within [`HOLD_REACH`] of it has not changed since the keyframe and its region follows
+//! the region it was in. [`Carried`]: elsewhere, the keyframe's regions (the `fill` regions of its own line art,
 //! [`super::stream::fill_labels`]) take the keyframe's mean colour over each of them; in each
 //! later frame, a region whose best-overlapping region of the frame before (the one it shares
 //! most pixels with) carries a keyframe colour and overlaps it by an intersection over union of
@@ -68,8 +71,9 @@ impl Carried {
 
 /// How far a change of the line art reaches: a pixel stops holding the keyframe's value once the
 /// line art within this many pixels of it (a square of side `2 · HOLD_REACH + 1`) differs from the
-/// frame before's. Seed 0's validation and 100-frame clips, keys every 24 frames: 1 and 2
-/// measured 22.35 and 22.36 dB (docs/model-card.md, stage 14).
+/// frame before's. Seed 0's validation and 100-frame clips, keys every 24 frames (the Python
+/// prototype, before the region condition and the feedback): 1, 2 and 4 measured 22.35, 22.36
+/// and 22.24 dB (docs/model-card.md, stage 14).
 pub const HOLD_REACH: usize = 2;
 
 /// The pixels that still show the keyframe: every pixel at the keyframe; a pixel keeps the
