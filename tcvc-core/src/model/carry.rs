@@ -461,8 +461,7 @@ mod tests {
         let blue = [0.0, 0.0, 1.0];
         let c = Carried::keyframe(w, 3, kr, ks, vec![[0.0; 3], red, blue]).unwrap();
         // Frame 1: the left block moved one pixel right (IoU 6/12 = 0.5: carried), the right
-        // block is now a sliver (IoU 3/12 = 0.25: carried), and a new region appears where
-        // nothing carried (the band).
+        // block split into two slivers (IoU 3/12 = 0.25 each: both carried).
         #[rustfmt::skip]
         let next = [
             0, 1, 1, 1, 0, 3, 2, 0,
