@@ -2,7 +2,8 @@
 //! Time of the `fill` output at 1280×720 (drawn line art: rings and lines), one thread:
 //! the region labels alone, then `compose` in `color` and in `fill` (from a 160×96 prediction),
 //! and `fill` with a keyframe's carry (`KeyframeCarry`: the line art moving by one pixel and back
-//! every frame, so the pixels near its lines let go of the key and the others stay held).
+//! every frame, so that every other frame the camera's shift is searched for and the keyframe
+//! moved by it, and the others show the keyframe's own line art).
 //!   cargo run --release -p tcvc-core --example fill_time
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};

@@ -5,9 +5,12 @@
 //! With an artist keyframe the network gets the artist's frame as its previous frame, and its
 //! output drifts away from the artist's colours within a few frames (the chain is the network's
 //! guess, not a copy). Cel animation does not repaint what did not move: the carry keeps the
-//! artist's work exactly, in two ways. [`Hold`]: a pixel keeps the keyframe's value while the
-//! line art within [`HOLD_REACH`] of it has not changed since the keyframe and its region follows
-//! the region it was in. [`Carried`]: elsewhere, the keyframe's regions (the `fill` regions of its own line art,
+//! artist's work, in three ways. [`ShiftedHold`]: a pixel shows the keyframe moved with the
+//! camera (a whole-frame shift since the keyframe) where the line art around it matches the
+//! moved keyframe's and its region follows the moved keyframe region it lies in. [`Hold`]: a
+//! pixel keeps the keyframe's value while the line art within [`HOLD_REACH`] of it has not
+//! changed since the keyframe and its region follows the region it was in. [`Carried`]:
+//! elsewhere, the keyframe's regions (the `fill` regions of its own line art,
 //! [`super::stream::fill_labels`]) take the keyframe's mean colour over each of them; in each
 //! later frame, a region whose best-overlapping region of the frame before (the one it shares
 //! most pixels with) carries a keyframe colour and overlaps it by an intersection over union of
@@ -22,6 +25,8 @@
 //! that the network sees the artist's colours rather than its own drift.
 
 use super::stream::Run;
+use opencv::core::{Mat, Scalar, Size};
+use opencv::prelude::*;
 
 /// Intersection over union a region needs with a carrying region of the frame before to take
 /// its colour. The corpus's validation and 100-frame clips of two renderings, keyframes every
@@ -170,6 +175,404 @@ impl Hold {
         self.labels = labels;
         self.runs = runs.to_vec();
         any.then_some(self)
+    }
+}
+
+/// How far a line may lie from where the keyframe's line (moved with the camera) is and still
+/// count as the same line in [`ShiftedHold`]: a pan or a zoom by a fraction of a pixel moves
+/// Canny's lines by one pixel here and there. Seed 0's validation and 100-frame clips, keys
+/// every 24 frames (the Python prototype): 0 and 1 measured 20.63 and 21.73 dB, the hold of
+/// the frame before alone 20.55 (docs/model-card.md, stage 15).
+pub const SHIFT_TOLERANCE: usize = 1;
+
+/// Standard deviation of the Gaussian that softens line masks before the phase correlation
+/// that finds the camera's move ([`ShiftedHold`]).
+const SHIFT_BLUR: f64 = 1.5;
+
+/// The keyframe moved with the camera: while a shot pans, no line stays where it was, so
+/// [`Hold`] lets go of every pixel near a line within a frame or two. This one compares each
+/// frame with the keyframe itself, moved by the camera's shift since the keyframe (a whole-frame
+/// translation found by phase correlation of the two frames' line art, kept only when it
+/// matches the lines better than no shift): a pixel shows the moved keyframe's value (bilinear)
+/// where every line within [`HOLD_REACH`] of it lies within [`SHIFT_TOLERANCE`] of a moved
+/// keyframe line and the other way round, and its `fill` region overlaps the moved keyframe
+/// region it lies in more than any other and by an intersection over union of [`CARRY_IOU`] or
+/// more. It looks at the keyframe afresh each frame: a
+/// background that a character crossed shows the keyframe again once the character has passed.
+/// Painted over [`Hold`]'s pixels, where the two agree when the camera did not move.
+pub(crate) struct ShiftedHold {
+    width: usize,
+    height: usize,
+    /// The keyframe at the frame size, planar `3 × H × W`, `[0, 1]`.
+    key: Vec<f32>,
+    /// The keyframe's line mask, 0 or 1, and that dilated by [`SHIFT_TOLERANCE`].
+    lines: Vec<u8>,
+    lines_near: Vec<u8>,
+    /// The keyframe's `fill` regions: labels per pixel (0: the band).
+    labels: Vec<u32>,
+    /// The phase correlation's scale: 1 / `scale` of the frame size ([`SHIFT_SEARCH_SIZE`]).
+    scale: usize,
+    /// The keyframe's line mask at that scale softened by [`SHIFT_BLUR`] (`f32`), and the
+    /// Hanning window of the phase correlation.
+    ink: Mat,
+    window: Mat,
+}
+
+impl std::fmt::Debug for ShiftedHold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShiftedHold")
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The largest side of the images the camera's shift is searched in: a larger frame is
+/// averaged down by a whole factor first (1280×720 by 2), which keeps the search's cost near
+/// that of a 640×360 frame; the shift found is scaled back up.
+const SHIFT_SEARCH_SIZE: usize = 640;
+
+/// A line mask (nonzero on a line) as an `f32` image, averaged down by `scale` (a whole
+/// factor, [`SHIFT_SEARCH_SIZE`]) and softened by [`SHIFT_BLUR`].
+fn soft_ink(lines: &[u8], width: usize, height: usize, scale: usize) -> opencv::Result<Mat> {
+    let mut m = Mat::new_rows_cols_with_default(
+        height as i32,
+        width as i32,
+        opencv::core::CV_32F,
+        Scalar::all(0.0),
+    )?;
+    for (d, &v) in m.data_typed_mut::<f32>()?.iter_mut().zip(lines) {
+        *d = f32::from(u8::from(v != 0));
+    }
+    if scale > 1 {
+        let mut small = Mat::default();
+        opencv::imgproc::resize(
+            &m,
+            &mut small,
+            Size::new((width / scale) as i32, (height / scale) as i32),
+            0.0,
+            0.0,
+            opencv::imgproc::INTER_AREA,
+        )?;
+        m = small;
+    }
+    let mut out = Mat::default();
+    opencv::imgproc::gaussian_blur(
+        &m,
+        &mut out,
+        Size::new(0, 0),
+        SHIFT_BLUR,
+        SHIFT_BLUR,
+        opencv::core::BORDER_REFLECT_101,
+    )?;
+    Ok(out)
+}
+
+/// A whole-frame move by `d = (dx, dy)` of a `width × height` frame: the pixel `(x, y)` shows
+/// the point `(x − dx, y − dy)` of the frame before the move, bilinear, when that lies inside
+/// the frame. The fractional weights are the same at every pixel.
+#[derive(Debug, Clone)]
+struct Move {
+    width: usize,
+    height: usize,
+    /// `x − dx = x + kx + fx` with `kx` whole and `0 ≤ fx < 1`; the same in y.
+    kx: isize,
+    ky: isize,
+    fx: f32,
+    fy: f32,
+    /// The pixels whose source point lies inside the frame: `xa..xb`, `ya..yb`.
+    xs: std::ops::Range<usize>,
+    ys: std::ops::Range<usize>,
+}
+
+impl Move {
+    fn new(width: usize, height: usize, d: (f64, f64)) -> Self {
+        let axis = |d: f64, n: usize| {
+            let k = (-d).floor();
+            let f = (-d - k) as f32;
+            // x − d ∈ [0, n − 1]  ⇔  x ∈ [d, n − 1 + d]
+            let a = d.ceil().max(0.0);
+            let b = (n as f64 - 1.0 + d).floor().min(n as f64 - 1.0);
+            let range = if b >= a {
+                a as usize..b as usize + 1
+            } else {
+                0..0
+            };
+            (k as isize, f, range)
+        };
+        let (kx, fx, xs) = axis(d.0, width);
+        let (ky, fy, ys) = axis(d.1, height);
+        Move {
+            width,
+            height,
+            kx,
+            ky,
+            fx,
+            fy,
+            xs,
+            ys,
+        }
+    }
+
+    /// The bilinear value of a plane `p` at the source point of `(x, y)`, which lies inside the
+    /// frame.
+    fn at(&self, p: &[f32], x: usize, y: usize) -> f32 {
+        let w = self.width;
+        let x0 = (x as isize + self.kx) as usize;
+        let y0 = (y as isize + self.ky) as usize;
+        let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(self.height - 1));
+        let top = p[y0 * w + x0] * (1.0 - self.fx) + p[y0 * w + x1] * self.fx;
+        let bot = p[y1 * w + x0] * (1.0 - self.fx) + p[y1 * w + x1] * self.fx;
+        top * (1.0 - self.fy) + bot * self.fy
+    }
+
+    /// A plane moved ([`Move::at`]); 0 where the source point lies outside the frame.
+    fn plane(&self, p: &[f32]) -> Vec<f32> {
+        let mut out = vec![0f32; self.width * self.height];
+        for y in self.ys.clone() {
+            let row = &mut out[y * self.width..(y + 1) * self.width];
+            for x in self.xs.clone() {
+                row[x] = self.at(p, x, y);
+            }
+        }
+        out
+    }
+
+    /// Labels moved, nearest neighbour (the source point rounded, halves up); 0 where the
+    /// source point lies outside the frame.
+    fn labels(&self, labels: &[u32]) -> Vec<u32> {
+        let w = self.width as isize;
+        let dx = self.kx + isize::from(self.fx >= 0.5);
+        let dy = self.ky + isize::from(self.fy >= 0.5);
+        let mut out = vec![0u32; self.width * self.height];
+        for y in 0..self.height as isize {
+            let sy = y + dy;
+            if sy < 0 || sy >= self.height as isize {
+                continue;
+            }
+            // x + dx ∈ [0, w)
+            let (xa, xb) = ((-dx).max(0), (w - dx).min(w));
+            if xa >= xb {
+                continue;
+            }
+            let dst = (y * w + xa) as usize..(y * w + xb) as usize;
+            let src = (sy * w + xa + dx) as usize..(sy * w + xb + dx) as usize;
+            out[dst].copy_from_slice(&labels[src]);
+        }
+        out
+    }
+}
+
+/// Runs of equal nonzero labels along each row, row-major (as [`best_overlaps`] takes them).
+fn runs_of(labels: &[u32], width: usize) -> Vec<Run> {
+    let mut runs = Vec::new();
+    for (y, row) in labels.chunks_exact(width).enumerate() {
+        let mut x = 0;
+        while x < width {
+            let label = row[x];
+            let x0 = x;
+            while x < width && row[x] == label {
+                x += 1;
+            }
+            if label != 0 {
+                runs.push(Run {
+                    y: y as u32,
+                    x0: x0 as u32,
+                    x1: x as u32,
+                    label,
+                });
+            }
+        }
+    }
+    runs
+}
+
+/// Pixels where a line of `a` has no line of `b` within [`SHIFT_TOLERANCE`] (`b_near`: `b`
+/// dilated by it), or the other way round.
+fn mismatch(a: &[u8], a_near: &[u8], b: &[u8], b_near: &[u8]) -> Vec<u8> {
+    a.iter()
+        .zip(a_near)
+        .zip(b.iter().zip(b_near))
+        .map(|((&a, &an), (&b, &bn))| u8::from((a != 0 && bn == 0) || (b != 0 && an == 0)))
+        .collect()
+}
+
+impl ShiftedHold {
+    /// A keyframe `key` (planar `3 × H × W`) whose frame's line mask is `lines` and `fill`
+    /// regions `runs`.
+    pub(crate) fn keyframe(
+        width: usize,
+        height: usize,
+        key: Vec<f32>,
+        lines: &[u8],
+        runs: &[Run],
+    ) -> opencv::Result<Self> {
+        assert_eq!(key.len(), 3 * width * height);
+        assert_eq!(lines.len(), width * height);
+        let scale = width.max(height).div_ceil(SHIFT_SEARCH_SIZE).max(1);
+        let ink = soft_ink(lines, width, height, scale)?;
+        let mut window = Mat::default();
+        opencv::imgproc::create_hanning_window(&mut window, ink.size()?, opencv::core::CV_32F)?;
+        let lines: Vec<u8> = lines.iter().map(|&v| u8::from(v != 0)).collect();
+        Ok(ShiftedHold {
+            width,
+            height,
+            key,
+            lines_near: dilate(&lines, width, height, SHIFT_TOLERANCE),
+            lines,
+            labels: labels_of(runs, width, height),
+            scale,
+            ink,
+            window,
+        })
+    }
+
+    /// The keyframe's line mask moved by `m` (bilinear, a line where more than half covers; none
+    /// where the source point lies outside the frame) and that dilated by [`SHIFT_TOLERANCE`].
+    fn moved_lines(&self, m: &Move) -> (Vec<u8>, Vec<u8>) {
+        let f: Vec<f32> = self.lines.iter().map(|&v| f32::from(v)).collect();
+        let moved: Vec<u8> = m.plane(&f).into_iter().map(|v| u8::from(v > 0.5)).collect();
+        let near = dilate(&moved, self.width, self.height, SHIFT_TOLERANCE);
+        (moved, near)
+    }
+
+    /// The camera's move since the keyframe, to a frame whose line mask is `lines`
+    /// (`lines_near`: dilated by [`SHIFT_TOLERANCE`]), with the keyframe's lines moved by it
+    /// ([`Self::moved_lines`]): the phase correlation's shift when the moved keyframe lines
+    /// mismatch a smaller share of the pixels they cover than the unmoved ones, else `None`
+    /// (no move).
+    #[allow(clippy::type_complexity)]
+    fn shift(
+        &self,
+        lines: &[u8],
+        lines_near: &[u8],
+    ) -> opencv::Result<Option<(Move, Vec<u8>, Vec<u8>)>> {
+        let (w, h) = (self.width, self.height);
+        let p = opencv::imgproc::phase_correlate(
+            &self.ink,
+            &soft_ink(lines, w, h, self.scale)?,
+            &self.window,
+            None,
+        )?;
+        let d = (p.x * self.scale as f64, p.y * self.scale as f64);
+        if !(d.0.is_finite() && d.1.is_finite()) || d == (0.0, 0.0) {
+            return Ok(None);
+        }
+        // Share of the covered pixels (`m`: those whose source point is inside) where the lines
+        // mismatch.
+        let share = |moved: &[u8], near: &[u8], m: Option<&Move>| {
+            let (xs, ys) = m.map_or((0..w, 0..h), |m| (m.xs.clone(), m.ys.clone()));
+            let mut k = 0u64;
+            for y in ys.clone() {
+                let row = y * w + xs.start..y * w + xs.end;
+                let bad = lines[row.clone()]
+                    .iter()
+                    .zip(&lines_near[row.clone()])
+                    .zip(moved[row.clone()].iter().zip(&near[row]))
+                    .filter(|((&a, &an), (&b, &bn))| (a != 0 && bn == 0) || (b != 0 && an == 0))
+                    .count();
+                k += bad as u64;
+            }
+            k as f64 / (xs.len() * ys.len()).max(1) as f64
+        };
+        let m = Move::new(w, h, d);
+        let (moved, near) = self.moved_lines(&m);
+        Ok(
+            (share(&moved, &near, Some(&m)) < share(&self.lines, &self.lines_near, None))
+                .then_some((m, moved, near)),
+        )
+    }
+
+    /// Paints into `px` (the output, planar `3 × H × W`) the keyframe moved with the camera
+    /// where a frame of `width × height`, whose line mask is `lines` and `fill` regions `runs`
+    /// (labels `1..n`), still shows it. `None` when no pixel does (or the frame has another
+    /// size).
+    pub(crate) fn follow(
+        self,
+        lines: &[u8],
+        runs: &[Run],
+        n: usize,
+        width: usize,
+        height: usize,
+        px: &mut [f32],
+    ) -> opencv::Result<Option<Self>> {
+        if (width, height) != (self.width, self.height) || lines.len() != width * height {
+            return Ok(None);
+        }
+        if lines
+            .iter()
+            .zip(&self.lines)
+            .all(|(&a, &b)| (a != 0) == (b != 0))
+        {
+            // The keyframe's own line art: its regions too, every pixel shows the keyframe.
+            px.copy_from_slice(&self.key);
+            return Ok(Some(self));
+        }
+        let lines_near = dilate(lines, width, height, SHIFT_TOLERANCE);
+        let moved = self.shift(lines, &lines_near)?;
+        let near = match &moved {
+            Some((_, moved, moved_near)) => mismatch(lines, &lines_near, moved, moved_near),
+            None => mismatch(lines, &lines_near, &self.lines, &self.lines_near),
+        };
+        let near = dilate(&near, width, height, HOLD_REACH);
+        let m = moved.map(|(m, _, _)| m);
+        let moved_labels = m.as_ref().map(|m| m.labels(&self.labels));
+        let key_labels = moved_labels.as_deref().unwrap_or(&self.labels);
+        let key_runs = runs_of(key_labels, width);
+        let best = best_overlaps(runs, n, &key_runs);
+        // A region follows the moved keyframe region it overlaps most when the two overlap by
+        // an intersection over union of CARRY_IOU or more (a character's face that moved onto
+        // the wall overlaps the wall, but is a small part of it).
+        let size = |runs: &[Run], n: usize| {
+            let mut size = vec![0u64; n];
+            for r in runs {
+                size[r.label as usize] += u64::from(r.x1 - r.x0);
+            }
+            size
+        };
+        let cur_size = size(runs, n);
+        let key_n = key_runs
+            .iter()
+            .map(|r| r.label as usize + 1)
+            .max()
+            .unwrap_or(1);
+        let key_size = size(&key_runs, key_n);
+        let follows: Vec<u32> = best
+            .iter()
+            .zip(&cur_size)
+            .map(|(&(b, ov), &k)| {
+                let union = k + key_size[b as usize] - ov;
+                if ov > 0 && ov as f64 >= CARRY_IOU * union as f64 {
+                    b
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let labels = labels_of(runs, width, height);
+        let plane = width * height;
+        let (xs, ys) = m
+            .as_ref()
+            .map_or((0..width, 0..height), |m| (m.xs.clone(), m.ys.clone()));
+        let mut any = false;
+        for y in ys {
+            for x in xs.clone() {
+                let i = y * width + x;
+                let (a, b) = (labels[i], key_labels[i]);
+                if near[i] != 0 || (a != 0 && b != 0 && follows[a as usize] != b) {
+                    continue;
+                }
+                any = true;
+                for c in 0..3 {
+                    let p = &self.key[c * plane..(c + 1) * plane];
+                    px[c * plane + i] = match &m {
+                        Some(m) => m.at(p, x, y),
+                        None => p[i],
+                    };
+                }
+            }
+        }
+        Ok(any.then_some(self))
     }
 }
 
@@ -408,6 +811,199 @@ mod tests {
             .is_none());
         let all = vec![1u8; plane];
         assert!(hold.follow(&all, &all_runs, 2, w, h, &mut px).is_none());
+    }
+
+    #[test]
+    fn a_move_samples_as_bilinear_interpolation_and_labels_as_the_nearest_pixel() {
+        let (w, h) = (13usize, 9usize);
+        let p: Vec<f32> = (0..w * h)
+            .map(|i| ((i * 37) % 101) as f32 / 100.0)
+            .collect();
+        let labels: Vec<u32> = (0..w * h).map(|i| (i % 17) as u32).collect();
+        for d in [
+            (0.0, 0.0),
+            (2.0, -3.0),
+            (0.3, 0.7),
+            (-1.25, 2.5),
+            (-4.9, -0.01),
+            (12.5, 0.0),
+            (20.0, 1.0),
+        ] {
+            let m = Move::new(w, h, d);
+            let plane = m.plane(&p);
+            let moved = m.labels(&labels);
+            for y in 0..h {
+                for x in 0..w {
+                    let (sx, sy) = (x as f64 - d.0, y as f64 - d.1);
+                    let inside =
+                        sx >= 0.0 && sy >= 0.0 && sx <= (w - 1) as f64 && sy <= (h - 1) as f64;
+                    let want = if inside {
+                        let (x0, y0) = (sx.floor() as usize, sy.floor() as usize);
+                        let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+                        let (fx, fy) = (sx - x0 as f64, sy - y0 as f64);
+                        let v = |x: usize, y: usize| f64::from(p[y * w + x]);
+                        (v(x0, y0) * (1.0 - fx) + v(x1, y0) * fx) * (1.0 - fy)
+                            + (v(x0, y1) * (1.0 - fx) + v(x1, y1) * fx) * fy
+                    } else {
+                        0.0
+                    };
+                    let got = f64::from(plane[y * w + x]);
+                    assert!(
+                        (got - want).abs() < 1e-5,
+                        "{d:?} ({x}, {y}): {got} against {want}"
+                    );
+                    assert_eq!(
+                        m.xs.contains(&x) && m.ys.contains(&y),
+                        inside,
+                        "{d:?} ({x}, {y})"
+                    );
+                    let (rx, ry) = ((sx + 0.5).floor(), (sy + 0.5).floor());
+                    let want =
+                        if rx >= 0.0 && ry >= 0.0 && rx <= (w - 1) as f64 && ry <= (h - 1) as f64 {
+                            labels[ry as usize * w + rx as usize]
+                        } else {
+                            0
+                        };
+                    assert_eq!(moved[y * w + x], want, "{d:?} ({x}, {y}) label");
+                }
+            }
+        }
+    }
+
+    /// A drawn world of flat colours and 2-pixel outlines (boxes and a ring on a wall) and its
+    /// line mask, `ww × wh`.
+    fn drawn_world(ww: usize, wh: usize) -> (Vec<[f32; 3]>, Vec<u8>) {
+        let mut rgb = vec![[0.85f32, 0.8, 0.7]; ww * wh];
+        let mut lines = vec![0u8; ww * wh];
+        let boxes = [
+            (10, 12, 50, 40, [0.2, 0.5, 0.9]),
+            (70, 30, 120, 70, [0.9, 0.3, 0.2]),
+            (25, 60, 60, 95, [0.3, 0.8, 0.3]),
+            (100, 85, 150, 110, [0.8, 0.8, 0.1]),
+        ];
+        for (x0, y0, x1, y1, c) in boxes {
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    let edge = x < x0 + 2 || x >= x1 - 2 || y < y0 + 2 || y >= y1 - 2;
+                    rgb[y * ww + x] = if edge { [0.05; 3] } else { c };
+                    lines[y * ww + x] = u8::from(edge);
+                }
+            }
+        }
+        for y in 0..wh {
+            for x in 0..ww {
+                let r = ((x as f64 - 140.0).powi(2) + (y as f64 - 35.0).powi(2)).sqrt();
+                if (r - 14.0).abs() < 1.0 {
+                    rgb[y * ww + x] = [0.05; 3];
+                    lines[y * ww + x] = 1;
+                } else if r < 13.0 {
+                    rgb[y * ww + x] = [0.6, 0.2, 0.7];
+                }
+            }
+        }
+        (rgb, lines)
+    }
+
+    /// The `w × h` window of a world at `(ox, oy)`: planar RGB and its line mask.
+    fn window(
+        world: &(Vec<[f32; 3]>, Vec<u8>),
+        ww: usize,
+        (ox, oy): (usize, usize),
+        w: usize,
+        h: usize,
+    ) -> (Vec<f32>, Vec<u8>) {
+        let mut px = vec![0f32; 3 * w * h];
+        let mut lines = vec![0u8; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let s = (y + oy) * ww + x + ox;
+                for c in 0..3 {
+                    px[c * w * h + y * w + x] = world.0[s][c];
+                }
+                lines[y * w + x] = world.1[s];
+            }
+        }
+        (px, lines)
+    }
+
+    #[test]
+    fn the_moved_keyframe_follows_a_pan_and_not_a_region_that_moved_onto_the_wall() {
+        let (ww, wh, w, h) = (170usize, 130usize, 140usize, 100usize);
+        let world = drawn_world(ww, wh);
+        let plane = w * h;
+        let (key, key_lines) = window(&world, ww, (10, 12), w, h);
+        let (key_runs, _, _) = fill_runs_of(&key_lines, w, h);
+        let hold = ShiftedHold::keyframe(w, h, key.clone(), &key_lines, &key_runs).unwrap();
+        // The keyframe's own line art: every pixel shows it.
+        let mut px = vec![-1f32; 3 * plane];
+        let (runs, n, _) = fill_runs_of(&key_lines, w, h);
+        let hold = hold
+            .follow(&key_lines, &runs, n, w, h, &mut px)
+            .unwrap()
+            .expect("holding");
+        assert_eq!(px, key);
+        // The camera pans by (−6, +4): the frame shows the world at (16, 8), the keyframe's
+        // point (x, y) at (x − 6, y + 4). A drawn box (a character) stands on the wall at the
+        // same place of the frame, where the keyframe showed the wall.
+        let (mut frame, mut lines) = window(&world, ww, (16, 8), w, h);
+        let character = (20..36, 60..80);
+        for y in character.1.clone() {
+            for x in character.0.clone() {
+                let i = y * w + x;
+                let edge = !(22..34).contains(&x) || !(62..78).contains(&y);
+                lines[i] = u8::from(edge);
+                for (c, v) in [0.1f32, 0.1, 0.4].iter().enumerate() {
+                    frame[c * plane + i] = if edge { 0.05 } else { *v };
+                }
+            }
+        }
+        let (runs, n, _) = fill_runs_of(&lines, w, h);
+        let near = dilate(&lines, w, h, SHIFT_TOLERANCE);
+        let (m, _, _) = hold.shift(&lines, &near).unwrap().expect("a move");
+        let d = (
+            -m.kx as f64 - f64::from(m.fx),
+            -m.ky as f64 - f64::from(m.fy),
+        );
+        assert!((d.0 + 6.0).abs() < 0.1 && (d.1 - 4.0).abs() < 0.1, "{d:?}");
+        let mut px = vec![-1f32; 3 * plane];
+        let _ = hold
+            .follow(&lines, &runs, n, w, h, &mut px)
+            .unwrap()
+            .expect("holding");
+        let (mut shown, mut inside, mut err) = (0, 0, 0.0);
+        for y in 0..h {
+            for x in 0..w {
+                let i = y * w + x;
+                let in_character = character.0.contains(&x) && character.1.contains(&y);
+                if px[i] < 0.0 {
+                    continue;
+                }
+                // A painted pixel shows what the frame shows there, the keyframe moved (by a
+                // move found to a tenth of a pixel: a pixel beside another colour may blend a
+                // little).
+                for c in 0..3 {
+                    let (got, want) = (px[c * plane + i], frame[c * plane + i]);
+                    assert!(
+                        (got - want).abs() < 0.1,
+                        "({x}, {y}) {c}: {got} against {want}"
+                    );
+                    err += f64::from((got - want).abs());
+                }
+                assert!(!in_character, "({x}, {y}): the character is not the wall");
+                shown += 1;
+                // Away from the frame's edges by more than the move and from the character.
+                if (8..w - 8).contains(&x) && (8..h - 8).contains(&y) {
+                    inside += 1;
+                }
+            }
+        }
+        let away = (w - 16) * (h - 16) - 16 * 20;
+        assert!(
+            inside * 10 > away * 8,
+            "{inside} of {away} pixels show the moved keyframe"
+        );
+        let mean = err / (3 * shown) as f64;
+        assert!(mean < 0.005, "mean error {mean}");
     }
 
     #[test]

@@ -162,6 +162,14 @@ pub enum ModelError {
         /// Error reported by tch / libtorch.
         source: tch::TchError,
     },
+    /// An OpenCV call failed (the keyframe carry's camera-shift search).
+    #[error("OpenCV error while {context}: {source}")]
+    OpenCv {
+        /// What was being done.
+        context: String,
+        /// Underlying OpenCV error.
+        source: opencv::Error,
+    },
 }
 
 impl ModelError {
@@ -169,6 +177,12 @@ impl ModelError {
     pub fn torch(context: impl Into<String>) -> impl FnOnce(tch::TchError) -> ModelError {
         let context = context.into();
         move |source| ModelError::Torch { context, source }
+    }
+
+    /// A closure for `map_err` that wraps an OpenCV error with what was being done.
+    pub fn opencv(context: impl Into<String>) -> impl FnOnce(opencv::Error) -> ModelError {
+        let context = context.into();
+        move |source| ModelError::OpenCv { context, source }
     }
 }
 

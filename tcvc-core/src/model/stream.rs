@@ -9,7 +9,7 @@ use tch::{Device, Kind, Tensor};
 
 type Result<T> = std::result::Result<T, ModelError>;
 
-use super::carry::{self, Carried, Hold};
+use super::carry::{self, Carried, Hold, ShiftedHold};
 use super::scene::SceneDetector;
 pub use super::scene::DEFAULT_SCENE_THRESHOLD;
 
@@ -116,6 +116,7 @@ pub struct KeyframeCarry {
     on: bool,
     carried: Option<Carried>,
     held: Option<Hold>,
+    shifted: Option<ShiftedHold>,
 }
 
 impl Default for KeyframeCarry {
@@ -131,6 +132,7 @@ impl KeyframeCarry {
             on,
             carried: None,
             held: None,
+            shifted: None,
         }
     }
 
@@ -149,23 +151,24 @@ impl KeyframeCarry {
 
     /// Whether some region carries a keyframe colour, or some pixel the keyframe's, now.
     pub fn is_carrying(&self) -> bool {
-        self.carried.is_some() || self.held.is_some()
+        self.carried.is_some() || self.held.is_some() || self.shifted.is_some()
     }
 
     /// Forgets what is carried (a reset of the chain: cut, flush, new stream).
     pub fn reset(&mut self) {
         self.carried = None;
         self.held = None;
+        self.shifted = None;
     }
 
     /// An artist keyframe `key` (`1 × 3 × h × w`, any size, `[0, 1]`) for the frame whose
     /// full-resolution input is `input` (`1 × 1 × H × W`): when on, its colours over the `fill`
     /// regions of `input` are carried from now on (the keyframe resized to `H × W` first).
     pub fn keyframe(&mut self, key: &Tensor, input: &Tensor, input_mode: InputMode) -> Result<()> {
-        (self.carried, self.held) = if self.on {
+        (self.carried, self.held, self.shifted) = if self.on {
             key_regions(key, &line_mask(input_mode, input)?)?
         } else {
-            (None, None)
+            (None, None, None)
         };
         Ok(())
     }
@@ -194,7 +197,7 @@ impl KeyframeCarry {
             up,
             prediction,
             &lines,
-            Some((&mut self.carried, &mut self.held)),
+            Some((&mut self.carried, &mut self.held, &mut self.shifted)),
         )
     }
 }
@@ -862,7 +865,10 @@ fn mask_runs(lines: &Tensor, width: usize, height: usize) -> Result<(Vec<Run>, u
 /// The carry of an artist keyframe `key` (`1 × 3 × h × w`, any size, `[0, 1]`) for the frame
 /// whose full-resolution line mask is `lines` (`1 × 1 × H × W`): the `fill` regions of that
 /// mask, each with the keyframe's mean colour over it (the keyframe resized to `H × W` first).
-fn key_regions(key: &Tensor, lines: &Tensor) -> Result<(Option<Carried>, Option<Hold>)> {
+fn key_regions(
+    key: &Tensor,
+    lines: &Tensor,
+) -> Result<(Option<Carried>, Option<Hold>, Option<ShiftedHold>)> {
     let s = lines.size();
     let (h, w) = (s[2], s[3]);
     let (runs, n, mask) = mask_runs(lines, w as usize, h as usize)?;
@@ -890,10 +896,14 @@ fn key_regions(key: &Tensor, lines: &Tensor) -> Result<(Option<Carried>, Option<
             *v /= k.max(1) as f64;
         }
     }
+    let shifted = ShiftedHold::keyframe(w as usize, h as usize, px.clone(), &mask, &runs).map_err(
+        ModelError::opencv("preparing the keyframe's camera-shift search"),
+    )?;
     let hold = Hold::keyframe(w as usize, h as usize, px, mask, runs.clone());
     Ok((
         Carried::keyframe(w as usize, h as usize, runs, size, colour),
         Some(hold),
+        Some(shifted),
     ))
 }
 
@@ -906,7 +916,11 @@ fn fill_owned(
     up: Tensor,
     keep: &Tensor,
     lines: &Tensor,
-    carry: Option<(&mut Option<Carried>, &mut Option<Hold>)>,
+    carry: Option<(
+        &mut Option<Carried>,
+        &mut Option<Hold>,
+        &mut Option<ShiftedHold>,
+    )>,
 ) -> Result<Tensor> {
     let s = up.size();
     let (h, w) = (s[2], s[3]);
@@ -948,7 +962,7 @@ fn fill_owned(
         }
     }
     let mut hold = None;
-    if let Some((carry, held)) = carry {
+    if let Some((carry, held, shifted)) = carry {
         *carry = carry::follow(
             carry.take(),
             w as usize,
@@ -957,17 +971,23 @@ fn fill_owned(
             &counts,
             &mut sums,
         );
-        hold = Some(held);
+        hold = Some((held, shifted));
     }
     for run in &runs {
         for (c, &v) in sums[run.label as usize].iter().enumerate() {
             px[span(run, c)].fill(v as f32);
         }
     }
-    if let Some(held) = hold {
+    if let Some((held, shifted)) = hold {
         *held = held
             .take()
             .and_then(|k| k.follow(&mask, &runs, n, w as usize, h as usize, px));
+        *shifted = match shifted.take() {
+            Some(k) => k
+                .follow(&mask, &runs, n, w as usize, h as usize, px)
+                .map_err(ModelError::opencv("following the camera's shift"))?,
+            None => None,
+        };
     }
     host.f_clamp_(0.0, 1.0)
         .and_then(|_| host.f_to_device(device))
