@@ -27,6 +27,7 @@
 use super::stream::Run;
 use opencv::core::{Mat, Scalar, Size};
 use opencv::prelude::*;
+use std::sync::Arc;
 
 /// Intersection over union a region needs with a carrying region of the frame before to take
 /// its colour. The corpus's validation and 100-frame clips of two renderings, keyframes every
@@ -88,8 +89,8 @@ pub const HOLD_REACH: usize = 2;
 pub(crate) struct Hold {
     width: usize,
     height: usize,
-    /// The keyframe at the frame size, planar `3 × H × W`, `[0, 1]`.
-    key: Vec<f32>,
+    /// The keyframe at the frame size, planar `3 × H × W`, `[0, 1]` (shared with the other hold).
+    key: Arc<[f32]>,
     /// Whether each pixel still holds the keyframe's value.
     held: Vec<bool>,
     /// The last frame's line mask (nonzero on a line).
@@ -115,7 +116,7 @@ impl Hold {
     pub(crate) fn keyframe(
         width: usize,
         height: usize,
-        key: Vec<f32>,
+        key: Arc<[f32]>,
         lines: Vec<u8>,
         runs: Vec<Run>,
     ) -> Self {
@@ -203,8 +204,8 @@ const SHIFT_BLUR: f64 = 1.5;
 pub(crate) struct ShiftedHold {
     width: usize,
     height: usize,
-    /// The keyframe at the frame size, planar `3 × H × W`, `[0, 1]`.
-    key: Vec<f32>,
+    /// The keyframe at the frame size, planar `3 × H × W`, `[0, 1]` (shared with the other hold).
+    key: Arc<[f32]>,
     /// The keyframe's line mask, 0 or 1, and that dilated by [`SHIFT_TOLERANCE`].
     lines: Vec<u8>,
     lines_near: Vec<u8>,
@@ -403,7 +404,7 @@ impl ShiftedHold {
     pub(crate) fn keyframe(
         width: usize,
         height: usize,
-        key: Vec<f32>,
+        key: Arc<[f32]>,
         lines: &[u8],
         runs: &[Run],
     ) -> opencv::Result<Self> {
@@ -763,7 +764,7 @@ mod tests {
                 label: 1,
             })
             .collect();
-        let hold = Hold::keyframe(w, h, key.clone(), lines.clone(), all_runs.clone());
+        let hold = Hold::keyframe(w, h, key.clone().into(), lines.clone(), all_runs.clone());
         // Same lines: every pixel shows the key.
         let mut px = vec![0.5f32; 3 * plane];
         let hold = hold
@@ -933,7 +934,7 @@ mod tests {
         let plane = w * h;
         let (key, key_lines) = window(&world, ww, (10, 12), w, h);
         let (key_runs, _, _) = fill_runs_of(&key_lines, w, h);
-        let hold = ShiftedHold::keyframe(w, h, key.clone(), &key_lines, &key_runs).unwrap();
+        let hold = ShiftedHold::keyframe(w, h, key.clone().into(), &key_lines, &key_runs).unwrap();
         // The keyframe's own line art: every pixel shows it.
         let mut px = vec![-1f32; 3 * plane];
         let (runs, n, _) = fill_runs_of(&key_lines, w, h);

@@ -896,6 +896,7 @@ fn key_regions(
             *v /= k.max(1) as f64;
         }
     }
+    let px: std::sync::Arc<[f32]> = px.into();
     let shifted = ShiftedHold::keyframe(w as usize, h as usize, px.clone(), &mask, &runs).map_err(
         ModelError::opencv("preparing the keyframe's camera-shift search"),
     )?;
