@@ -162,7 +162,7 @@ fn batched_shot_chains_and_shards_equal_the_element_frame_for_frame() {
     let reference = element_frames(&clip, Some(pattern.to_str().unwrap()));
     let out = dir.join("keyed");
     std::fs::create_dir_all(&out).unwrap();
-    run(episode()
+    let log = run(episode()
         .args(["colorize", "--device", "cpu", "--batch", "3", "--shots"])
         .arg(&shots)
         .arg("--keyframe-location")
@@ -170,6 +170,13 @@ fn batched_shot_chains_and_shards_equal_the_element_frame_for_frame() {
         .arg(&clip)
         .arg("-o")
         .arg(out.join("%05d.png")));
+    // The log names the shots that have no keyframe (the one key is in the shot 24..36).
+    assert!(
+        log.contains(
+            "keyframes: 1 in 1 of 5 shots; the shots starting at frames 0, 12, 36, 48 have none"
+        ),
+        "{log}"
+    );
     assert_frames_match(&png_frames(&out, FRAMES), &reference, BATCHED, "keyframe");
 
     // In the fill output the keyframe's colours stay on the regions that follow it (the one

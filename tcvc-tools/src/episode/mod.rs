@@ -229,6 +229,37 @@ fn keyframes(args: &ModelArgs) -> Result<Option<FramePattern>, EpisodeError> {
         .transpose()
 }
 
+/// Which shots have an artist keyframe: a line for the log. A shot without one is the
+/// network's alone (its chain starts blank), which a studio may want to key.
+fn keyframe_coverage(pattern: &FramePattern, shots: &[plan::Shot]) -> String {
+    let mut keys = 0;
+    let mut bare = Vec::new();
+    for shot in shots {
+        let n = (shot.start..shot.end)
+            .filter(|&i| Path::new(&pattern.format(i)).is_file())
+            .count();
+        keys += n;
+        if n == 0 {
+            bare.push(shot.start);
+        }
+    }
+    let keyed = shots.len() - bare.len();
+    let mut line = format!("keyframes: {keys} in {keyed} of {} shots", shots.len());
+    if !bare.is_empty() {
+        let list: Vec<String> = bare.iter().take(20).map(|s| s.to_string()).collect();
+        let more = if bare.len() > 20 {
+            format!(" and {} more", bare.len() - 20)
+        } else {
+            String::new()
+        };
+        line += &format!(
+            "; the shots starting at frames {}{more} have none and are the network's alone",
+            list.join(", ")
+        );
+    }
+    line
+}
+
 fn bar(len: Option<u64>, what: &str) -> ProgressBar {
     let b = match len {
         Some(n) => ProgressBar::new(n),
@@ -359,6 +390,9 @@ fn run(cli: Cli) -> Result<(), EpisodeError> {
             let (si, sn) = shard.unwrap_or((0, 1));
             let range = plan.shard(si, sn);
             let frames: u64 = plan.shots[range.clone()].iter().map(|s| s.len()).sum();
+            if let Some(p) = &kf {
+                eprintln!("{}", keyframe_coverage(p, &plan.shots[range.clone()]));
+            }
             let fps = plan
                 .fps
                 .split_once('/')
