@@ -250,7 +250,10 @@ fn soft_ink(lines: &[u8], width: usize, height: usize, scale: usize) -> opencv::
         opencv::imgproc::resize(
             &m,
             &mut small,
-            Size::new((width / scale) as i32, (height / scale) as i32),
+            Size::new(
+                (width / scale).max(1) as i32,
+                (height / scale).max(1) as i32,
+            ),
             0.0,
             0.0,
             opencv::imgproc::INTER_AREA,
@@ -413,7 +416,12 @@ impl ShiftedHold {
         let scale = width.max(height).div_ceil(SHIFT_SEARCH_SIZE).max(1);
         let ink = soft_ink(lines, width, height, scale)?;
         let mut window = Mat::default();
-        opencv::imgproc::create_hanning_window(&mut window, ink.size()?, opencv::core::CV_32F)?;
+        // A frame (at the search's scale) one pixel high or wide has no window: its camera is
+        // never searched for, the keyframe is compared with it unmoved.
+        let size = ink.size()?;
+        if size.width > 1 && size.height > 1 {
+            opencv::imgproc::create_hanning_window(&mut window, size, opencv::core::CV_32F)?;
+        }
         let lines: Vec<u8> = lines.iter().map(|&v| u8::from(v != 0)).collect();
         Ok(ShiftedHold {
             width,
@@ -449,6 +457,9 @@ impl ShiftedHold {
         lines_near: &[u8],
     ) -> opencv::Result<Option<(Move, Vec<u8>, Vec<u8>)>> {
         let (w, h) = (self.width, self.height);
+        if self.window.empty() {
+            return Ok(None);
+        }
         let p = opencv::imgproc::phase_correlate(
             &self.ink,
             &soft_ink(lines, w, h, self.scale)?,
@@ -1005,6 +1016,30 @@ mod tests {
         );
         let mean = err / (3 * shown) as f64;
         assert!(mean < 0.005, "mean error {mean}");
+    }
+
+    #[test]
+    fn a_frame_one_pixel_high_or_wide_is_compared_unmoved() {
+        for (w, h) in [(9usize, 1usize), (1, 9), (1, 1), (1300, 1)] {
+            let plane = w * h;
+            let key: Vec<f32> = (0..3 * plane).map(|i| (i % 5) as f32 / 5.0).collect();
+            let mut lines = vec![0u8; plane];
+            lines[plane / 2] = 1;
+            let (runs, n, _) = fill_runs_of(&lines, w, h);
+            let hold = ShiftedHold::keyframe(w, h, key.clone().into(), &lines, &runs).unwrap();
+            let mut px = vec![-1f32; 3 * plane];
+            let hold = hold
+                .follow(&lines, &runs, n, w, h, &mut px)
+                .unwrap()
+                .expect("its own line art");
+            assert_eq!(px, key);
+            // Another line: no move is searched for, the pixels far from both lines hold.
+            let mut moved = vec![0u8; plane];
+            moved[0] = 1;
+            let (runs, n, _) = fill_runs_of(&moved, w, h);
+            let mut px = vec![-1f32; 3 * plane];
+            let _ = hold.follow(&moved, &runs, n, w, h, &mut px).unwrap();
+        }
     }
 
     #[test]
