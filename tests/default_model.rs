@@ -213,7 +213,7 @@ fn gst_inspect_says_where_the_default_model_comes_from() {
 /// frames as the artist's keys: the default model's `fill` output with the keyframe carry (the
 /// element's default) is closer to the original than the network alone from the same keys
 /// (`keyframe-carry=false`) on the frames between the keys (model card, stage 15, through
-/// `tcvc-eval`: 23.09 against 15.90 dB on this clip; here through H.264, 22.10 against 16.29).
+/// `tcvc-eval`: 23.20 against 15.90 dB on this clip; here through H.264, 22.20 against 16.29).
 #[test]
 fn the_keyframes_example_carries_the_keys_colours_on_a_held_out_shot() {
     use gsttcvc::metrics::{self, Plane};

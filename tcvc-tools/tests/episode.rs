@@ -224,6 +224,86 @@ fn batched_shot_chains_and_shards_equal_the_element_frame_for_frame() {
         );
     }
 
+    // `--keyframe-backward`: the keyframe (frame 30 of the shot 24..36, no keyframe before it in
+    // the shot) moved with the camera is painted into frames 24..29 where they still show it;
+    // every other frame and pixel is the carry's output above (checked pixel by pixel against a
+    // brute-force statement of the rule, `common::camera_hold`).
+    let out = dir.join("keyed-backward");
+    std::fs::create_dir_all(&out).unwrap();
+    let backward_run = |out: &Path, mode: &str, extra: &[&str]| {
+        let mut cmd = episode();
+        cmd.args(["colorize", "--device", "cpu", "--batch", "3"])
+            .args(["--output-mode", mode, "--shots"])
+            .arg(&shots)
+            .arg("--keyframe-location")
+            .arg(&pattern)
+            .args(extra)
+            .arg(&clip)
+            .arg("-o")
+            .arg(out.join("%05d.png"));
+        cmd
+    };
+    run(&mut backward_run(&out, "fill", &["--keyframe-backward"]));
+    let back = png_frames(&out, FRAMES);
+    let forward = png_frames(&dir.join("keyed-fill-false"), FRAMES);
+    for t in (0..24).chain(30..FRAMES) {
+        assert_eq!(back[t], forward[t], "frame {t} is the carry's");
+    }
+    let (w, h) = (320usize, 180usize);
+    let lines = common::pull_all(&format!(
+        "filesrc location=\"{}\" ! decodebin ! videoconvert ! tcvclineart ! videoconvert ! video/x-raw,format=GRAY8 ! appsink name=sink sync=false",
+        clip.display()
+    ));
+    let labels = |plane: &[u8]| {
+        let mask: Vec<u8> = plane.iter().map(|&v| u8::from(v <= 127)).collect();
+        gsttcvc::model::stream::fill_labels(&mask, w, h)
+    };
+    let (key_labels, _) = labels(&lines[30]);
+    let mut painted = 0;
+    for t in 24..30 {
+        let (lt, nt) = labels(&lines[t]);
+        let want = common::camera_hold(&lines[30], &lines[t], &key_labels, &lt, nt, key, w, h);
+        for i in 0..w * h {
+            let got = &back[t][3 * i..3 * i + 3];
+            match want[i] {
+                Some(v) => {
+                    painted += 1;
+                    for c in 0..3 {
+                        assert!(
+                            (f64::from(got[c]) - v[c]).abs() <= 1.0,
+                            "frame {t} pixel {i}: {got:?} against the moved keyframe's {v:?}"
+                        );
+                    }
+                }
+                None => assert_eq!(got, &forward[t][3 * i..3 * i + 3], "frame {t} pixel {i}"),
+            }
+        }
+    }
+    assert!(
+        painted > 0,
+        "the keyframe was painted into no frame before it"
+    );
+    // It needs the keyframes, their carry and the fill output: clear errors otherwise.
+    for (mode, extra, says) in [
+        (
+            "fill",
+            &["--keyframe-backward", "--no-keyframe-carry"][..],
+            "keyframe carry",
+        ),
+        (
+            "color",
+            &["--keyframe-backward"][..],
+            "add --output-mode fill",
+        ),
+    ] {
+        let o = backward_run(&dir.join("bad"), mode, extra)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{extra:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{extra:?}: {err}");
+    }
+
     // Frame by frame: `--previous blank` is the element's `previous-frame=blank` (up to a
     // rounding step: measured 1 value of 172,800 in one frame at batch 1), and not the chained
     // frames.

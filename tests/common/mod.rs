@@ -441,3 +441,153 @@ pub fn assert_frames_match(got: &[Vec<u8>], want: &[Vec<u8>], m: FrameMatch, wha
         );
     }
 }
+
+/// The pixels of frame `art` (line art, `w × h`) that show the keyframe (`key_art`, its line
+/// art; `key_labels`, its fill regions; `key_rgb`, its colours) moved with the camera, and the
+/// moved keyframe's value there (0–255), brute force over pixels: the move is the phase
+/// correlation of the two line masks (as 0/1 images softened by a Gaussian of σ 1.5, under a
+/// Hanning window), kept when, over the pixels it moves inside the frame, a smaller share
+/// mismatches (a line with no line of the other within 1 pixel) than without it; a pixel shows
+/// the moved keyframe when its source point lies inside the frame, no mismatch lies within 2
+/// pixels of it, and its fill region (`labels`, `n` of them) overlaps the moved keyframe region
+/// it lies in more than any other, by an intersection over union of 0.2 or more.
+#[allow(clippy::too_many_arguments)]
+pub fn camera_hold(
+    key_art: &[u8],
+    art: &[u8],
+    key_labels: &[u32],
+    labels: &[u32],
+    n: usize,
+    key_rgb: &[u8],
+    w: usize,
+    h: usize,
+) -> Vec<Option<[f64; 3]>> {
+    use opencv::core::{Mat, Scalar, Size, CV_32F};
+    use opencv::prelude::*;
+    let key_mask: Vec<bool> = key_art.iter().map(|&v| v <= 127).collect();
+    let mask: Vec<bool> = art.iter().map(|&v| v <= 127).collect();
+    if key_mask == mask {
+        return (0..w * h)
+            .map(|i| Some([0, 1, 2].map(|c| f64::from(key_rgb[3 * i + c]))))
+            .collect();
+    }
+    let soft = |m: &[bool]| {
+        let mut a =
+            Mat::new_rows_cols_with_default(h as i32, w as i32, CV_32F, Scalar::all(0.0)).unwrap();
+        for (d, &v) in a.data_typed_mut::<f32>().unwrap().iter_mut().zip(m) {
+            *d = if v { 1.0 } else { 0.0 };
+        }
+        let mut b = Mat::default();
+        opencv::imgproc::gaussian_blur(&a, &mut b, Size::new(0, 0), 1.5, 1.5, 4).unwrap();
+        b
+    };
+    let mut window = Mat::default();
+    opencv::imgproc::create_hanning_window(&mut window, Size::new(w as i32, h as i32), CV_32F)
+        .unwrap();
+    let p =
+        opencv::imgproc::phase_correlate(&soft(&key_mask), &soft(&mask), &window, None).unwrap();
+    // Bilinear value of a plane (a function of x, y) at (x - dx, y - dy), None outside.
+    let at = |f: &dyn Fn(usize, usize) -> f64, x: usize, y: usize, d: (f64, f64)| {
+        let (sx, sy) = (x as f64 - d.0, y as f64 - d.1);
+        if sx < 0.0 || sy < 0.0 || sx > (w - 1) as f64 || sy > (h - 1) as f64 {
+            return None;
+        }
+        let (x0, y0) = (sx.floor() as usize, sy.floor() as usize);
+        let (fx, fy) = (sx - x0 as f64, sy - y0 as f64);
+        let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+        Some(
+            (f(x0, y0) * (1.0 - fx) + f(x1, y0) * fx) * (1.0 - fy)
+                + (f(x0, y1) * (1.0 - fx) + f(x1, y1) * fx) * fy,
+        )
+    };
+    let key_line = |x: usize, y: usize| f64::from(u8::from(key_mask[y * w + x]));
+    let moved_mask = |d: (f64, f64)| -> Vec<bool> {
+        (0..w * h)
+            .map(|i| at(&key_line, i % w, i / w, d).is_some_and(|v| v > 0.5))
+            .collect()
+    };
+    let near = |m: &[bool], x: usize, y: usize, r: usize| {
+        (y.saturating_sub(r)..=(y + r).min(h - 1))
+            .any(|yy| (x.saturating_sub(r)..=(x + r).min(w - 1)).any(|xx| m[yy * w + xx]))
+    };
+    let mismatch = |moved: &[bool]| -> Vec<bool> {
+        (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                (mask[i] && !near(moved, x, y, 1)) || (moved[i] && !near(&mask, x, y, 1))
+            })
+            .collect()
+    };
+    let inside = |x: usize, y: usize, d: (f64, f64)| at(&|_, _| 0.0, x, y, d).is_some();
+    let share = |d: (f64, f64)| {
+        let bad = mismatch(&moved_mask(d));
+        let (mut k, mut n) = (0, 0);
+        for (i, &b) in bad.iter().enumerate() {
+            if inside(i % w, i / w, d) {
+                n += 1;
+                k += usize::from(b);
+            }
+        }
+        k as f64 / n as f64
+    };
+    let mut d = (p.x, p.y);
+    if d != (0.0, 0.0) && share(d) >= share((0.0, 0.0)) {
+        d = (0.0, 0.0);
+    }
+    eprintln!("camera move since the keyframe: {d:?} (phase correlation: {p:?})");
+    let bad = mismatch(&moved_mask(d));
+    // The keyframe's regions moved, nearest neighbour (halves rounded up).
+    let moved_labels: Vec<u32> = (0..w * h)
+        .map(|i| {
+            let (sx, sy) = ((i % w) as f64 - d.0, (i / w) as f64 - d.1);
+            let (sx, sy) = ((sx + 0.5).floor(), (sy + 0.5).floor());
+            if sx < 0.0 || sy < 0.0 || sx > (w - 1) as f64 || sy > (h - 1) as f64 {
+                0
+            } else {
+                key_labels[sy as usize * w + sx as usize]
+            }
+        })
+        .collect();
+    let mut overlap = std::collections::BTreeMap::new();
+    let mut size = std::collections::HashMap::new();
+    let mut key_size = std::collections::HashMap::new();
+    for i in 0..w * h {
+        *size.entry(labels[i]).or_insert(0u64) += 1;
+        *key_size.entry(moved_labels[i]).or_insert(0u64) += 1;
+        if labels[i] != 0 && moved_labels[i] != 0 {
+            *overlap.entry((labels[i], moved_labels[i])).or_insert(0u64) += 1;
+        }
+    }
+    let mut best = vec![(0u32, 0u64); n];
+    for (&(a, b), &c) in &overlap {
+        if c > best[a as usize].1 {
+            best[a as usize] = (b, c);
+        }
+    }
+    let follows: Vec<u32> = (0..n)
+        .map(|a| {
+            let (b, ov) = best[a];
+            let union = size[&(a as u32)] + key_size.get(&b).copied().unwrap_or(0) - ov;
+            if ov > 0 && ov as f64 >= 0.2 * union as f64 {
+                b
+            } else {
+                0
+            }
+        })
+        .collect();
+    (0..w * h)
+        .map(|i| {
+            let (x, y) = (i % w, i / w);
+            let (a, b) = (labels[i], moved_labels[i]);
+            let followed = a == 0 || b == 0 || follows[a as usize] == b;
+            if !inside(x, y, d) || near(&bad, x, y, 2) || !followed {
+                return None;
+            }
+            let v = [0, 1, 2].map(|c| {
+                let plane = |x: usize, y: usize| f64::from(key_rgb[3 * (y * w + x) + c]);
+                at(&plane, x, y, d).unwrap()
+            });
+            Some(v)
+        })
+        .collect()
+}

@@ -460,8 +460,10 @@ impl ShiftedHold {
         if self.window.empty() {
             return Ok(None);
         }
+        // OpenCV multiplies its inputs by the window in place when their size needs no padding
+        // for the DFT: the keyframe's ink goes in as a copy.
         let p = opencv::imgproc::phase_correlate(
-            &self.ink,
+            &self.ink.try_clone()?,
             &soft_ink(lines, w, h, self.scale)?,
             &self.window,
             None,
@@ -508,8 +510,25 @@ impl ShiftedHold {
         height: usize,
         px: &mut [f32],
     ) -> opencv::Result<Option<Self>> {
+        Ok(self
+            .paint(lines, runs, n, width, height, px)?
+            .then_some(self))
+    }
+
+    /// [`Self::follow`] without moving on: whether some pixel was painted. The keyframe is
+    /// compared with each frame afresh, so it may be painted into frames before it too (the
+    /// next keyframe moved back, offline: `tcvc-episode colorize --keyframe-backward`).
+    pub(crate) fn paint(
+        &self,
+        lines: &[u8],
+        runs: &[Run],
+        n: usize,
+        width: usize,
+        height: usize,
+        px: &mut [f32],
+    ) -> opencv::Result<bool> {
         if (width, height) != (self.width, self.height) || lines.len() != width * height {
-            return Ok(None);
+            return Ok(false);
         }
         if lines
             .iter()
@@ -518,7 +537,7 @@ impl ShiftedHold {
         {
             // The keyframe's own line art: its regions too, every pixel shows the keyframe.
             px.copy_from_slice(&self.key);
-            return Ok(Some(self));
+            return Ok(true);
         }
         let lines_near = dilate(lines, width, height, SHIFT_TOLERANCE);
         let moved = self.shift(lines, &lines_near)?;
@@ -584,7 +603,7 @@ impl ShiftedHold {
                 }
             }
         }
-        Ok(any.then_some(self))
+        Ok(any)
     }
 }
 

@@ -213,6 +213,63 @@ pub fn carried_previous(out: &Tensor, (width, height): (i64, i64)) -> Result<Ten
         .map_err(ModelError::torch("the carried previous frame"))
 }
 
+/// An artist keyframe moved back to frames before it, offline (`tcvc-episode colorize
+/// --keyframe-backward`): the keyframe moved with the camera as [`KeyframeCarry`] paints it into
+/// the frames after it ([`super::carry`]'s `ShiftedHold`), compared with a frame before it. A
+/// stream does not know its next keyframe; a tool that has the whole shot does.
+#[derive(Debug)]
+pub struct KeyframeBack {
+    hold: ShiftedHold,
+    input_mode: InputMode,
+}
+
+impl KeyframeBack {
+    /// An artist keyframe `key` (`1 × 3 × h × w`, any size, `[0, 1]`) for the frame whose
+    /// full-resolution input is `input` (`1 × 1 × H × W`) of a model of `input_mode`.
+    pub fn new(key: &Tensor, input: &Tensor, input_mode: InputMode) -> Result<Self> {
+        let lines = line_mask(input_mode, input)?;
+        let s = lines.size();
+        let (h, w) = (s[2], s[3]);
+        let (runs, _, mask) = mask_runs(&lines, w as usize, h as usize)?;
+        let px = key_pixels(key, h, w)?;
+        let hold = ShiftedHold::keyframe(w as usize, h as usize, px.into(), &mask, &runs).map_err(
+            ModelError::opencv("preparing the keyframe's camera-shift search"),
+        )?;
+        Ok(KeyframeBack { hold, input_mode })
+    }
+
+    /// Paints the moved keyframe into `rgb8` (packed 8-bit RGB rows, `H · W · 3` bytes: the
+    /// output of the frame whose full-resolution input is `input`) where the frame still shows
+    /// it; the other pixels are left as they are. Whether some pixel was painted.
+    pub fn paint(&self, rgb8: &mut [u8], input: &Tensor) -> Result<bool> {
+        let lines = line_mask(self.input_mode, input)?;
+        let s = lines.size();
+        let (h, w) = (s[2] as usize, s[3] as usize);
+        let plane = h * w;
+        if rgb8.len() != 3 * plane {
+            return Err(ModelError::InvalidInput(format!(
+                "an output of {} bytes for a {w}x{h} frame",
+                rgb8.len()
+            )));
+        }
+        let (runs, n, mask) = mask_runs(&lines, w, h)?;
+        let mut px = vec![-1f32; 3 * plane];
+        let painted = self
+            .hold
+            .paint(&mask, &runs, n, w, h, &mut px)
+            .map_err(ModelError::opencv("following the camera's shift"))?;
+        for i in 0..plane {
+            if px[i] >= 0.0 {
+                for c in 0..3 {
+                    // As `tensor_to_rgb8`: scaled by 255, rounded, clamped.
+                    rgb8[3 * i + c] = (px[c * plane + i] * 255.0).round().clamp(0.0, 255.0) as u8;
+                }
+            }
+        }
+        Ok(painted)
+    }
+}
+
 /// Resizes `x` (`1 × C × h × w`) to `(height, width)`: area averaging when shrinking (thin lines
 /// keep their weight), bilinear when enlarging.
 pub fn resize(x: &Tensor, height: i64, width: i64) -> Result<Tensor> {
@@ -862,6 +919,21 @@ fn mask_runs(lines: &Tensor, width: usize, height: usize) -> Result<(Vec<Run>, u
     Ok((runs, n, bytes))
 }
 
+/// An artist keyframe `key` (`1 × 3 × h × w`, any size, `[0, 1]`) resized to `height × width`,
+/// planar `3 × H × W` on the host.
+fn key_pixels(key: &Tensor, height: i64, width: i64) -> Result<Vec<f32>> {
+    let host = resize(key, height, width)?
+        .f_to_kind(Kind::Float)
+        .and_then(|k| k.f_to_device(Device::Cpu))
+        .and_then(|k| k.f_contiguous())
+        .map_err(ModelError::torch("reading the keyframe"))?;
+    let n = 3 * (height * width) as usize;
+    let mut px = vec![0f32; n];
+    host.f_copy_data(&mut px, n)
+        .map_err(ModelError::torch("reading the keyframe"))?;
+    Ok(px)
+}
+
 /// The carry of an artist keyframe `key` (`1 × 3 × h × w`, any size, `[0, 1]`) for the frame
 /// whose full-resolution line mask is `lines` (`1 × 1 × H × W`): the `fill` regions of that
 /// mask, each with the keyframe's mean colour over it (the keyframe resized to `H × W` first).
@@ -872,15 +944,8 @@ fn key_regions(
     let s = lines.size();
     let (h, w) = (s[2], s[3]);
     let (runs, n, mask) = mask_runs(lines, w as usize, h as usize)?;
-    let host = resize(key, h, w)?
-        .f_to_kind(Kind::Float)
-        .and_then(|k| k.f_to_device(Device::Cpu))
-        .and_then(|k| k.f_contiguous())
-        .map_err(ModelError::torch("reading the keyframe"))?;
+    let px = key_pixels(key, h, w)?;
     let plane = (h * w) as usize;
-    let mut px = vec![0f32; 3 * plane];
-    host.f_copy_data(&mut px, 3 * plane)
-        .map_err(ModelError::torch("reading the keyframe"))?;
     let mut colour = vec![[0f64; 3]; n];
     let mut size = vec![0u64; n];
     for run in &runs {

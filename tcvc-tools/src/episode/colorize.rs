@@ -14,7 +14,7 @@ use super::EpisodeError;
 use crate::model::cache::CachedModel;
 use crate::model::stream::{
     carried_previous, compose, flip_averaged, plane_to_tensor, resize, smooth_step, tensor_to_rgb8,
-    KeyframeCarry, OutputMode,
+    KeyframeBack, KeyframeCarry, OutputMode,
 };
 use crate::model::{ColorNet, InputMode, PreviousChoice};
 use crate::pattern::FramePattern;
@@ -51,6 +51,10 @@ pub struct ColorizeRequest<'a> {
     /// Whether keyframe colours stay on the `fill` regions that follow them, as the element's
     /// `keyframe-carry`.
     pub keyframe_carry: bool,
+    /// Whether a keyframe moved with the camera is also painted into the frames of its shot
+    /// before it that are nearer to it than to the shot's keyframe before ([`KeyframeBack`];
+    /// `fill` with the keyframe carry only; offline: the element cannot).
+    pub keyframe_backward: bool,
     /// Line-art threads (0 = one per core).
     pub threads: usize,
     /// Called after each written frame with the count so far.
@@ -95,6 +99,23 @@ struct Slot {
     smoothed: Option<(Tensor, Tensor)>,
     /// The shot's keyframe carry (the element's `keyframe-carry`).
     carry: KeyframeCarry,
+    /// With `keyframe_backward`: the shot's keyframes (looked up when the shot starts), the
+    /// last one met, and the composed frames (packed RGB, with their planes) that wait for the
+    /// next one to be painted into them.
+    keys: Vec<u64>,
+    last_key: Option<u64>,
+    back: Vec<(u64, Vec<u8>, Vec<u8>)>,
+}
+
+impl Slot {
+    /// Whether frame `n` (not a keyframe) waits for the shot's next keyframe: there is one, and
+    /// it is nearer than the shot's keyframe before `n` (or there is none before).
+    fn waits(&self, n: u64) -> bool {
+        let Some(&next) = self.keys.iter().find(|&&k| k > n) else {
+            return false;
+        };
+        self.last_key.is_none_or(|last| next - n < n - last)
+    }
 }
 
 struct Scheduler<'a> {
@@ -109,6 +130,7 @@ struct Scheduler<'a> {
     batch: usize,
     keyframes: Option<&'a FramePattern>,
     keyframe_carry: bool,
+    keyframe_backward: bool,
     mode: OutputMode,
     input_mode: InputMode,
     /// Loaded frames not yet colorized, by frame index.
@@ -128,16 +150,25 @@ impl Scheduler<'_> {
     /// Fills free slots with the next shots whose first frame is loaded.
     fn assign(&mut self) {
         while self.slots.len() < self.batch && self.next_shot < self.req_shots.len() {
-            let (start, _) = self.req_shots[self.next_shot];
+            let (start, end) = self.req_shots[self.next_shot];
             if start >= self.loaded_to {
                 break;
             }
+            let keys = match self.keyframes {
+                Some(p) if self.keyframe_backward => (start..end)
+                    .filter(|&i| Path::new(&p.format(i)).is_file())
+                    .collect(),
+                _ => Vec::new(),
+            };
             self.slots.push(Slot {
                 shot: self.next_shot,
                 next: start,
                 prev: None,
                 smoothed: None,
                 carry: KeyframeCarry::new(self.keyframe_carry),
+                keys,
+                last_key: None,
+                back: Vec::new(),
             });
             self.next_shot += 1;
         }
@@ -173,10 +204,15 @@ impl Scheduler<'_> {
         let mut batch_slots = Vec::new();
         for (i, slot) in self.slots.iter_mut().enumerate() {
             let n = slot.next;
-            let key = self
-                .keyframes
-                .map(|p| p.format(n))
-                .filter(|p| Path::new(p).is_file());
+            // With the keyframes moved back, the shot's keyframes as found when it started (the
+            // frames before one wait for it); else looked up frame by frame, as the element does.
+            let key = self.keyframes.map(|p| p.format(n)).filter(|p| {
+                if self.keyframe_backward {
+                    slot.keys.contains(&n)
+                } else {
+                    Path::new(p).is_file()
+                }
+            });
             if let Some(path) = key {
                 let p = self.pending.remove(&n).expect("a ready frame is loaded");
                 let rgb = crate::model::stream::read_rgb(&path).map_err(EpisodeError::Input)?;
@@ -190,6 +226,15 @@ impl Scheduler<'_> {
                 let full = resize(&rgb, self.size.1 as i64, self.size.0 as i64)?;
                 let input = plane_to_tensor(&p.plane, self.size.0, self.size.1, self.device)?;
                 slot.carry.keyframe(&rgb, &input, self.input_mode)?;
+                if !slot.back.is_empty() {
+                    let back = KeyframeBack::new(&rgb, &input, self.input_mode)?;
+                    for (t, mut rgb8, plane) in slot.back.drain(..) {
+                        let input = plane_to_tensor(&plane, self.size.0, self.size.1, self.device)?;
+                        back.paint(&mut rgb8, &input)?;
+                        self.done.insert(t, Done::Composed(rgb8));
+                    }
+                }
+                slot.last_key = Some(n);
                 self.done.insert(n, Done::Key(full));
                 slot.smoothed = slot
                     .prev
@@ -244,22 +289,35 @@ impl Scheduler<'_> {
                 slot.prev = Some(pred);
                 // As `StreamColorizer::compose`: a shot carrying a keyframe's colours is composed
                 // now, and its output is the next frame's previous frame.
-                let done = if slot.carry.is_carrying() {
+                let waits = self.keyframe_backward && slot.waits(slot.next);
+                let done = if slot.carry.is_carrying() || waits {
                     let (fw, fh) = self.size;
                     let input = plane_to_tensor(&frame.plane, fw, fh, self.device)?;
-                    let out = slot
-                        .carry
-                        .compose(&shown, &input, self.mode, self.input_mode)?;
-                    if slot.carry.is_carrying() {
-                        slot.prev = Some(carried_previous(&out, self.work)?);
-                    }
+                    let out = if slot.carry.is_carrying() {
+                        let out = slot
+                            .carry
+                            .compose(&shown, &input, self.mode, self.input_mode)?;
+                        if slot.carry.is_carrying() {
+                            slot.prev = Some(carried_previous(&out, self.work)?);
+                        }
+                        out
+                    } else {
+                        compose(&shown, &input, self.mode, self.input_mode)?
+                    };
                     let mut rgb8 = Vec::new();
                     tensor_to_rgb8(&out, &mut rgb8)?;
-                    Done::Composed(rgb8)
+                    if waits {
+                        slot.back.push((slot.next, rgb8, frame.plane));
+                        None
+                    } else {
+                        Some(Done::Composed(rgb8))
+                    }
                 } else {
-                    Done::Predicted(shown, frame.plane)
+                    Some(Done::Predicted(shown, frame.plane))
                 };
-                self.done.insert(slot.next, done);
+                if let Some(done) = done {
+                    self.done.insert(slot.next, done);
+                }
                 slot.next += 1;
                 self.generated += 1;
             }
@@ -304,6 +362,7 @@ pub fn colorize(
         batch: req.batch,
         keyframes: req.keyframes,
         keyframe_carry: req.keyframe_carry,
+        keyframe_backward: req.keyframe_backward,
         mode: req.output_mode,
         input_mode: req.model.meta.input_mode,
         pending: BTreeMap::new(),

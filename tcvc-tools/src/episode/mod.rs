@@ -159,6 +159,13 @@ enum Command {
         /// the fill output a keyframe's colours stay on its regions in the frames that follow.
         #[arg(long)]
         no_keyframe_carry: bool,
+        /// Also paints each keyframe, moved with the camera, into the frames of its shot before
+        /// it that are nearer to it than to the shot's keyframe before (or have none before): the
+        /// next keyframe moved back, which a stream (the element) cannot do. Needs
+        /// --keyframe-location, the fill output and the keyframe carry; frames before a keyframe
+        /// then wait for it before they are written.
+        #[arg(long)]
+        keyframe_backward: bool,
         /// libtorch CPU threads (0 = libtorch's default).
         #[arg(long, default_value_t = 0)]
         threads: i32,
@@ -353,10 +360,16 @@ fn run(cli: Cli) -> Result<(), EpisodeError> {
             flip_average,
             temporal_smoothing,
             no_keyframe_carry,
+            keyframe_backward,
             threads,
         } => {
             if batch == 0 {
                 return Err(EpisodeError::Input("--batch must be at least 1".into()));
+            }
+            if keyframe_backward && (model.keyframe_location.is_none() || no_keyframe_carry) {
+                return Err(EpisodeError::Input(
+                    "--keyframe-backward moves keyframes back: it needs --keyframe-location and the keyframe carry (drop --no-keyframe-carry)".into(),
+                ));
             }
             let spec: DeviceSpec = device
                 .parse()
@@ -372,6 +385,12 @@ fn run(cli: Cli) -> Result<(), EpisodeError> {
             }
             let kf = keyframes(&model)?;
             let m = load_model(&model.model, dev, kind)?;
+            let mode = output_mode.resolve(m.meta.input_mode, m.meta.output);
+            if keyframe_backward && mode != crate::model::stream::OutputMode::Fill {
+                return Err(EpisodeError::Input(format!(
+                    "--keyframe-backward paints keyframes into the fill output; this run's is {mode}: add --output-mode fill"
+                )));
+            }
             let working = working_of(&model, &m);
             let plan = match &shots {
                 Some(p) => {
@@ -398,7 +417,6 @@ fn run(cli: Cli) -> Result<(), EpisodeError> {
                 .split_once('/')
                 .and_then(|(n, d)| Some(gst::Fraction::new(n.parse().ok()?, d.parse().ok()?)))
                 .unwrap_or(gst::Fraction::new(0, 1));
-            let mode = output_mode.resolve(m.meta.input_mode, m.meta.output);
             let mut writer = output::open(&output, plan.width, plan.height, fps, &encoder)?;
             let pb = bar(Some(frames), "colorizing");
             let t = Instant::now();
@@ -417,6 +435,7 @@ fn run(cli: Cli) -> Result<(), EpisodeError> {
                     temporal_smoothing,
                     keyframes: kf.as_ref(),
                     keyframe_carry: !no_keyframe_carry,
+                    keyframe_backward,
                     threads: model.line_threads,
                     progress: &mut |n| pb.set_position(n),
                 },
