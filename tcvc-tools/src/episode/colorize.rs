@@ -5,7 +5,8 @@
 //!
 //! Every frame equals what `tcvclineart ! tcvccolorize` makes over the whole file with the
 //! same model and threshold (same line art, same working-size input, same cut rule, same
-//! composition); on the CPU in fp32 the batched forward gives the same numbers as one frame at
+//! composition; but for the frames before a keyframe with `--keyframe-backward`, which a stream
+//! cannot do); on the CPU in fp32 the batched forward gives the same numbers as one frame at
 //! a time (checked by the tests).
 use super::lines::{for_each_input, InputFrame};
 use super::output::FrameWriter;
