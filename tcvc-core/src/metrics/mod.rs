@@ -109,6 +109,35 @@ fn force_baseline() -> bool {
     false
 }
 
+/// Held by the unit tests that change the process-wide metric settings ([`set_max_threads`],
+/// the forced builds) or compare the bits of two calls: `cargo test` runs tests on parallel
+/// threads, and the portable build's Gaussian SSIM differs from the AVX2 one in the last bits, so
+/// a test forcing it beside a test comparing two calls failed one CI run in many. Dropping it
+/// restores the defaults, also when the test panics.
+#[cfg(test)]
+pub(crate) struct TestSettings(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
+
+#[cfg(test)]
+impl TestSettings {
+    pub(crate) fn lock() -> Self {
+        static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        TestSettings(
+            LOCK.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+}
+
+#[cfg(test)]
+impl Drop for TestSettings {
+    fn drop(&mut self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        set_max_threads(0);
+        FORCE_BASELINE.store(false, Relaxed);
+        ssim::FORCE_AVX2.store(false, Relaxed);
+    }
+}
+
 mod deep;
 mod parallel;
 mod plane;
@@ -177,6 +206,7 @@ mod tests {
 
     #[test]
     fn baseline_and_avx2_builds_agree() {
+        let _settings = TestSettings::lock();
         let (w, h) = (67, 41);
         let frames: Vec<Vec<u8>> = (0..4u32)
             .map(|t| {

@@ -219,6 +219,7 @@ mod tests {
 
     #[test]
     fn plane_chunks_cover_all_rows_of_every_plane_once() {
+        let _settings = crate::metrics::TestSettings::lock();
         for threads in [1, 2, 3, 8] {
             set_max_threads(threads);
             let (mut a, mut b, mut c) = (vec![0usize; 1000], vec![0usize; 7], vec![0usize; 0]);
@@ -237,7 +238,6 @@ mod tests {
                 "{threads}"
             );
         }
-        set_max_threads(0);
     }
 
     #[test]

@@ -579,7 +579,8 @@ enum GaussSimd {
 
 /// Tests set it to run the AVX2 build on a CPU with AVX-512 (their bits must agree).
 #[cfg(test)]
-static FORCE_AVX2: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+pub(super) static FORCE_AVX2: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
 
 /// The best [`GaussSimd`] level this CPU runs.
 fn gauss_simd() -> GaussSimd {
@@ -1415,6 +1416,7 @@ mod tests {
 
     #[test]
     fn avx512_and_avx2_give_the_same_bits() {
+        let _settings = crate::metrics::TestSettings::lock();
         // Widths around the 16-column groups (and their AVX2 halves), heights for both the
         // one- and two-row vertical passes.
         for (w, h) in [(11, 11), (26, 12), (27, 13), (33, 40), (61, 23), (211, 37)] {
@@ -1536,6 +1538,7 @@ mod tests {
 
     #[test]
     fn results_do_not_depend_on_the_thread_count() {
+        let _settings = crate::metrics::TestSettings::lock();
         // Tall enough for several chunks (odd counts of rows per chunk included).
         let (w, h) = (203, 10_401);
         let a = noise(w * h, 11);
@@ -1555,6 +1558,5 @@ mod tests {
         for threads in [2, 3, 7] {
             assert_eq!(run(threads), one, "{threads} threads");
         }
-        crate::metrics::set_max_threads(0);
     }
 }
