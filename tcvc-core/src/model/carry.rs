@@ -391,6 +391,15 @@ fn runs_of(labels: &[u32], width: usize) -> Vec<Run> {
     runs
 }
 
+/// Pixels per label of `runs` (labels below `n`; index 0, the band, has no runs and stays 0).
+fn region_sizes(runs: &[Run], n: usize) -> Vec<u64> {
+    let mut size = vec![0u64; n];
+    for r in runs {
+        size[r.label as usize] += u64::from(r.x1 - r.x0);
+    }
+    size
+}
+
 /// Pixels where a line of `a` has no line of `b` within [`SHIFT_TOLERANCE`] (`b_near`: `b`
 /// dilated by it), or the other way round.
 fn mismatch(a: &[u8], a_near: &[u8], b: &[u8], b_near: &[u8]) -> Vec<u8> {
@@ -554,20 +563,13 @@ impl ShiftedHold {
         // A region follows the moved keyframe region it overlaps most when the two overlap by
         // an intersection over union of CARRY_IOU or more (a character's face that moved onto
         // the wall overlaps the wall, but is a small part of it).
-        let size = |runs: &[Run], n: usize| {
-            let mut size = vec![0u64; n];
-            for r in runs {
-                size[r.label as usize] += u64::from(r.x1 - r.x0);
-            }
-            size
-        };
-        let cur_size = size(runs, n);
+        let cur_size = region_sizes(runs, n);
         let key_n = key_runs
             .iter()
             .map(|r| r.label as usize + 1)
             .max()
             .unwrap_or(1);
-        let key_size = size(&key_runs, key_n);
+        let key_size = region_sizes(&key_runs, key_n);
         let follows: Vec<u32> = best
             .iter()
             .zip(&cur_size)
@@ -728,28 +730,9 @@ mod tests {
 
     /// Labels (row-major, 0 = band) → runs, sizes.
     fn regions(labels: &[u32], w: usize) -> (Vec<Run>, Vec<u64>) {
-        let mut runs = Vec::new();
+        let runs = runs_of(labels, w);
         let n = labels.iter().copied().max().unwrap_or(0) as usize + 1;
-        let mut size = vec![0u64; n];
-        for (y, row) in labels.chunks_exact(w).enumerate() {
-            let mut x = 0;
-            while x < w {
-                let l = row[x];
-                let x0 = x;
-                while x < w && row[x] == l {
-                    x += 1;
-                }
-                size[l as usize] += (x - x0) as u64;
-                if l != 0 {
-                    runs.push(Run {
-                        y: y as u32,
-                        x0: x0 as u32,
-                        x1: x as u32,
-                        label: l,
-                    });
-                }
-            }
-        }
+        let size = region_sizes(&runs, n);
         (runs, size)
     }
 
