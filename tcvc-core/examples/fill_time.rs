@@ -3,7 +3,8 @@
 //! the region labels alone, then `compose` in `color` and in `fill` (from a 160×96 prediction),
 //! and `fill` with a keyframe's carry (`KeyframeCarry`: the line art moving by one pixel and back
 //! every frame, so that every other frame the camera's shift is searched for and the keyframe
-//! moved by it, and the others show the keyframe's own line art).
+//! moved by it, and the others show the keyframe's own line art), on one libtorch thread and on
+//! two (the carry then searches for the camera's shift on a second thread beside the hold).
 //!   cargo run --release -p tcvc-core --example fill_time
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
@@ -54,16 +55,29 @@ fn main() {
     }
     let shifted = [input.roll([1], [3]), input.shallow_clone()];
     let key = Tensor::rand([1, 3, h, w], (Kind::Float, Device::Cpu));
-    let mut carry = KeyframeCarry::new(true);
-    carry.keyframe(&key, &input, InputMode::Lineart).unwrap();
-    let mut k = 0;
-    time("compose fill, keyframe carry", &mut || {
-        k += 1;
-        let x = &shifted[k % 2];
-        let out = carry
-            .compose(&pred, x, OutputMode::Fill, InputMode::Lineart)
-            .unwrap();
-        let _ = std::hint::black_box(out);
-    });
-    assert!(carry.is_carrying(), "the carry was lost");
+    // One libtorch thread, then two: the moved keyframe's search runs beside the hold then.
+    for threads in [1, 2] {
+        tch::set_num_threads(threads);
+        if threads > 1 {
+            time(&format!("compose fill, {threads} threads"), &mut || {
+                let out = compose(&pred, &input, OutputMode::Fill, InputMode::Lineart);
+                let _ = std::hint::black_box(out.unwrap());
+            });
+        }
+        let mut carry = KeyframeCarry::new(true);
+        carry.keyframe(&key, &input, InputMode::Lineart).unwrap();
+        let mut k = 0;
+        time(
+            &format!("compose fill, keyframe carry, {threads} thread(s)"),
+            &mut || {
+                k += 1;
+                let x = &shifted[k % 2];
+                let out = carry
+                    .compose(&pred, x, OutputMode::Fill, InputMode::Lineart)
+                    .unwrap();
+                let _ = std::hint::black_box(out);
+            },
+        );
+        assert!(carry.is_carrying(), "the carry was lost");
+    }
 }

@@ -193,12 +193,10 @@ impl KeyframeCarry {
         let s = input.size();
         let up = resize(prediction, s[2], s[3])?;
         let lines = line_mask(input_mode, input)?;
-        fill_owned(
-            up,
-            prediction,
-            &lines,
-            Some((&mut self.carried, &mut self.held, &mut self.shifted)),
-        )
+        // The moved keyframe's search runs beside the hold when libtorch may use more than one
+        // thread (`threads=1` keeps a stream on one core).
+        let parallel = tch::get_num_threads() > 1;
+        fill_owned(up, prediction, &lines, Some((self, parallel)))
     }
 }
 
@@ -982,11 +980,7 @@ fn fill_owned(
     up: Tensor,
     keep: &Tensor,
     lines: &Tensor,
-    carry: Option<(
-        &mut Option<Carried>,
-        &mut Option<Hold>,
-        &mut Option<ShiftedHold>,
-    )>,
+    carry: Option<(&mut KeyframeCarry, bool)>,
 ) -> Result<Tensor> {
     let s = up.size();
     let (h, w) = (s[2], s[3]);
@@ -1028,7 +1022,13 @@ fn fill_owned(
         }
     }
     let mut hold = None;
-    if let Some((carry, held, shifted)) = carry {
+    if let Some((c, parallel)) = carry {
+        let KeyframeCarry {
+            carried: carry,
+            held,
+            shifted,
+            ..
+        } = c;
         *carry = carry::follow(
             carry.take(),
             w as usize,
@@ -1037,21 +1037,44 @@ fn fill_owned(
             &counts,
             &mut sums,
         );
-        hold = Some((held, shifted));
+        hold = Some((held, shifted, parallel));
     }
     for run in &runs {
         for (c, &v) in sums[run.label as usize].iter().enumerate() {
             px[span(run, c)].fill(v as f32);
         }
     }
-    if let Some((held, shifted)) = hold {
-        *held = held
-            .take()
-            .and_then(|k| k.follow(&mask, &runs, n, w as usize, h as usize, px));
-        *shifted = match shifted.take() {
-            Some(k) => k
-                .follow(&mask, &runs, n, w as usize, h as usize, px)
-                .map_err(ModelError::opencv("following the camera's shift"))?,
+    if let Some((held, shifted, parallel)) = hold {
+        let (w, h) = (w as usize, h as usize);
+        let follow_held =
+            |k: Option<Hold>, px: &mut [f32]| k.and_then(|k| k.follow(&mask, &runs, n, w, h, px));
+        let plan = |k: ShiftedHold| {
+            let shown = k.plan(&mask, &runs, n, w, h);
+            (k, shown)
+        };
+        // The moved keyframe's search (most of the carry's time on a frame whose camera moved)
+        // on a second thread beside the hold, when `parallel`.
+        let planned = match shifted.take() {
+            Some(k) if parallel => std::thread::scope(|scope| {
+                let job = scope.spawn(move || plan(k));
+                *held = follow_held(held.take(), px);
+                Some(job.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            }),
+            k => {
+                *held = follow_held(held.take(), px);
+                k.map(plan)
+            }
+        };
+        *shifted = match planned {
+            Some((k, shown)) => {
+                match shown.map_err(ModelError::opencv("following the camera's shift"))? {
+                    Some(shown) => {
+                        k.apply(&shown, px);
+                        Some(k)
+                    }
+                    None => None,
+                }
+            }
             None => None,
         };
     }
@@ -1161,6 +1184,65 @@ mod tests {
         let p3 = s.step(&x2).unwrap().prediction;
         let d3 = g.infer(&resize(&x2, 24, 32).unwrap(), &zeros).unwrap();
         assert!(p3.allclose(&d3, 0.0, 0.0, false));
+    }
+
+    #[test]
+    fn the_moved_keyframe_beside_the_hold_gives_the_serial_frames() {
+        // A drawn world (rings, one line) under a camera that pans, holds and returns to the
+        // keyframe's position; the carry with its search on a second thread and on one.
+        let (w, h) = (96i64, 64i64);
+        let art = |dx: i64, dy: i64| {
+            let mut v = vec![1.0f32; (w * h) as usize];
+            for y in 0..h {
+                for x in 0..w {
+                    let (u, t) = (x - dx + 400, y - dy + 400);
+                    let (cx, cy) = ((u % 32) as f32 - 16.0, (t % 28) as f32 - 14.0);
+                    let r = (cx * cx + cy * cy).sqrt();
+                    if (r - 9.0).abs() < 1.0 || u % 61 == 0 {
+                        v[(y * w + x) as usize] = 0.0;
+                    }
+                }
+            }
+            Tensor::from_slice(&v).view([1, 1, h, w])
+        };
+        let key = Tensor::rand([1, 3, h, w], (Kind::Float, Device::Cpu));
+        let moves = [(0, 0), (-2, 1), (-4, 2), (-4, 2), (-7, 3), (0, 0), (5, -6)];
+        let run = |parallel: bool| {
+            let mut c = KeyframeCarry::new(true);
+            c.keyframe(&key, &art(0, 0), InputMode::Lineart).unwrap();
+            let mut outs = Vec::new();
+            let mut moved = 0;
+            for (t, &(dx, dy)) in moves.iter().enumerate() {
+                let input = art(dx, dy);
+                // A flat prediction per frame: the pixels not of this value show the keyframe.
+                let pred = Tensor::full(
+                    [1, 3, 16, 24],
+                    (t as f64 + 1.0) / 10.0,
+                    (Kind::Float, Device::Cpu),
+                );
+                let lines = line_mask(InputMode::Lineart, &input).unwrap();
+                let up = resize(&pred, h, w).unwrap();
+                outs.push(fill_owned(up, &pred, &lines, Some((&mut c, parallel))).unwrap());
+                moved += usize::from(c.shifted.is_some() && (dx, dy) != (0, 0));
+            }
+            (outs, moved, c.is_carrying())
+        };
+        let (serial, moved, carrying) = run(false);
+        assert!(
+            moved >= 3,
+            "the moved keyframe was followed ({moved} frames)"
+        );
+        assert!(carrying);
+        let (parallel, ..) = run(true);
+        for (t, (a, b)) in serial.iter().zip(&parallel).enumerate() {
+            assert!(a.equal(b), "frame {t}");
+        }
+        // The frames whose camera moved show the keyframe moved, not only the network's fill.
+        let keyish = |o: &Tensor| {
+            let d = (o - (3.0 / 10.0)).abs().gt(1e-3);
+            d.to_kind(Kind::Float).mean(Kind::Float).double_value(&[])
+        };
+        assert!(keyish(&serial[2]) > 0.5, "{}", keyish(&serial[2]));
     }
 
     #[test]
