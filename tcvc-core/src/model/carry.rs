@@ -320,17 +320,21 @@ impl Move {
 
     /// The bilinear value of a plane `p` at the source point of `(x, y)`, which lies inside the
     /// frame.
+    #[cfg(test)]
     fn at(&self, p: &[f32], x: usize, y: usize) -> f32 {
+        let [a, b, c, d] = self.sources(x, y);
+        self.mix(p[a], p[b], p[c], p[d])
+    }
+
+    /// The indices of the four pixels around the source point of `(x, y)` (inside the frame),
+    /// in [`Move::mix`]'s order.
+    #[inline(always)]
+    fn sources(&self, x: usize, y: usize) -> [usize; 4] {
         let w = self.width;
         let x0 = (x as isize + self.kx) as usize;
         let y0 = (y as isize + self.ky) as usize;
         let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(self.height - 1));
-        self.mix(
-            p[y0 * w + x0],
-            p[y0 * w + x1],
-            p[y1 * w + x0],
-            p[y1 * w + x1],
-        )
+        [y0 * w + x0, y0 * w + x1, y1 * w + x0, y1 * w + x1]
     }
 
     /// The bilinear mix of the four pixels around a source point: `a`, `b` on its row (left,
@@ -342,7 +346,7 @@ impl Move {
         top * (1.0 - self.fy) + bot * self.fy
     }
 
-    /// A mask (nonzero set) moved: 1 where [`Move::at`] of its 0/1 values exceeds one half, 0
+    /// A mask (nonzero set) moved: 1 where [`Move::mix`] of its 0/1 values exceeds one half, 0
     /// there and where the source point lies outside the frame. The weights are the same at
     /// every pixel, so each of the 16 patterns of the four neighbours is mixed once.
     fn mask(&self, m: &[u8]) -> Vec<u8> {
@@ -353,18 +357,13 @@ impl Move {
         });
         let mut out = vec![0u8; w * h];
         for y in self.ys.clone() {
-            let y0 = (y as isize + self.ky) as usize;
-            let y1 = (y0 + 1).min(h - 1);
-            let (r0, r1) = (&m[y0 * w..(y0 + 1) * w], &m[y1 * w..(y1 + 1) * w]);
-            let row = &mut out[y * w..(y + 1) * w];
             for x in self.xs.clone() {
-                let x0 = (x as isize + self.kx) as usize;
-                let x1 = (x0 + 1).min(w - 1);
-                let k = usize::from(r0[x0] != 0)
-                    | usize::from(r0[x1] != 0) << 1
-                    | usize::from(r1[x0] != 0) << 2
-                    | usize::from(r1[x1] != 0) << 3;
-                row[x] = table[k];
+                let [a, b, c, d] = self.sources(x, y);
+                let k = usize::from(m[a] != 0)
+                    | usize::from(m[b] != 0) << 1
+                    | usize::from(m[c] != 0) << 2
+                    | usize::from(m[d] != 0) << 3;
+                out[y * w + x] = table[k];
             }
         }
         out
@@ -546,10 +545,8 @@ impl ShiftedHold {
         )
     }
 
-    /// Paints into `px` (the output, planar `3 × H × W`) the keyframe moved with the camera
-    /// where a frame of `width × height`, whose line mask is `lines` and `fill` regions `runs`
-    /// (labels `1..n`), still shows it. `None` when no pixel does (or the frame has another
-    /// size).
+    /// [`Self::paint`], then the hold for the next frame: `None` when no pixel showed the
+    /// keyframe (or the frame has another size).
     #[cfg(test)]
     pub(crate) fn follow(
         self,
@@ -565,9 +562,12 @@ impl ShiftedHold {
             .then_some(self))
     }
 
-    /// [`Self::follow`] without moving on: whether some pixel was painted. The keyframe is
-    /// compared with each frame afresh, so it may be painted into frames before it too (the
-    /// next keyframe moved back, offline: `tcvc-episode colorize --keyframe-backward`).
+    /// Paints into `px` (the output, planar `3 × H × W`) the keyframe moved with the camera
+    /// where a frame of `width × height`, whose line mask is `lines` and `fill` regions `runs`
+    /// (labels `1..n`), still shows it ([`Self::plan`], then [`Self::apply`]): whether some
+    /// pixel was painted. The keyframe is compared with each frame afresh, so it may be painted
+    /// into frames before it too (the next keyframe moved back, offline: `tcvc-episode colorize
+    /// --keyframe-backward`).
     pub(crate) fn paint(
         &self,
         lines: &[u8],
@@ -675,13 +675,23 @@ impl ShiftedHold {
             return;
         }
         let (w, plane) = (self.width, self.width * self.height);
-        for (i, _) in shown.show.iter().enumerate().filter(|(_, &v)| v != 0) {
-            for c in 0..3 {
-                let p = &self.key[c * plane..(c + 1) * plane];
-                px[c * plane + i] = match &shown.m {
-                    Some(m) => m.at(p, i % w, i / w),
-                    None => p[i],
-                };
+        let key: [&[f32]; 3] = std::array::from_fn(|c| &self.key[c * plane..(c + 1) * plane]);
+        for (y, row) in shown.show.chunks_exact(w).enumerate() {
+            for (x, _) in row.iter().enumerate().filter(|(_, &v)| v != 0) {
+                let i = y * w + x;
+                match &shown.m {
+                    Some(m) => {
+                        let [a, b, c, d] = m.sources(x, y);
+                        for (k, p) in key.iter().enumerate() {
+                            px[k * plane + i] = m.mix(p[a], p[b], p[c], p[d]);
+                        }
+                    }
+                    None => {
+                        for (k, p) in key.iter().enumerate() {
+                            px[k * plane + i] = p[i];
+                        }
+                    }
+                }
             }
         }
     }
