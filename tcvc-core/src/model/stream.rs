@@ -279,7 +279,7 @@ pub fn resize(x: &Tensor, height: i64, width: i64) -> Result<Tensor> {
         x.f_adaptive_avg_pool2d([height, width])
     } else {
         // Each channel as an image of its own (`N·C × 1 × h × w`): the same bilinear values, but
-        // on one thread libtorch's CPU kernel for three channels is its channels-last one, 3.8×
+        // on one thread libtorch's CPU kernel for three channels is its channels-last one, 2.4–3.8×
         // slower at 720p and different in the last bits from the kernel it runs on more threads,
         // which this shape gets on any number (`tcvc-core/examples/fill_time.rs`).
         x.f_reshape([s[0] * s[1], 1, s[2], s[3]])
