@@ -7,16 +7,18 @@ Each clip (a corpus clip folder: PNG frames, its cuts in the corpus's manifest.j
 `tcvclineart ! tcvccolorize output-mode=fill keyframe-location=…` with every N-th original frame
 as an artist keyframe (the built plugin of target/release, `threads=1`), and the line art and the
 output are kept. Then, inside each shot from its first keyframe on, every frame's output is
-replaced by the previous frame's (replaced) output moved along OpenCV's DIS optical flow (preset
-MEDIUM) between the two frames' line art (softened, σ 1.5), except on the `fill` band (the lines
-dilated by one pixel) and where the flow there and back misses by `--fb` pixels or more, which
-keep the element's output. Prints the mean PSNR of the frames that are not keyframes, per clip:
+replaced by the previous frame's (replaced) output moved along OpenCV's DIS optical flow
+(`--preset`, MEDIUM by default) between the two frames' line art (softened, σ 1.5), except on
+the `fill` band (the lines dilated by one pixel) and where the flow there and back misses by
+`--fb` pixels or more, which keep the element's output. Prints the mean PSNR of the frames that are not keyframes, per clip:
 the element's, the flow's with every pixel moved (`warp`) and with the check (`warp_fb`).
 
 Measured (sixth session of 2026-12-06, keys every 24): the corpus's seed 0 validation + chain
 clips 23.78 → 24.13 dB (every clip higher, +0.16 to +0.69); seed 7's 24.75 → 25.48 (every clip
-higher, +0.22 to +1.85). Moving characters keep the keyframe's colours longer; the flow smears
-at occlusions. Not measured: feeding the moved output back to the network, the cost at 720p.
+higher, +0.22 to +1.85); with `--preset fast` seed 0's gain is +0.15. Moving characters keep
+the keyframe's colours longer; the flow smears at occlusions. One flow, one thread: MEDIUM 13.8
+ms at 384×216, 45 at 640×360, 176 at 1280×720; FAST 3.0 / 8.7 / 38 (two flows a frame). Not
+measured: feeding the moved output back to the network.
 """
 import argparse
 import glob
@@ -31,7 +33,7 @@ from scipy import ndimage as nd
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SQ1 = np.ones((3, 3), bool)
-DIS = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+DIS = None
 
 
 def dump(clip, out, every):
@@ -63,7 +65,7 @@ def dump(clip, out, every):
 
 
 def flow(a, b):
-    """For each pixel of line image `a`, the offset to its match in `b`."""
+    """For each pixel of line image `a`, the offset to its match in `b` (DIS, `--preset`)."""
     soft = lambda x: cv2.GaussianBlur(x, (0, 0), 1.5)
     return DIS.calc(soft(a), soft(b), None)
 
@@ -85,8 +87,11 @@ def main():
     ap.add_argument('clips', nargs='+')
     ap.add_argument('--every', type=int, default=24)
     ap.add_argument('--fb', type=float, default=3.0)
+    ap.add_argument('--preset', choices=('ultrafast', 'fast', 'medium'), default='medium')
     ap.add_argument('--work', default=os.path.join(ROOT, 'runs', 'flow-carry'))
     args = ap.parse_args()
+    global DIS
+    DIS = cv2.DISOpticalFlow_create(getattr(cv2, f'DISOPTICAL_FLOW_PRESET_{args.preset.upper()}'))
     table = {}
     for clip in args.clips:
         clip = os.path.abspath(clip)
