@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A prototype, not built into the element: the keyframe carry's output moved along optical flow.
 
-    .venv/bin/python tools/experiments/flow-carry.py CLIP_DIR... [--every 24] [--work DIR]
+    .venv/bin/python tools/experiments/flow-carry.py CLIP_DIR... [--every 24] [--fb 3]
+                     [--preset ultrafast|fast|medium] [--work DIR (runs/flow-carry)]
 
 Each clip (a corpus clip folder: PNG frames, its cuts in the corpus's manifest.json) goes through
 `tcvclineart ! tcvccolorize output-mode=fill keyframe-location=…` with every N-th original frame
@@ -10,12 +11,13 @@ output are kept. Then, inside each shot from its first keyframe on, every frame'
 replaced by the previous frame's (replaced) output moved along OpenCV's DIS optical flow
 (`--preset`, MEDIUM by default) between the two frames' line art (softened, σ 1.5), except on
 the `fill` band (the lines dilated by one pixel) and where the flow there and back misses by
-`--fb` pixels or more, which keep the element's output. Prints the mean PSNR of the frames that are not keyframes, per clip:
-the element's, the flow's with every pixel moved (`warp`) and with the check (`warp_fb`).
+`--fb` pixels or more, which keep the element's output. Prints the mean PSNR of the frames that
+are not keyframes, per clip: the element's, the flow's with every pixel moved (`warp`) and with
+the check (`warp_fb`).
 
 Measured (sixth session of 2026-12-06, keys every 24): the corpus's seed 0 validation + chain
-clips 23.78 → 24.13 dB (every clip higher, +0.16 to +0.69); seed 7's 24.75 → 25.48 (every clip
-higher, +0.22 to +1.85); with `--preset fast` seed 0's gain is +0.15. Moving characters keep
+clips 23.78 → 24.13 dB (every clip higher, +0.16 to +0.69); seed 7's (`tools/corpus.py build
+--seed 7`) 24.75 → 25.48 (every clip higher, +0.22 to +1.85); with `--preset fast` seed 0's gain is +0.15. Moving characters keep
 the keyframe's colours longer; the flow smears at occlusions. One flow, one thread: MEDIUM 13.8
 ms at 384×216, 45 at 640×360, 176 at 1280×720; FAST 3.0 / 8.7 / 38 (two flows a frame). Not
 measured: feeding the moved output back to the network.
