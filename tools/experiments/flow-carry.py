@@ -17,10 +17,10 @@ the check (`warp_fb`).
 
 Measured (sixth session of 2026-12-06, keys every 24): the corpus's seed 0 validation + chain
 clips 23.78 → 24.13 dB (every clip higher, +0.16 to +0.69); seed 7's (`tools/corpus.py build
---seed 7`) 24.75 → 25.48 (every clip higher, +0.22 to +1.85); with `--preset fast` seed 0's gain is +0.15. Moving characters keep
-the keyframe's colours longer; the flow smears at occlusions. One flow, one thread: MEDIUM 13.8
-ms at 384×216, 45 at 640×360, 176 at 1280×720; FAST 3.0 / 8.7 / 38 (two flows a frame). Not
-measured: feeding the moved output back to the network.
+--seed 7`) 24.75 → 25.48 (every clip higher, +0.22 to +1.85); with `--preset fast` seed 0's gain
+is +0.15. Moving characters keep the keyframe's colours longer; the flow smears at occlusions.
+One flow, one thread: MEDIUM 13.8 ms at 384×216, 45 at 640×360, 176 at 1280×720; FAST 3.0 /
+8.7 / 38 (two flows a frame). Not measured: feeding the moved output back to the network.
 """
 import argparse
 import glob
