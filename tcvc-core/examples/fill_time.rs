@@ -3,8 +3,9 @@
 //! the region labels alone, then `compose` in `color` and in `fill` (from a 160×96 prediction),
 //! and `fill` with a keyframe's carry (`KeyframeCarry`: the line art moving by one pixel and back
 //! every frame, so that every other frame the camera's shift is searched for and the keyframe
-//! moved by it, and the others show the keyframe's own line art), on one libtorch thread and on
-//! two (the carry then searches for the camera's shift on a second thread beside the hold).
+//! moved by it, and the others show the keyframe's own line art; every frame the last output is
+//! moved along the optical flow), on one libtorch thread and on two (the carry then searches for
+//! the camera's shift and the flow on other threads beside the hold).
 //!   cargo run --release -p tcvc-core --example fill_time
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};

@@ -5,7 +5,8 @@
 //! With an artist keyframe the network gets the artist's frame as its previous frame, and its
 //! output drifts away from the artist's colours within a few frames (the chain is the network's
 //! guess, not a copy). Cel animation does not repaint what did not move: the carry keeps the
-//! artist's work, in three ways. [`ShiftedHold`]: a pixel shows the keyframe moved with the
+//! artist's work, in four ways; the fourth, the last output moved along the optical flow, is
+//! [`super::flow`]'s and goes over the three here. [`ShiftedHold`]: a pixel shows the keyframe moved with the
 //! camera (a whole-frame shift since the keyframe) where the line art around it matches the
 //! moved keyframe's and its region follows the moved keyframe region it lies in. [`Hold`]: a
 //! pixel keeps the keyframe's value while the line art within [`HOLD_REACH`] of it has not
@@ -440,6 +441,34 @@ fn region_sizes(runs: &[Run], n: usize) -> Vec<u64> {
     size
 }
 
+/// For each region `1..n` of a frame (`runs`), the region of an earlier frame brought onto it
+/// (`moved`: that frame's labels per pixel, moved as the frame's content moved) that it follows:
+/// the one it overlaps most, when the two overlap by an intersection over union of
+/// [`CARRY_IOU`] or more (a character's face that moved onto the wall overlaps the wall, but is
+/// a small part of it); else 0.
+fn region_follows(runs: &[Run], n: usize, moved: &[u32], width: usize) -> Vec<u32> {
+    let key_runs = runs_of(moved, width);
+    let best = best_overlaps(runs, n, &key_runs);
+    let cur_size = region_sizes(runs, n);
+    let key_n = key_runs
+        .iter()
+        .map(|r| r.label as usize + 1)
+        .max()
+        .unwrap_or(1);
+    let key_size = region_sizes(&key_runs, key_n);
+    best.iter()
+        .zip(&cur_size)
+        .map(|(&(b, ov), &k)| {
+            let union = k + key_size[b as usize] - ov;
+            if ov > 0 && ov as f64 >= CARRY_IOU * union as f64 {
+                b
+            } else {
+                0
+            }
+        })
+        .collect()
+}
+
 /// Pixels where a line of `a` has no line of `b` within [`SHIFT_TOLERANCE`] (`b_near`: `b`
 /// dilated by it), or the other way round.
 fn mismatch(a: &[u8], a_near: &[u8], b: &[u8], b_near: &[u8]) -> Vec<u8> {
@@ -621,30 +650,7 @@ impl ShiftedHold {
         let m = moved.map(|(m, _, _)| m);
         let moved_labels = m.as_ref().map(|m| m.labels(&self.labels));
         let key_labels = moved_labels.as_deref().unwrap_or(&self.labels);
-        let key_runs = runs_of(key_labels, width);
-        let best = best_overlaps(runs, n, &key_runs);
-        // A region follows the moved keyframe region it overlaps most when the two overlap by
-        // an intersection over union of CARRY_IOU or more (a character's face that moved onto
-        // the wall overlaps the wall, but is a small part of it).
-        let cur_size = region_sizes(runs, n);
-        let key_n = key_runs
-            .iter()
-            .map(|r| r.label as usize + 1)
-            .max()
-            .unwrap_or(1);
-        let key_size = region_sizes(&key_runs, key_n);
-        let follows: Vec<u32> = best
-            .iter()
-            .zip(&cur_size)
-            .map(|(&(b, ov), &k)| {
-                let union = k + key_size[b as usize] - ov;
-                if ov > 0 && ov as f64 >= CARRY_IOU * union as f64 {
-                    b
-                } else {
-                    0
-                }
-            })
-            .collect();
+        let follows = region_follows(runs, n, key_labels, width);
         let labels = labels_of(runs, width, height);
         let (xs, ys) = m
             .as_ref()

@@ -43,6 +43,7 @@ pub mod discriminator;
 pub mod effnet;
 pub mod error;
 pub mod file;
+pub mod flow;
 pub mod generator;
 mod layers;
 pub mod loss;

@@ -10,6 +10,7 @@ use tch::{Device, Kind, Tensor};
 type Result<T> = std::result::Result<T, ModelError>;
 
 use super::carry::{self, Carried, Hold, ShiftedHold};
+use super::flow::FlowHold;
 use super::scene::SceneDetector;
 pub use super::scene::DEFAULT_SCENE_THRESHOLD;
 
@@ -114,9 +115,12 @@ pub struct StreamColorizer {
 #[derive(Debug)]
 pub struct KeyframeCarry {
     on: bool,
+    /// Whether the fourth step, the last output moved along the optical flow, runs.
+    flow: bool,
     carried: Option<Carried>,
     held: Option<Hold>,
     shifted: Option<ShiftedHold>,
+    flowed: Option<FlowHold>,
 }
 
 impl Default for KeyframeCarry {
@@ -130,9 +134,11 @@ impl KeyframeCarry {
     pub fn new(on: bool) -> Self {
         KeyframeCarry {
             on,
+            flow: true,
             carried: None,
             held: None,
             shifted: None,
+            flowed: None,
         }
     }
 
@@ -149,9 +155,28 @@ impl KeyframeCarry {
         self.on
     }
 
+    /// Turns the carry's fourth step on or off ([`super::flow`]: each frame the last output
+    /// moved along the optical flow of the line art; on by default): off, the carry is its
+    /// other three steps, at a third of the cost at 1280×720. Off forgets the flow's state;
+    /// turned on it starts at the next keyframe.
+    pub fn set_flow(&mut self, on: bool) {
+        self.flow = on;
+        if !on {
+            self.flowed = None;
+        }
+    }
+
+    /// Whether the carry's fourth step runs (see [`KeyframeCarry::set_flow`]).
+    pub fn flow(&self) -> bool {
+        self.flow
+    }
+
     /// Whether some region carries a keyframe colour, or some pixel the keyframe's, now.
     pub fn is_carrying(&self) -> bool {
-        self.carried.is_some() || self.held.is_some() || self.shifted.is_some()
+        self.carried.is_some()
+            || self.held.is_some()
+            || self.shifted.is_some()
+            || self.flowed.is_some()
     }
 
     /// Forgets what is carried (a reset of the chain: cut, flush, new stream).
@@ -159,16 +184,17 @@ impl KeyframeCarry {
         self.carried = None;
         self.held = None;
         self.shifted = None;
+        self.flowed = None;
     }
 
     /// An artist keyframe `key` (`1 × 3 × h × w`, any size, `[0, 1]`) for the frame whose
     /// full-resolution input is `input` (`1 × 1 × H × W`): when on, its colours over the `fill`
     /// regions of `input` are carried from now on (the keyframe resized to `H × W` first).
     pub fn keyframe(&mut self, key: &Tensor, input: &Tensor, input_mode: InputMode) -> Result<()> {
-        (self.carried, self.held, self.shifted) = if self.on {
-            key_regions(key, &line_mask(input_mode, input)?)?
+        (self.carried, self.held, self.shifted, self.flowed) = if self.on {
+            key_regions(key, &line_mask(input_mode, input)?, self.flow)?
         } else {
-            (None, None, None)
+            (None, None, None, None)
         };
         Ok(())
     }
@@ -379,6 +405,17 @@ impl StreamColorizer {
     /// Whether keyframe colours are carried (see [`StreamColorizer::set_keyframe_carry`]).
     pub fn keyframe_carry(&self) -> bool {
         self.carry.enabled()
+    }
+
+    /// Whether the keyframe carry moves the last output along the optical flow
+    /// ([`KeyframeCarry::set_flow`]; on by default).
+    pub fn set_keyframe_flow(&mut self, on: bool) {
+        self.carry.set_flow(on);
+    }
+
+    /// Whether the keyframe carry's flow step runs (see [`StreamColorizer::set_keyframe_flow`]).
+    pub fn keyframe_flow(&self) -> bool {
+        self.carry.flow()
     }
 
     /// Sets the scene-cut threshold (1.0 disables cut detection).
@@ -941,10 +978,17 @@ fn key_pixels(key: &Tensor, height: i64, width: i64) -> Result<Vec<f32>> {
 /// The carry of an artist keyframe `key` (`1 × 3 × h × w`, any size, `[0, 1]`) for the frame
 /// whose full-resolution line mask is `lines` (`1 × 1 × H × W`): the `fill` regions of that
 /// mask, each with the keyframe's mean colour over it (the keyframe resized to `H × W` first).
+#[allow(clippy::type_complexity)]
 fn key_regions(
     key: &Tensor,
     lines: &Tensor,
-) -> Result<(Option<Carried>, Option<Hold>, Option<ShiftedHold>)> {
+    flow: bool,
+) -> Result<(
+    Option<Carried>,
+    Option<Hold>,
+    Option<ShiftedHold>,
+    Option<FlowHold>,
+)> {
     let s = lines.size();
     let (h, w) = (s[2], s[3]);
     let (runs, n, mask) = mask_runs(lines, w as usize, h as usize)?;
@@ -965,6 +1009,12 @@ fn key_regions(
             *v /= k.max(1) as f64;
         }
     }
+    let flowed = if flow {
+        FlowHold::keyframe(w as usize, h as usize, px.clone(), &mask)
+            .map_err(ModelError::opencv("preparing the keyframe's optical flow"))?
+    } else {
+        None
+    };
     let px: std::sync::Arc<[f32]> = px.into();
     let shifted = ShiftedHold::keyframe(w as usize, h as usize, px.clone(), &mask, &runs).map_err(
         ModelError::opencv("preparing the keyframe's camera-shift search"),
@@ -974,6 +1024,7 @@ fn key_regions(
         Carried::keyframe(w as usize, h as usize, runs, size, colour),
         Some(hold),
         Some(shifted),
+        flowed,
     ))
 }
 
@@ -1033,6 +1084,7 @@ fn fill_owned(
             carried: carry,
             held,
             shifted,
+            flowed,
             ..
         } = c;
         *carry = carry::follow(
@@ -1043,14 +1095,14 @@ fn fill_owned(
             &counts,
             &mut sums,
         );
-        hold = Some((held, shifted, parallel));
+        hold = Some((held, shifted, flowed, parallel));
     }
     for run in &runs {
         for (c, &v) in sums[run.label as usize].iter().enumerate() {
             px[span(run, c)].fill(v as f32);
         }
     }
-    if let Some((held, shifted, parallel)) = hold {
+    if let Some((held, shifted, flowed, parallel)) = hold {
         let (w, h) = (w as usize, h as usize);
         let follow_held =
             |k: Option<Hold>, px: &mut [f32]| k.and_then(|k| k.follow(&mask, &runs, n, w, h, px));
@@ -1058,18 +1110,22 @@ fn fill_owned(
             let shown = k.plan(&mask, &runs, n, w, h);
             (k, shown)
         };
+        let flow_plan = |k: FlowHold| {
+            let moved = k.plan(&mask);
+            (k, moved)
+        };
         // The moved keyframe's search (most of the carry's time on a frame whose camera moved)
-        // on a second thread beside the hold, when `parallel`.
-        let planned = match shifted.take() {
-            Some(k) if parallel => std::thread::scope(|scope| {
-                let job = scope.spawn(move || plan(k));
+        // and the optical flow on other threads beside the hold, when `parallel`.
+        let (planned, moved) = if parallel {
+            std::thread::scope(|scope| {
+                let shifted_job = shifted.take().map(|k| scope.spawn(move || plan(k)));
+                let flow_job = flowed.take().map(|k| scope.spawn(move || flow_plan(k)));
                 *held = follow_held(held.take(), px);
-                Some(job.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            }),
-            k => {
-                *held = follow_held(held.take(), px);
-                k.map(plan)
-            }
+                (shifted_job.map(joined), flow_job.map(joined))
+            })
+        } else {
+            *held = follow_held(held.take(), px);
+            (shifted.take().map(plan), flowed.take().map(flow_plan))
         };
         *shifted = match planned {
             Some((k, shown)) => {
@@ -1083,10 +1139,30 @@ fn fill_owned(
             }
             None => None,
         };
+        // The moved last output goes over the other steps' (measured against under them:
+        // docs/model-card.md, stage 16); it lasts until the chain resets.
+        *flowed = match moved {
+            Some((mut k, moved)) => {
+                match moved.map_err(ModelError::opencv("following the optical flow"))? {
+                    Some(moved) => {
+                        k.paint(&moved, px);
+                        k.remember(moved, px);
+                        Some(k)
+                    }
+                    None => None,
+                }
+            }
+            None => None,
+        };
     }
     host.f_clamp_(0.0, 1.0)
         .and_then(|_| host.f_to_device(device))
         .map_err(err("filling regions"))
+}
+
+/// A scoped thread's result; its panic goes on in the caller.
+fn joined<T>(job: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    job.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
 
 /// The `fill` output of a batch `pred` (`B × C × H × W`) for line masks `lines` (`Bool`,
