@@ -504,7 +504,9 @@ fn keyframe_colours_stay_on_the_fill_regions_that_follow_the_keyframe() {
     let (key_rgb, _, _) = plane_packed(&key[0], 0);
     write_png(&dir.join("key_001.png"), &key_rgb, hu, 3);
     let pattern = dir.join("key_%03d.png");
-    let run = |carry: &str| -> Vec<Vec<u8>> {
+    // The carry's first three steps (`keyframe-flow=false`), restated below; the fourth, the
+    // optical flow, is tested in tcvc-core's flow.rs and its wiring at the end.
+    let run = |carry: &str, flow: &str| -> Vec<Vec<u8>> {
         let mut c = Colorizer::new(
             &model(),
             w,
@@ -513,13 +515,40 @@ fn keyframe_colours_stay_on_the_fill_regions_that_follow_the_keyframe() {
                 ("keyframe-location", pattern.to_str().unwrap()),
                 ("output-mode", "fill"),
                 ("keyframe-carry", carry),
+                ("keyframe-flow", flow),
             ],
         );
         (0..4).map(|i| c.push(&art[i], i as u64)).collect()
     };
-    let (on, off) = (run("true"), run("false"));
+    let (on, off) = (run("true", "false"), run("false", "false"));
     assert_eq!(on[1], key_rgb, "frame 1 is the keyframe");
     assert_eq!(on[0], off[0], "before the keyframe nothing is carried");
+    // With the flow (the default): the same keyframe and frame 0, and at frame 2 (whose network
+    // saw the keyframe either way) the flow moves pixels off the band only; its band pixels are
+    // the three steps'.
+    let flowed = run("true", "true");
+    assert_eq!(flowed[1], key_rgb);
+    assert_eq!(flowed[0], on[0]);
+    let mask2: Vec<u8> = art[2].iter().map(|&v| u8::from(v <= 127)).collect();
+    let band2 = (0..wu * hu)
+        .filter(|&i| {
+            let (x, y) = (i % wu, i / wu);
+            (y.saturating_sub(1)..=(y + 1).min(hu - 1)).any(|yy| {
+                (x.saturating_sub(1)..=(x + 1).min(wu - 1)).any(|xx| mask2[yy * wu + xx] != 0)
+            })
+        })
+        .collect::<Vec<_>>();
+    for &i in &band2 {
+        assert_eq!(
+            flowed[2][3 * i..3 * i + 3],
+            on[2][3 * i..3 * i + 3],
+            "band pixel {i} of frame 2"
+        );
+    }
+    let moved = (0..wu * hu)
+        .filter(|&i| flowed[2][3 * i..3 * i + 3] != on[2][3 * i..3 * i + 3])
+        .count();
+    assert!(moved > 0, "the flow moved no pixel of frame 2");
     // Brute force over pixels, independent of the element's run sweep: the fill regions of each
     // frame (lines at most 127, dilated by one pixel, 4-connected), each region of frame t
     // matched to the region of frame t-1 it shares most pixels with.

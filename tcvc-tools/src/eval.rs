@@ -219,6 +219,11 @@ struct Args {
     /// element does by default.
     #[arg(long, requires = "keyframes")]
     no_keyframe_carry: bool,
+    /// The keyframe carry without its optical-flow step (the element's `keyframe-flow=false`):
+    /// the key's pixels held and moved with the camera and its colours on the regions that
+    /// follow, but no frame moved on to the next along the flow.
+    #[arg(long, requires = "keyframes")]
+    no_keyframe_flow: bool,
     /// Test-time flip averaging, as the element's `flip-average`: each prediction is the mean of
     /// the model's output for the frame and, mirrored back, for its left-right mirror (twice the
     /// model's work).
@@ -405,6 +410,9 @@ struct Report {
     /// Whether keyframe colours were carried over the `fill` regions that follow them (the
     /// element's `keyframe-carry`; `--no-keyframe-carry` turns it off).
     keyframe_carry: bool,
+    /// Whether the carry moved each output on along the optical flow (the element's
+    /// `keyframe-flow`; `--no-keyframe-flow` turns it off).
+    keyframe_flow: bool,
     /// Whether model predictions were flip averages (`--flip-average`).
     flip_average: bool,
     /// The outputs' temporal smoothing (`--temporal-smoothing`; 0: off).
@@ -470,6 +478,7 @@ fn run_clip(
     colorizer.set_blank_previous(job.blank_previous);
     colorizer.set_flip_average(args.flip_average);
     colorizer.set_keyframe_carry(!args.no_keyframe_carry);
+    colorizer.set_keyframe_flow(!args.no_keyframe_flow);
     colorizer
         .set_temporal_smoothing(args.temporal_smoothing)
         .map_err(|e| Failure::input(format!("--temporal-smoothing: {e}")))?;
@@ -893,7 +902,10 @@ fn markdown(report: &Report, videos: usize) -> String {
             s,
             "- keyframes ({kf}): the original frame is the output and the next frame's previous \
              frame, in every column; those frames are not measured; {}",
-            if report.keyframe_carry {
+            if report.keyframe_carry && !report.keyframe_flow {
+                "in `fill` its colours stay on the regions that follow it (keyframe carry, \
+                 without the optical flow: --no-keyframe-flow)"
+            } else if report.keyframe_carry {
                 "in `fill` its colours stay on the regions that follow it (keyframe carry)"
             } else {
                 "not carried over the regions that follow it (--no-keyframe-carry)"
@@ -1156,6 +1168,7 @@ fn run(args: &Args) -> Result<(), Failure> {
         static_threshold: args.static_threshold,
         keyframes: args.keyframes,
         keyframe_carry: !args.no_keyframe_carry,
+        keyframe_flow: !args.no_keyframe_carry && !args.no_keyframe_flow,
         flip_average: args.flip_average,
         temporal_smoothing: args.temporal_smoothing,
         models: results,

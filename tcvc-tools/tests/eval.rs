@@ -602,7 +602,7 @@ fn the_keyframe_carry_is_on_in_fill_and_off_with_its_flag() {
     let d = scratch_dir("eval-keyframe-carry");
     let clip = sample(CLIP_720P);
     let run = |mode: &str, flag: Option<&str>| {
-        let json = d.join(format!("{mode}-{}.json", flag.is_some()));
+        let json = d.join(format!("{mode}-{}.json", flag.unwrap_or("default")));
         let mut rest: Vec<&std::ffi::OsStr> = vec![
             "--output-mode".as_ref(),
             mode.as_ref(),
@@ -616,18 +616,19 @@ fn the_keyframe_carry_is_on_in_fill_and_off_with_its_flag() {
         let out = eval_tiny(a, &rest);
         let stdout = text(&out.stdout);
         assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
-        let carry = flag.is_none();
+        let carry = flag != Some("--no-keyframe-carry");
+        let flow = flag.is_none();
         assert!(
-            stdout.contains(if carry {
-                "(keyframe carry)"
-            } else {
-                "--no-keyframe-carry"
+            stdout.contains(match flag {
+                None => "(keyframe carry)",
+                Some(f) => f,
             }),
             "{stdout}"
         );
         let report: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
         assert_eq!(report["keyframe_carry"], carry);
+        assert_eq!(report["keyframe_flow"], flow);
         per_frame(&report["models"][0], "psnr")
     };
     let (on, off) = (run("fill", None), run("fill", Some("--no-keyframe-carry")));
@@ -635,6 +636,16 @@ fn the_keyframe_carry_is_on_in_fill_and_off_with_its_flag() {
     assert!(
         on.iter().zip(&off).all(|(x, y)| x != y),
         "the carry changed no frame after a key: {on:?} {off:?}"
+    );
+    // The carry's optical-flow step moves some frame's pixels (a pan: the clip's camera moves).
+    let no_flow = run("fill", Some("--no-keyframe-flow"));
+    assert!(
+        on.iter().zip(&no_flow).any(|(x, y)| x != y),
+        "the flow changed no frame: {on:?} {no_flow:?}"
+    );
+    assert!(
+        no_flow.iter().zip(&off).all(|(x, y)| x != y),
+        "without the flow the carry changed no frame after a key: {no_flow:?} {off:?}"
     );
     // Regions only exist in `fill`: in `ink` the flag changes nothing.
     assert_eq!(run("ink", None), run("ink", Some("--no-keyframe-carry")));

@@ -52,6 +52,9 @@ pub struct ColorizeRequest<'a> {
     /// Whether keyframe colours stay on the `fill` regions that follow them, as the element's
     /// `keyframe-carry`.
     pub keyframe_carry: bool,
+    /// Whether the carry moves each output on along the optical flow, as the element's
+    /// `keyframe-flow`.
+    pub keyframe_flow: bool,
     /// Whether a keyframe moved with the camera is also painted into the frames of its shot
     /// before it that are nearer to it than to the shot's keyframe before ([`KeyframeBack`];
     /// `fill` with the keyframe carry only; offline: the element cannot).
@@ -131,6 +134,7 @@ struct Scheduler<'a> {
     batch: usize,
     keyframes: Option<&'a FramePattern>,
     keyframe_carry: bool,
+    keyframe_flow: bool,
     keyframe_backward: bool,
     mode: OutputMode,
     input_mode: InputMode,
@@ -166,7 +170,11 @@ impl Scheduler<'_> {
                 next: start,
                 prev: None,
                 smoothed: None,
-                carry: KeyframeCarry::new(self.keyframe_carry),
+                carry: {
+                    let mut c = KeyframeCarry::new(self.keyframe_carry);
+                    c.set_flow(self.keyframe_flow);
+                    c
+                },
                 keys,
                 last_key: None,
                 back: Vec::new(),
@@ -363,6 +371,7 @@ pub fn colorize(
         batch: req.batch,
         keyframes: req.keyframes,
         keyframe_carry: req.keyframe_carry,
+        keyframe_flow: req.keyframe_flow,
         keyframe_backward: req.keyframe_backward,
         mode: req.output_mode,
         input_mode: req.model.meta.input_mode,

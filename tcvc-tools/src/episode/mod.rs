@@ -159,6 +159,10 @@ enum Command {
         /// the fill output a keyframe's colours stay on its regions in the frames that follow.
         #[arg(long)]
         no_keyframe_carry: bool,
+        /// The keyframe carry without its optical-flow step, as the element's
+        /// keyframe-flow=false (about a third of the carry's cost at 1280x720).
+        #[arg(long)]
+        no_keyframe_flow: bool,
         /// Also paints each keyframe, moved with the camera, into the frames of its shot before
         /// it that are nearer to it than to the shot's keyframe before (or have none before): the
         /// next keyframe moved back, which a stream (the element) cannot do. Needs
@@ -360,6 +364,7 @@ fn run(cli: Cli) -> Result<(), EpisodeError> {
             flip_average,
             temporal_smoothing,
             no_keyframe_carry,
+            no_keyframe_flow,
             keyframe_backward,
             threads,
         } => {
@@ -435,6 +440,7 @@ fn run(cli: Cli) -> Result<(), EpisodeError> {
                     temporal_smoothing,
                     keyframes: kf.as_ref(),
                     keyframe_carry: !no_keyframe_carry,
+                    keyframe_flow: !no_keyframe_flow,
                     keyframe_backward,
                     threads: model.line_threads,
                     progress: &mut |n| pb.set_position(n),
