@@ -65,20 +65,25 @@ fn main() {
                 let _ = std::hint::black_box(out.unwrap());
             });
         }
-        let mut carry = KeyframeCarry::new(true);
-        carry.keyframe(&key, &input, InputMode::Lineart).unwrap();
-        let mut k = 0;
-        time(
-            &format!("compose fill, keyframe carry, {threads} thread(s)"),
-            &mut || {
-                k += 1;
-                let x = &shifted[k % 2];
-                let out = carry
-                    .compose(&pred, x, OutputMode::Fill, InputMode::Lineart)
-                    .unwrap();
-                let _ = std::hint::black_box(out);
-            },
-        );
-        assert!(carry.is_carrying(), "the carry was lost");
+        // The carry's three first steps alone, then with the optical flow (the default).
+        for flow in [false, true] {
+            let mut carry = KeyframeCarry::new(true);
+            carry.set_flow(flow);
+            carry.keyframe(&key, &input, InputMode::Lineart).unwrap();
+            let mut k = 0;
+            let name = if flow { "" } else { " without the flow" };
+            time(
+                &format!("compose fill, keyframe carry{name}, {threads} thread(s)"),
+                &mut || {
+                    k += 1;
+                    let x = &shifted[k % 2];
+                    let out = carry
+                        .compose(&pred, x, OutputMode::Fill, InputMode::Lineart)
+                        .unwrap();
+                    let _ = std::hint::black_box(out);
+                },
+            );
+            assert!(carry.is_carrying(), "the carry was lost");
+        }
     }
 }
