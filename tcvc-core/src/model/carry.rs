@@ -21,7 +21,8 @@
 //! reset of the chain (cut, flush, new stream) ends the carry; the next keyframe starts a new one.
 //!
 //! Only the `fill` output has regions: in the other output modes nothing is carried. While some
-//! region carries a keyframe colour, [`super::stream::StreamColorizer::compose`] makes the output
+//! step carries something (with the flow, until the next reset),
+//! [`super::stream::StreamColorizer::compose`] makes the output
 //! (at working size, [`super::stream::carried_previous`]) the network's next previous frame, so
 //! that the network sees the artist's colours rather than its own drift.
 

@@ -12,8 +12,11 @@
 //! [`FLOW_SEARCH_SIZE`] pixels wide or high. Pixels on the `fill` band (the lines and the pixel
 //! around them) keep the other steps' value, and so do pixels whose flow does not come back:
 //! the flow from the last frame to this one, read where this pixel's flow lands, misses the
-//! pixel by [`FLOW_MISS`] or more (occlusions, things that appear). The moved frame is the next
-//! frame's "frame before", so that a colour travels with its line art along the shot.
+//! pixel by [`FLOW_MISS`] or more (occlusions, things that appear), lands outside the frame
+//! (what a pan brings into view: the edge would smear inwards) or reads a line pixel of the
+//! frame before (the network's values there would leave dark trails along the lines). The moved
+//! frame is the next frame's "frame before", so that a colour travels with its line art along
+//! the shot.
 //!
 //! Built into the carry (its output is also the network's next previous frame), the originals
 //! as keys every 24 frames: the corpus's validation and 100-frame clips of two renderings
