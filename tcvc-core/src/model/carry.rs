@@ -247,10 +247,23 @@ fn soft_ink(lines: &[u8], width: usize, height: usize, scale: usize) -> opencv::
     for (d, &v) in m.data_typed_mut::<f32>()?.iter_mut().zip(lines) {
         *d = f32::from(u8::from(v != 0));
     }
-    if scale > 1 {
-        let mut small = Mat::default();
+    shrink_and_soften(&m, width, height, scale, SHIFT_BLUR)
+}
+
+/// A `width × height` image `m` averaged down by the whole factor `scale` (each side divided,
+/// at least 1), then softened by a Gaussian of σ `sigma` (the searches for the camera's shift
+/// and for the optical flow, [`super::flow`]).
+pub(crate) fn shrink_and_soften(
+    m: &Mat,
+    width: usize,
+    height: usize,
+    scale: usize,
+    sigma: f64,
+) -> opencv::Result<Mat> {
+    let mut small = Mat::default();
+    let m = if scale > 1 {
         opencv::imgproc::resize(
-            &m,
+            m,
             &mut small,
             Size::new(
                 (width / scale).max(1) as i32,
@@ -260,15 +273,17 @@ fn soft_ink(lines: &[u8], width: usize, height: usize, scale: usize) -> opencv::
             0.0,
             opencv::imgproc::INTER_AREA,
         )?;
-        m = small;
-    }
+        &small
+    } else {
+        m
+    };
     let mut out = Mat::default();
     opencv::imgproc::gaussian_blur(
-        &m,
+        m,
         &mut out,
         Size::new(0, 0),
-        SHIFT_BLUR,
-        SHIFT_BLUR,
+        sigma,
+        sigma,
         opencv::core::BORDER_REFLECT_101,
     )?;
     Ok(out)

@@ -24,7 +24,7 @@
 //! higher; with the first frame as the only key, 12 of 14 clips higher (docs/colorize.md,
 //! docs/model-card.md stage 16).
 
-use super::carry::dilate;
+use super::carry::{dilate, shrink_and_soften};
 use opencv::core::{Mat, Scalar, Size, Vec2f, CV_32F, CV_8U};
 use opencv::prelude::*;
 use opencv::video::DISOpticalFlow;
@@ -100,31 +100,7 @@ fn search_image(mask: &[u8], width: usize, height: usize, scale: usize) -> openc
     for (d, &v) in m.data_typed_mut::<u8>()?.iter_mut().zip(mask) {
         *d = if v != 0 { 0 } else { 255 };
     }
-    if scale > 1 {
-        let mut small = Mat::default();
-        opencv::imgproc::resize(
-            &m,
-            &mut small,
-            Size::new(
-                (width / scale).max(1) as i32,
-                (height / scale).max(1) as i32,
-            ),
-            0.0,
-            0.0,
-            opencv::imgproc::INTER_AREA,
-        )?;
-        m = small;
-    }
-    let mut out = Mat::default();
-    opencv::imgproc::gaussian_blur(
-        &m,
-        &mut out,
-        Size::new(0, 0),
-        FLOW_BLUR,
-        FLOW_BLUR,
-        opencv::core::BORDER_REFLECT_101,
-    )?;
-    Ok(out)
+    shrink_and_soften(&m, width, height, scale, FLOW_BLUR)
 }
 
 /// The sampling maps `(x + sx · f_x, y + sy · f_y)` of a flow `f` (`CV_32FC2`, in its own
