@@ -25,7 +25,7 @@
 //! docs/model-card.md stage 16).
 
 use super::carry::{dilate, shrink_and_soften};
-use opencv::core::{Mat, Scalar, Size, Vec2f, CV_32F, CV_8U};
+use opencv::core::{Mat, Scalar, Vec2f, CV_32F, CV_8U};
 use opencv::prelude::*;
 use opencv::video::DISOpticalFlow;
 
@@ -62,6 +62,8 @@ pub(crate) struct FlowHold {
     lines: Vec<u8>,
     /// The last frame's output, planar `3 × H × W` in `[0, 1]`.
     out: Vec<f32>,
+    /// The buffers of the last frame's [`Flowed`], for the next one.
+    spare: Option<(Vec<f32>, Vec<bool>, Vec<u8>)>,
 }
 
 impl std::fmt::Debug for FlowHold {
@@ -134,6 +136,27 @@ fn remap(src: &impl opencv::core::ToInputArray, mx: &Mat, my: &Mat) -> opencv::R
     Ok(out)
 }
 
+/// For each of `n` output pixels along one axis, the two source pixels of `m` and the weight
+/// of the second in OpenCV's bilinear `resize` from `m` to `n` pixels (centres aligned, the
+/// edge replicated).
+fn resize_taps(n: usize, m: usize) -> Vec<(usize, usize, f32)> {
+    let scale = m as f64 / n as f64;
+    (0..n)
+        .map(|d| {
+            let f = (d as f64 + 0.5) * scale - 0.5;
+            let s = f.floor();
+            let a = (f - s) as f32;
+            if s < 0.0 {
+                (0, 0, 0.0)
+            } else if s as usize >= m - 1 {
+                (m - 1, m - 1, 0.0)
+            } else {
+                (s as usize, s as usize + 1, a)
+            }
+        })
+        .collect()
+}
+
 impl FlowHold {
     /// The carry of an artist keyframe: its pixels `key` (planar `3 × H × W`, `[0, 1]`) on the
     /// frame of line mask `mask`. `None` when the frame's search image would be smaller than
@@ -157,6 +180,7 @@ impl FlowHold {
             image: search_image(mask, width, height, scale)?,
             lines: mask.to_vec(),
             out: key,
+            spare: None,
         }))
     }
 
@@ -164,84 +188,140 @@ impl FlowHold {
     /// size) to the last one, and the pixels that take it: off the band, where the flow comes
     /// back, lands inside the frame and reads no pixel of the last frame's lines (the bilinear
     /// sample's four pixels). Touches no output: [`FlowHold::paint`] paints it. `None` when the
-    /// frame has another size.
-    pub(crate) fn plan(&self, mask: &[u8]) -> opencv::Result<Option<Flowed>> {
+    /// frame has another size. Its buffers are those of the frame before, which
+    /// [`FlowHold::remember`] hands back.
+    pub(crate) fn plan(&mut self, mask: &[u8]) -> opencv::Result<Option<Flowed>> {
         let (w, h, k) = (self.width, self.height, self.scale);
         if mask.len() != w * h {
             return Ok(None);
         }
         let image = search_image(mask, w, h, k)?;
+        let (fw, comes_back) = self.search(&image)?;
+        let (mut moved, mut take, mut lines) = self.spare.take().unwrap_or_default();
+        self.move_along(&fw, &comes_back, mask, &mut moved, &mut take)?;
+        lines.clear();
+        lines.extend_from_slice(mask);
+        Ok(Some(Flowed {
+            moved,
+            take,
+            image,
+            lines,
+        }))
+    }
+
+    /// The flow from this frame's search image `image` to the last one's (`CV_32FC2`, search
+    /// pixels), and whether it comes back at each search pixel: the flow from the last frame,
+    /// read where it lands, misses the pixel by less than [`FLOW_MISS`] full-size pixels.
+    fn search(&self, image: &Mat) -> opencv::Result<(Mat, Vec<bool>)> {
         let mut dis = DISOpticalFlow::create(FLOW_PRESET)?;
         let (mut fw, mut back) = (Mat::default(), Mat::default());
-        dis.calc(&image, &self.image, &mut fw)?;
-        dis.calc(&self.image, &image, &mut back)?;
-        let (sw, sh) = (fw.cols() as usize, fw.rows() as usize);
+        dis.calc(image, &self.image, &mut fw)?;
+        dis.calc(&self.image, image, &mut back)?;
         let (mx, my) = maps(&fw, 1.0, 1.0)?;
         let back_at = remap(&back, &mx, &my)?;
-        // The flow there and back, in full-size pixels.
-        let (sx, sy) = (w as f32 / sw as f32, h as f32 / sh as f32);
-        let comes_back: Vec<bool> = fw
+        let (sx, sy) = (
+            self.width as f32 / fw.cols() as f32,
+            self.height as f32 / fw.rows() as f32,
+        );
+        let comes_back = fw
             .data_typed::<Vec2f>()?
             .iter()
             .zip(back_at.data_typed::<Vec2f>()?)
             .map(|(f, b)| ((f[0] + b[0]) * sx).hypot((f[1] + b[1]) * sy) < FLOW_MISS)
             .collect();
-        let (fx, fy, mut take) = if k == 1 {
-            (mx, my, comes_back)
-        } else {
-            let mut up = Mat::default();
-            opencv::imgproc::resize(
-                &fw,
-                &mut up,
-                Size::new(w as i32, h as i32),
-                0.0,
-                0.0,
-                opencv::imgproc::INTER_LINEAR,
-            )?;
-            let (fx, fy) = maps(&up, sx, sy)?;
-            // Each pixel's search pixel (nearest).
-            let col: Vec<usize> = (0..w)
-                .map(|x| (((x as f32 + 0.5) / sx) as usize).min(sw - 1))
-                .collect();
-            let mut take = Vec::with_capacity(w * h);
-            for y in 0..h {
-                let row = (((y as f32 + 0.5) / sy) as usize).min(sh - 1) * sw;
-                take.extend(col.iter().map(|&x| comes_back[row + x]));
-            }
-            (fx, fy, take)
-        };
-        let band = dilate(mask, w, h, 1);
-        let (xs, ys) = (fx.data_typed::<f32>()?, fy.data_typed::<f32>()?);
-        for (i, t) in take.iter_mut().enumerate() {
-            *t = *t && band[i] == 0 && self.source_ok(xs[i], ys[i]);
-        }
-        let plane = w * h;
-        let mut moved = vec![0f32; 3 * plane];
-        for (c, dst) in moved.chunks_exact_mut(plane).enumerate() {
-            let src =
-                Mat::new_rows_cols_with_data(h as i32, w as i32, &self.out[c * plane..][..plane])?;
-            dst.copy_from_slice(remap(&src, &fx, &fy)?.data_typed::<f32>()?);
-        }
-        Ok(Some(Flowed {
-            moved,
-            take,
-            image,
-            lines: mask.to_vec(),
-        }))
+        Ok((fw, comes_back))
     }
 
-    /// Whether the point `(x, y)` of the last frame lies inside it and its bilinear sample
-    /// reads no pixel of the last frame's lines (whose values are the network's, not a fill's:
-    /// moved off the band, they leave dark trails along the lines over a long shot).
-    fn source_ok(&self, x: f32, y: f32) -> bool {
+    /// The last output moved along the search-size flow `fw` into `moved` (planar, the frame's
+    /// size) where a pixel takes it (`take`): off the band of line mask `mask`, where the flow
+    /// comes back (`comes_back`, at the pixel's nearest search pixel) and [`FlowHold::source`]
+    /// allows. One pass: the flow enlarged as OpenCV's bilinear `resize` would (its taps per
+    /// column and row), the output sampled as `remap` would (bilinear, without its 1/32-pixel
+    /// rounding) only where a pixel takes it; `moved` keeps its old values elsewhere.
+    fn move_along(
+        &self,
+        fw: &Mat,
+        comes_back: &[bool],
+        mask: &[u8],
+        moved: &mut Vec<f32>,
+        take: &mut Vec<bool>,
+    ) -> opencv::Result<()> {
+        let (w, h) = (self.width, self.height);
+        let (sw, sh) = (fw.cols() as usize, fw.rows() as usize);
+        let flow = fw.data_typed::<Vec2f>()?;
+        let (sx, sy) = (w as f32 / sw as f32, h as f32 / sh as f32);
+        // Each pixel's search pixel (nearest) for the check, and its bilinear taps for the flow.
+        let nearest = |n: usize, s: f32, m: usize| -> Vec<usize> {
+            (0..n)
+                .map(|x| (((x as f32 + 0.5) / s) as usize).min(m - 1))
+                .collect()
+        };
+        let (near_x, near_y) = (nearest(w, sx, sw), nearest(h, sy, sh));
+        let (taps_x, taps_y) = (resize_taps(w, sw), resize_taps(h, sh));
+        let band = dilate(mask, w, h, 1);
+        let plane = w * h;
+        moved.resize(3 * plane, 0.0);
+        take.clear();
+        take.resize(plane, false);
+        let src: Vec<&[f32]> = self.out.chunks_exact(plane).collect();
+        let (m0, rest) = moved.split_at_mut(plane);
+        let (m1, m2) = rest.split_at_mut(plane);
+        // The flow of one row: the two search rows mixed, then each pixel's two columns.
+        let mut row_flow = vec![[0f32; 2]; sw];
+        for y in 0..h {
+            let (r0, r1, b) = taps_y[y];
+            for ((f, u), v) in row_flow
+                .iter_mut()
+                .zip(&flow[r0 * sw..][..sw])
+                .zip(&flow[r1 * sw..][..sw])
+            {
+                *f = [u[0] + (v[0] - u[0]) * b, u[1] + (v[1] - u[1]) * b];
+            }
+            let back_row = &comes_back[near_y[y] * sw..][..sw];
+            let at = y * w;
+            let rows = (&band[at..][..w], &mut take[at..][..w]);
+            for (x, (&line, t)) in rows.0.iter().zip(rows.1.iter_mut()).enumerate() {
+                if line != 0 || !back_row[near_x[x]] {
+                    continue;
+                }
+                let (c0, c1, a) = taps_x[x];
+                let (u, v) = (row_flow[c0], row_flow[c1]);
+                let px = x as f32 + (u[0] + (v[0] - u[0]) * a) * sx;
+                let py = y as f32 + (u[1] + (v[1] - u[1]) * a) * sy;
+                let Some(([i00, i01, i10, i11], fx, fy)) = self.source(px, py) else {
+                    continue;
+                };
+                *t = true;
+                let sample = |o: &[f32]| {
+                    let top = o[i00] + (o[i01] - o[i00]) * fx;
+                    let bottom = o[i10] + (o[i11] - o[i10]) * fx;
+                    top + (bottom - top) * fy
+                };
+                m0[at + x] = sample(src[0]);
+                m1[at + x] = sample(src[1]);
+                m2[at + x] = sample(src[2]);
+            }
+        }
+        Ok(())
+    }
+
+    /// The bilinear sample of the last frame at `(x, y)`: its four pixels' indices (top left,
+    /// top right, bottom left, bottom right, the border replicated) and the weights towards the
+    /// right and the bottom, when the point lies inside the frame and none of the four is a
+    /// pixel of the last frame's lines (whose values are the network's, not a fill's: moved
+    /// off the band, they leave dark trails along the lines over a long shot).
+    fn source(&self, x: f32, y: f32) -> Option<([usize; 4], f32, f32)> {
         let (w, h) = (self.width, self.height);
         if !(x >= 0.0 && y >= 0.0 && x <= (w - 1) as f32 && y <= (h - 1) as f32) {
-            return false;
+            return None;
         }
         let (x0, y0) = (x as usize, y as usize);
         let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+        let at = [y0 * w + x0, y0 * w + x1, y1 * w + x0, y1 * w + x1];
         let l = &self.lines;
-        l[y0 * w + x0] | l[y0 * w + x1] | l[y1 * w + x0] | l[y1 * w + x1] == 0
+        at.iter()
+            .all(|&i| l[i] == 0)
+            .then_some((at, x - x0 as f32, y - y0 as f32))
     }
 
     /// Paints `flowed` ([`FlowHold::plan`]) into `px` (planar `3 × H × W`: the output of its
@@ -267,7 +347,8 @@ impl FlowHold {
             *o = p.clamp(0.0, 1.0);
         }
         self.image = flowed.image;
-        self.lines = flowed.lines;
+        let lines = std::mem::replace(&mut self.lines, flowed.lines);
+        self.spare = Some((flowed.moved, flowed.take, lines));
     }
 }
 
@@ -414,7 +495,7 @@ mod tests {
         let (mask0, mask1) = (grid(0), grid(4));
         // The key: a horizontal ramp, so that where a value came from shows.
         let key: Vec<f32> = (0..3 * W * H).map(|i| (i % W) as f32 / W as f32).collect();
-        let hold = FlowHold::keyframe(W, H, key, &mask0).unwrap().unwrap();
+        let mut hold = FlowHold::keyframe(W, H, key, &mask0).unwrap().unwrap();
         let flowed = hold.plan(&mask1).unwrap().expect("same size");
         let mut px = vec![-1f32; 3 * W * H];
         hold.paint(&flowed, &mut px);
@@ -434,9 +515,9 @@ mod tests {
         // Sources: inside the frame, and no line pixel among the bilinear sample's four.
         let line = mask0.iter().position(|&v| v != 0).unwrap();
         let (lx, ly) = ((line % W) as f32, (line / W) as f32);
-        assert!(!hold.source_ok(lx, ly));
-        assert!(!hold.source_ok(lx - 0.5, ly));
-        assert!(!hold.source_ok(lx + 0.5, ly - 0.5));
+        assert!(hold.source(lx, ly).is_none());
+        assert!(hold.source(lx - 0.5, ly).is_none());
+        assert!(hold.source(lx + 0.5, ly - 0.5).is_none());
         let off = (0..W * H)
             .find(|&i| {
                 let (x, y) = (i % W, i / W);
@@ -446,9 +527,125 @@ mod tests {
             })
             .unwrap();
         let (ox, oy) = ((off % W) as f32, (off / W) as f32);
-        assert!(hold.source_ok(ox + 0.5, oy + 0.5));
-        assert!(!hold.source_ok(-0.5, oy) && !hold.source_ok(ox, H as f32 - 0.5));
+        assert!(hold.source(ox + 0.5, oy + 0.5).is_some());
+        assert!(hold.source(-0.5, oy).is_none() && hold.source(ox, H as f32 - 0.5).is_none());
         // Another size: no flow.
         assert!(hold.plan(&mask1[..W * (H - 1)]).unwrap().is_none());
+    }
+    /// The one-pass move against OpenCV doing each part on whole images (the flow enlarged by
+    /// `resize`, the output moved by `remap`, the checks read from full-size maps), on frames
+    /// of several sizes (searched at full size and averaged down) with shapes that move by
+    /// fractions of a pixel: the same pixels take the moved output, bar a few where a source
+    /// point lies on the edge of a check, and their values agree within `remap`'s 1/32-pixel
+    /// rounding.
+    #[test]
+    fn the_one_pass_move_matches_opencvs_resize_and_remap() {
+        for (w, h, seed) in [(96, 64, 1u64), (500, 300, 2), (1000, 520, 3), (700, 990, 4)] {
+            // Rings whose centres move by a fraction of a pixel and a few straight lines; a key
+            // of smooth ramps and a blob of noise.
+            let mut rng = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+            let mut next = || {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                (rng >> 11) as f32 / (1u64 << 53) as f32
+            };
+            let rings: Vec<(f32, f32, f32, f32, f32)> = (0..6)
+                .map(|_| {
+                    let (cx, cy) = (next() * w as f32, next() * h as f32);
+                    let r = 6.0 + next() * (w.min(h) as f32 / 4.0);
+                    (cx, cy, r, next() * 6.0 - 3.0, next() * 6.0 - 3.0)
+                })
+                .collect();
+            let frame = |t: f32| -> Vec<u8> {
+                (0..w * h)
+                    .map(|i| {
+                        let (x, y) = ((i % w) as f32, (i / w) as f32);
+                        let ring = rings.iter().any(|&(cx, cy, r, dx, dy)| {
+                            let d = (x - cx - dx * t).hypot(y - cy - dy * t);
+                            (d - r).abs() < 1.0
+                        });
+                        u8::from(ring || (i / w) % 97 == 5 || (i % w) % 131 == 7)
+                    })
+                    .collect()
+            };
+            let key: Vec<f32> = (0..3 * w * h)
+                .map(|i| {
+                    let (c, x, y) = (i / (w * h), i % w, (i / w) % h);
+                    let ramp = ((x * (c + 1) + y * (3 - c)) % 256) as f32 / 255.0;
+                    ramp * 0.8 + next() * 0.2
+                })
+                .collect();
+            let mask0 = frame(0.0);
+            let mask1 = frame(1.0);
+            let mut hold = FlowHold::keyframe(w, h, key.clone(), &mask0)
+                .unwrap()
+                .unwrap();
+            let flowed = hold.plan(&mask1).unwrap().expect("same size");
+
+            // The reference, on whole images.
+            let image = search_image(&mask1, w, h, hold.scale).unwrap();
+            let (fw, comes_back) = hold.search(&image).unwrap();
+            let (sw, sh) = (fw.cols() as usize, fw.rows() as usize);
+            let (sx, sy) = (w as f32 / sw as f32, h as f32 / sh as f32);
+            let mut up = Mat::default();
+            opencv::imgproc::resize(
+                &fw,
+                &mut up,
+                opencv::core::Size::new(w as i32, h as i32),
+                0.0,
+                0.0,
+                opencv::imgproc::INTER_LINEAR,
+            )
+            .unwrap();
+            let (fx, fy) = maps(&up, sx, sy).unwrap();
+            let (xs, ys) = (
+                fx.data_typed::<f32>().unwrap(),
+                fy.data_typed::<f32>().unwrap(),
+            );
+            let band = dilate(&mask1, w, h, 1);
+            let plane = w * h;
+            let (mut differ, mut taken) = (0usize, 0usize);
+            let mut worst = 0f32;
+            let reference: Vec<Mat> = (0..3)
+                .map(|c| {
+                    let src = Mat::new_rows_cols_with_data(
+                        h as i32,
+                        w as i32,
+                        &key[c * plane..][..plane],
+                    )
+                    .unwrap();
+                    remap(&src, &fx, &fy).unwrap()
+                })
+                .collect();
+            for i in 0..plane {
+                let (x, y) = (i % w, i / w);
+                let near =
+                    |v: usize, s: f32, m: usize| (((v as f32 + 0.5) / s) as usize).min(m - 1);
+                let want = band[i] == 0
+                    && comes_back[near(y, sy, sh) * sw + near(x, sx, sw)]
+                    && hold.source(xs[i], ys[i]).is_some();
+                if want != flowed.take[i] {
+                    differ += 1;
+                    continue;
+                }
+                if want {
+                    taken += 1;
+                    for (c, r) in reference.iter().enumerate() {
+                        let r = r.data_typed::<f32>().unwrap()[i];
+                        worst = worst.max((flowed.moved[c * plane + i] - r).abs());
+                    }
+                }
+            }
+            assert!(taken > plane / 4, "{w}x{h}: only {taken} pixels moved");
+            assert!(
+                differ * 1000 <= plane,
+                "{w}x{h}: {differ} pixels decided otherwise"
+            );
+            // `remap` rounds each weight to 1/32: off by up to 1/64 along each axis between
+            // neighbours at most 1 apart (where a ramp wraps), 1/32 in all (measured: 0.015 to
+            // 0.026).
+            assert!(worst <= 1.0 / 32.0 + 1e-4, "{w}x{h}: values {worst} apart");
+        }
     }
 }

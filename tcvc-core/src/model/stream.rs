@@ -1110,7 +1110,7 @@ fn fill_owned(
             let shown = k.plan(&mask, &runs, n, w, h);
             (k, shown)
         };
-        let flow_plan = |k: FlowHold| {
+        let flow_plan = |mut k: FlowHold| {
             let moved = k.plan(&mask);
             (k, moved)
         };
