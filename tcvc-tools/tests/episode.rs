@@ -224,10 +224,11 @@ fn batched_shot_chains_and_shards_equal_the_element_frame_for_frame() {
         );
     }
 
-    // `--keyframe-backward`: the keyframe (frame 30 of the shot 24..36, no keyframe before it in
-    // the shot) moved with the camera is painted into frames 24..29 where they still show it;
-    // every other frame and pixel is the carry's output above (checked pixel by pixel against a
-    // brute-force statement of the rule, `common::camera_hold`).
+    // `--keyframe-backward` without the flow (`--no-keyframe-flow`): the keyframe (frame 30 of
+    // the shot 24..36, no keyframe before it in the shot) moved with the camera is painted into
+    // frames 24..29 where they still show it; every other frame and pixel is the carry's output
+    // without the flow (checked pixel by pixel against a brute-force statement of the rule,
+    // `common::camera_hold`).
     let out = dir.join("keyed-backward");
     std::fs::create_dir_all(&out).unwrap();
     let backward_run = |out: &Path, mode: &str, extra: &[&str]| {
@@ -243,9 +244,17 @@ fn batched_shot_chains_and_shards_equal_the_element_frame_for_frame() {
             .arg(out.join("%05d.png"));
         cmd
     };
-    run(&mut backward_run(&out, "fill", &["--keyframe-backward"]));
+    let no_flow = ["--keyframe-backward", "--no-keyframe-flow"];
+    run(&mut backward_run(&out, "fill", &no_flow));
     let back = png_frames(&out, FRAMES);
-    let forward = png_frames(&dir.join("keyed-fill-false"), FRAMES);
+    let forward_out = dir.join("keyed-fill-no-flow");
+    std::fs::create_dir_all(&forward_out).unwrap();
+    run(&mut backward_run(
+        &forward_out,
+        "fill",
+        &["--no-keyframe-flow"],
+    ));
+    let forward = png_frames(&forward_out, FRAMES);
     for t in (0..24).chain(30..FRAMES) {
         assert_eq!(back[t], forward[t], "frame {t} is the carry's");
     }
@@ -283,6 +292,36 @@ fn batched_shot_chains_and_shards_equal_the_element_frame_for_frame() {
         painted > 0,
         "the keyframe was painted into no frame before it"
     );
+    // With the flow (the default), the last output painted moved back along it, a frame at a
+    // time from the keyframe, goes over that, off the band (the lines and the pixel around
+    // them); every other frame is the carry's output with the flow.
+    let out = dir.join("keyed-backward-flow");
+    std::fs::create_dir_all(&out).unwrap();
+    run(&mut backward_run(&out, "fill", &["--keyframe-backward"]));
+    let back_flow = png_frames(&out, FRAMES);
+    let forward_flow = png_frames(&dir.join("keyed-fill-false"), FRAMES);
+    for t in (0..24).chain(30..FRAMES) {
+        assert_eq!(
+            back_flow[t], forward_flow[t],
+            "frame {t} is the carry's (flow)"
+        );
+    }
+    let mut moved = 0;
+    for t in 24..30 {
+        let mask: Vec<u8> = lines[t].iter().map(|&v| u8::from(v <= 127)).collect();
+        for i in 0..w * h {
+            let (x, y) = (i % w, i / w);
+            let on_band = (y.saturating_sub(1)..(y + 2).min(h))
+                .any(|yy| (x.saturating_sub(1)..(x + 2).min(w)).any(|xx| mask[yy * w + xx] != 0));
+            let (got, was) = (&back_flow[t][3 * i..][..3], &back[t][3 * i..][..3]);
+            if on_band {
+                assert_eq!(got, was, "frame {t} band pixel {i}: the flow painted it");
+            } else {
+                moved += usize::from(got != was);
+            }
+        }
+    }
+    assert!(moved > 0, "the flow moved nothing back");
     // It needs the keyframes, their carry and the fill output: clear errors otherwise.
     for (mode, extra, says) in [
         (

@@ -85,6 +85,13 @@ pub(crate) struct Flowed {
     lines: Vec<u8>,
 }
 
+impl Flowed {
+    /// Whether pixel `i` takes the moved value.
+    pub(crate) fn takes(&self, i: usize) -> bool {
+        self.take[i]
+    }
+}
+
 /// The whole factor a `width × height` frame is averaged down by for the search.
 fn search_scale(width: usize, height: usize) -> usize {
     width.max(height).div_ceil(FLOW_SEARCH_SIZE).max(1)

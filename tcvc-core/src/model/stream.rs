@@ -239,33 +239,51 @@ pub fn carried_previous(out: &Tensor, (width, height): (i64, i64)) -> Result<Ten
 
 /// An artist keyframe moved back to frames before it, offline (`tcvc-episode colorize
 /// --keyframe-backward`): the keyframe moved with the camera as [`KeyframeCarry`] paints it into
-/// the frames after it ([`super::carry`]'s `ShiftedHold`), compared with a frame before it. A
-/// stream does not know its next keyframe; a tool that has the whole shot does.
+/// the frames after it ([`super::carry`]'s `ShiftedHold`), compared with a frame before it, and,
+/// with `flow`, the keyframe moved on from frame to frame backwards along the optical flow as the
+/// carry's fourth step moves it forwards ([`super::flow`]), painted over it. A stream does not
+/// know its next keyframe; a tool that has the whole shot does.
 #[derive(Debug)]
 pub struct KeyframeBack {
     hold: ShiftedHold,
+    flow: Option<FlowHold>,
     input_mode: InputMode,
 }
 
 impl KeyframeBack {
     /// An artist keyframe `key` (`1 × 3 × h × w`, any size, `[0, 1]`) for the frame whose
-    /// full-resolution input is `input` (`1 × 1 × H × W`) of a model of `input_mode`.
-    pub fn new(key: &Tensor, input: &Tensor, input_mode: InputMode) -> Result<Self> {
+    /// full-resolution input is `input` (`1 × 1 × H × W`) of a model of `input_mode`; `flow`:
+    /// whether it also moves along the optical flow ([`KeyframeBack::paint`]).
+    pub fn new(key: &Tensor, input: &Tensor, input_mode: InputMode, flow: bool) -> Result<Self> {
         let lines = line_mask(input_mode, input)?;
         let s = lines.size();
         let (h, w) = (s[2], s[3]);
         let (runs, _, mask) = mask_runs(&lines, w as usize, h as usize)?;
         let px = key_pixels(key, h, w)?;
+        let flow = if flow {
+            FlowHold::keyframe(w as usize, h as usize, px.clone(), &mask)
+                .map_err(ModelError::opencv("preparing the keyframe's optical flow"))?
+        } else {
+            None
+        };
         let hold = ShiftedHold::keyframe(w as usize, h as usize, px.into(), &mask, &runs).map_err(
             ModelError::opencv("preparing the keyframe's camera-shift search"),
         )?;
-        Ok(KeyframeBack { hold, input_mode })
+        Ok(KeyframeBack {
+            hold,
+            flow,
+            input_mode,
+        })
     }
 
     /// Paints the moved keyframe into `rgb8` (packed 8-bit RGB rows, `H · W · 3` bytes: the
     /// output of the frame whose full-resolution input is `input`) where the frame still shows
-    /// it; the other pixels are left as they are. Whether some pixel was painted.
-    pub fn paint(&self, rgb8: &mut [u8], input: &Tensor) -> Result<bool> {
+    /// it; the other pixels are left as they are. With the flow, the output painted last (the
+    /// keyframe's, at first) moved along the optical flow goes over it where the flow can be
+    /// trusted, and the result is the next call's output painted last: call it for the frames
+    /// before the keyframe nearest first (the frame just before it, then the one before that).
+    /// Whether some pixel was painted.
+    pub fn paint(&mut self, rgb8: &mut [u8], input: &Tensor) -> Result<bool> {
         let lines = line_mask(self.input_mode, input)?;
         let s = lines.size();
         let (h, w) = (s[2] as usize, s[3] as usize);
@@ -278,18 +296,43 @@ impl KeyframeBack {
         }
         let (runs, n, mask) = mask_runs(&lines, w, h)?;
         let mut px = vec![-1f32; 3 * plane];
-        let painted = self
+        let mut painted = self
             .hold
             .paint(&mask, &runs, n, w, h, &mut px)
             .map_err(ModelError::opencv("following the camera's shift"))?;
+        // As `tensor_to_rgb8`: scaled by 255, rounded, clamped.
+        let byte = |v: f32| (v * 255.0).round().clamp(0.0, 255.0) as u8;
         for i in 0..plane {
             if px[i] >= 0.0 {
                 for c in 0..3 {
-                    // As `tensor_to_rgb8`: scaled by 255, rounded, clamped.
-                    rgb8[3 * i + c] = (px[c * plane + i] * 255.0).round().clamp(0.0, 255.0) as u8;
+                    rgb8[3 * i + c] = byte(px[c * plane + i]);
                 }
             }
         }
+        let Some(mut flow) = self.flow.take() else {
+            return Ok(painted);
+        };
+        let Some(flowed) = flow
+            .plan(&mask)
+            .map_err(ModelError::opencv("following the optical flow"))?
+        else {
+            return Ok(painted);
+        };
+        // The frame's output as it is now, planar, for the flow to paint over and remember.
+        for i in 0..plane {
+            for c in 0..3 {
+                px[c * plane + i] = f32::from(rgb8[3 * i + c]) / 255.0;
+            }
+        }
+        flow.paint(&flowed, &mut px);
+        for i in (0..plane).filter(|&i| flowed.takes(i)) {
+            painted = true;
+            for c in 0..3 {
+                rgb8[3 * i + c] = byte(px[c * plane + i]);
+            }
+        }
+        flow.remember(flowed, &px);
+        self.flow = Some(flow);
         Ok(painted)
     }
 }
@@ -1666,6 +1709,90 @@ mod tests {
                         "({i}, {c}, {y}, {x}): {got} vs {want}"
                     );
                 }
+            }
+        }
+    }
+    /// `KeyframeBack` with the flow carries a keyframe's colours back onto a shape that moved
+    /// towards the keyframe's position over the frames before it, nearest first; the camera's
+    /// move alone paints the keyframe as it was where the shape has not yet arrived.
+    #[test]
+    fn keyframe_back_moves_the_key_back_along_the_flow() {
+        let (w, h, side) = (96usize, 64usize, 22usize);
+        // Line art (black on white) with the outline of a square at (x0, y0) and fixed lines;
+        // the key paints the square red on blue.
+        let frame = |x0: usize, y0: usize| {
+            let mut input = vec![1f32; w * h];
+            let mut key = vec![0f32; 3 * w * h];
+            for y in 0..h {
+                for x in 0..w {
+                    let inside = (x0..x0 + side).contains(&x) && (y0..y0 + side).contains(&y);
+                    let edge =
+                        inside && (x == x0 || x == x0 + side - 1 || y == y0 || y == y0 + side - 1);
+                    let i = y * w + x;
+                    if edge || (x == 80 && y > 8 && y < 56) || (y == 58 && x > 4) {
+                        input[i] = 0.0;
+                    }
+                    key[i] = if inside { 0.9 } else { 0.1 };
+                    key[w * h + i] = 0.2;
+                    key[2 * w * h + i] = if inside { 0.1 } else { 0.8 };
+                }
+            }
+            let t = |v: Vec<f32>, c: i64| Tensor::from_slice(&v).view([1, c, h as i64, w as i64]);
+            (t(input, 1), t(key, 3))
+        };
+        // The key at (26, 20); the two frames before it, nearest first, at (23, 18), (20, 16).
+        let (key_input, key) = frame(26, 20);
+        let red_inside = |rgb8: &[u8], x0: usize, y0: usize| {
+            let mut red = 0;
+            for y in y0 + 3..y0 + side - 3 {
+                for x in x0 + 3..x0 + side - 3 {
+                    let p = &rgb8[3 * (y * w + x)..][..3];
+                    red += usize::from(p[0] > 200 && p[2] < 60);
+                }
+            }
+            (red, (side - 6) * (side - 6))
+        };
+        let mut outputs = Vec::new();
+        for flow in [false, true] {
+            let mut back = KeyframeBack::new(&key, &key_input, InputMode::Lineart, flow).unwrap();
+            for (step, (x0, y0)) in [(23, 18), (20, 16)].into_iter().enumerate() {
+                let (input, _) = frame(x0, y0);
+                let mut rgb8 = vec![128u8; 3 * w * h];
+                assert!(
+                    back.paint(&mut rgb8, &input).unwrap(),
+                    "step {step}: nothing"
+                );
+                let (red, all) = red_inside(&rgb8, x0, y0);
+                if flow {
+                    assert_eq!(
+                        red, all,
+                        "step {step}: the flow left the square partly unpainted"
+                    );
+                } else {
+                    assert!(
+                        red < all,
+                        "step {step}: the camera's move alone painted the square"
+                    );
+                }
+                outputs.push((input, rgb8));
+            }
+        }
+        // The band (the lines and the pixel around them) keeps what the camera's move painted.
+        for step in 0..2 {
+            let (input, without) = &outputs[step];
+            let with = &outputs[2 + step].1;
+            let lines: Vec<u8> = Vec::<f32>::try_from(input.view([-1]))
+                .unwrap()
+                .iter()
+                .map(|&v| u8::from(v <= 0.5))
+                .collect();
+            let band = super::super::carry::dilate(&lines, w, h, 1);
+            for i in (0..w * h).filter(|&i| band[i] != 0) {
+                assert_eq!(
+                    with[3 * i..][..3],
+                    without[3 * i..][..3],
+                    "step {step}: band pixel {i}"
+                );
             }
         }
     }

@@ -55,9 +55,10 @@ pub struct ColorizeRequest<'a> {
     /// Whether the carry moves each output on along the optical flow, as the element's
     /// `keyframe-flow`.
     pub keyframe_flow: bool,
-    /// Whether a keyframe moved with the camera is also painted into the frames of its shot
-    /// before it that are nearer to it than to the shot's keyframe before ([`KeyframeBack`];
-    /// `fill` with the keyframe carry only; offline: the element cannot).
+    /// Whether a keyframe moved with the camera (and, with `keyframe_flow`, back along the
+    /// optical flow) is also painted into the frames of its shot before it that are nearer to it
+    /// than to the shot's keyframe before ([`KeyframeBack`]; `fill` with the keyframe carry only;
+    /// offline: the element cannot).
     pub keyframe_backward: bool,
     /// Line-art threads (0 = one per core).
     pub threads: usize,
@@ -236,8 +237,10 @@ impl Scheduler<'_> {
                 let input = plane_to_tensor(&p.plane, self.size.0, self.size.1, self.device)?;
                 slot.carry.keyframe(&rgb, &input, self.input_mode)?;
                 if !slot.back.is_empty() {
-                    let back = KeyframeBack::new(&rgb, &input, self.input_mode)?;
-                    for (t, mut rgb8, plane) in slot.back.drain(..) {
+                    let mut back =
+                        KeyframeBack::new(&rgb, &input, self.input_mode, self.keyframe_flow)?;
+                    // Nearest the key first: the flow moves the key back a frame at a time.
+                    for (t, mut rgb8, plane) in slot.back.drain(..).rev() {
                         let input = plane_to_tensor(&plane, self.size.0, self.size.1, self.device)?;
                         back.paint(&mut rgb8, &input)?;
                         self.done.insert(t, Done::Composed(rgb8));

@@ -160,12 +160,14 @@ enum Command {
         #[arg(long)]
         no_keyframe_carry: bool,
         /// The keyframe carry without its optical-flow step, as the element's
-        /// keyframe-flow=false (about a third of the carry's cost at 1280x720).
+        /// keyframe-flow=false (about a third of the carry's cost at 1280x720); with
+        /// --keyframe-backward, the keyframes moved back without it too.
         #[arg(long)]
         no_keyframe_flow: bool,
-        /// Also paints each keyframe, moved with the camera, into the frames of its shot before
-        /// it that are nearer to it than to the shot's keyframe before (or have none before): the
-        /// next keyframe moved back, which a stream (the element) cannot do. Needs
+        /// Also paints each keyframe, moved with the camera and then back along the optical flow
+        /// a frame at a time, into the frames of its shot before it that are nearer to it than to
+        /// the shot's keyframe before (or have none before): the next keyframe moved back, which
+        /// a stream (the element) cannot do. Needs
         /// --keyframe-location, the fill output and the keyframe carry; frames before a keyframe
         /// then wait for it before they are written.
         #[arg(long)]
