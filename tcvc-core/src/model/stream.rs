@@ -1712,6 +1712,7 @@ mod tests {
             }
         }
     }
+
     /// `KeyframeBack` with the flow carries a keyframe's colours back onto a shape that moved
     /// towards the keyframe's position over the frames before it, nearest first; the camera's
     /// move alone paints the keyframe as it was where the shape has not yet arrived.
