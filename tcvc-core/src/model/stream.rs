@@ -483,8 +483,10 @@ impl StreamColorizer {
     /// Makes `rgb` (`1 × 3 × H × W`, any size) the previous frame of the next step, e.g. an
     /// artist's keyframe; `input` is its frame's full-resolution line art (or grey). With the
     /// keyframe carry on, `rgb`'s colours over the `fill` regions of `input` are carried on
-    /// ([`StreamColorizer::compose`]).
-    pub fn set_previous(&mut self, rgb: &Tensor, input: &Tensor) -> Result<()> {
+    /// ([`StreamColorizer::compose`]). Returns the cut score when the scene detector finds a cut
+    /// at the keyframe's frame: nothing changes for the frames after it, but the frames before
+    /// it are another shot (`tcvccolorize keyframe-lookahead` does not move the key back then).
+    pub fn set_previous(&mut self, rgb: &Tensor, input: &Tensor) -> Result<Option<f64>> {
         let (w, h) = self.work;
         let p = rgb
             .f_to_device(self.device())
@@ -495,16 +497,17 @@ impl StreamColorizer {
                 .map_err(ModelError::torch("keyframe"))?,
         );
         // The keyframe's frame is measured like any other, so that the cut rule sees every
-        // frame (as `tcvc-episode plan` does); a cut there changes nothing (the keyframe is
-        // the new previous frame either way).
+        // frame (as `tcvc-episode plan` does); a cut there changes nothing after it (the
+        // keyframe is the new previous frame either way).
         let small = resize(input, h, w)?;
-        self.scene.observe(&line_mask(self.input_mode, &small)?)?;
+        let scene = self.scene.observe(&line_mask(self.input_mode, &small)?)?;
         self.smoothed = self
             .prev
             .as_ref()
             .filter(|_| self.smoothing > 0.0)
             .map(|p| (p.shallow_clone(), small));
-        self.carry.keyframe(&p, input, self.input_mode)
+        self.carry.keyframe(&p, input, self.input_mode)?;
+        Ok(scene.cut.then_some(scene.score))
     }
 
     /// The full-resolution output of a [`Step::prediction`] of this stream for its
