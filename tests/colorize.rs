@@ -686,6 +686,191 @@ fn keyframe_colours_stay_on_the_fill_regions_that_follow_the_keyframe() {
     }
 }
 
+/// The packed RGB rows of the frames the harness got so far, with their timestamps.
+fn pulled(c: &mut Colorizer) -> Vec<(Option<gst::ClockTime>, Vec<u8>)> {
+    let caps = c.h.sinkpad().unwrap().current_caps();
+    std::iter::from_fn(|| c.h.try_pull())
+        .map(|b| {
+            let s = gst::Sample::builder()
+                .buffer(&b)
+                .caps(caps.as_ref().unwrap())
+                .build();
+            (b.pts(), plane_packed(&s, 0).0)
+        })
+        .collect()
+}
+
+/// Line art of eight consecutive frames and the originals of frames 1 and 6 as keyframes.
+fn lookahead_clip(dir: &Path, w: u32, h: u32, keys: &[usize]) -> (Vec<Vec<u8>>, PathBuf) {
+    let art = line_art_frames(CLIP_720P, &[30, 31, 32, 33, 34, 35, 36, 37], w, h);
+    let originals = decode_frames(
+        &sample(CLIP_720P),
+        &format!("video/x-raw,format=RGB,width={w},height={h}"),
+        &keys.iter().map(|k| 30 + k).collect::<Vec<_>>(),
+    );
+    for (k, o) in keys.iter().zip(&originals) {
+        let (rgb, _, _) = plane_packed(o, 0);
+        write_png(&dir.join(format!("key_{k:03}.png")), &rgb, h as usize, 3);
+    }
+    (art, dir.join("key_%03d.png"))
+}
+
+#[test]
+fn keyframe_lookahead_moves_the_next_keyframe_back_into_the_frames_that_wait_for_it() {
+    let (w, h) = (160u32, 96u32);
+    let dir = scratch_dir("keyframe-lookahead");
+    let (art, pattern) = lookahead_clip(&dir, w, h, &[1, 6]);
+    let props = |look: &'static str| {
+        vec![
+            ("keyframe-location", pattern.to_str().unwrap().to_string()),
+            ("output-mode", "fill".to_string()),
+            ("keyframe-lookahead", look.to_string()),
+        ]
+    };
+    let new = |look| {
+        let p = props(look);
+        let p: Vec<(&str, &str)> = p.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Colorizer::new(&model(), w, h, &p)
+    };
+    // Without the lookahead every frame comes out as it goes in.
+    let mut c = new("0");
+    let plain: Vec<Vec<u8>> = (0..8).map(|i| c.push(&art[i], i as u64)).collect();
+
+    // With it: frame 0 (no keyframe before it) waits for the key at 1; of frames 2-5, those
+    // nearer to the key at 6 than to the key at 1 (4 and 5) wait for it; frame 7 has no key
+    // in the next 8 frames. A tag after frame 4 keeps its place among the held frames.
+    let mut c = new("8");
+    let mut got = Vec::new();
+    for (i, a) in art.iter().enumerate() {
+        c.h.push(gray_buffer(a, w, h, i as u64)).unwrap();
+        if i == 4 {
+            let tags = gst::TagList::new();
+            assert!(c.h.push_event(gst::event::Tag::new(tags)));
+        }
+        let out = pulled(&mut c);
+        let want: &[u64] = match i {
+            0 => &[],
+            1 => &[0, 1],
+            2 | 3 => &[i as u64],
+            4 | 5 => &[],
+            6 => &[4, 5, 6],
+            _ => &[i as u64],
+        };
+        let pts: Vec<_> = out
+            .iter()
+            .map(|(p, _)| p.unwrap().mseconds() / 40)
+            .collect();
+        assert_eq!(pts, want, "frames out after frame {i} went in");
+        got.extend(out.into_iter().map(|(_, rgb)| rgb));
+    }
+    assert!(c.h.push_event(gst::event::Eos::new()));
+    assert!(c.h.try_pull().is_none());
+    assert_eq!(got.len(), 8);
+
+    // The held frames: the output without the lookahead, the key moved back into it nearest
+    // first (tcvc-core's KeyframeBack, as tcvc-episode --keyframe-backward), the flow on.
+    let tensor = |plane: &[u8]| {
+        Tensor::from_slice(plane)
+            .view([1, 1, h as i64, w as i64])
+            .to_kind(Kind::Float)
+            / 255.0
+    };
+    let key = |k: usize| {
+        model::stream::read_rgb(dir.join(format!("key_{k:03}.png")).to_str().unwrap()).unwrap()
+    };
+    let mut want = plain.clone();
+    for (k, waiting) in [(1usize, vec![0usize]), (6, vec![5, 4])] {
+        let mut back = model::stream::KeyframeBack::new(
+            &key(k),
+            &tensor(&art[k]),
+            model::InputMode::Lineart,
+            true,
+        )
+        .unwrap();
+        for t in waiting {
+            assert!(back.paint(&mut want[t], &tensor(&art[t])).unwrap());
+        }
+    }
+    for t in 0..8 {
+        assert_eq!(got[t], want[t], "frame {t}");
+    }
+    for t in [0, 4, 5] {
+        let moved = (0..(w * h) as usize)
+            .filter(|&i| got[t][3 * i..3 * i + 3] != plain[t][3 * i..3 * i + 3])
+            .count();
+        eprintln!("frame {t}: {moved} pixels take the keyframe moved back");
+        assert!(
+            moved * 20 > (w * h) as usize,
+            "frame {t}: {moved} pixels moved back"
+        );
+    }
+    assert!(
+        std::iter::from_fn(|| c.h.try_pull_event()).any(|e| e.type_() == gst::EventType::Tag),
+        "the tag went out"
+    );
+}
+
+#[test]
+fn keyframe_lookahead_lets_its_frames_go_at_resets_and_eos_drops_them_at_flushes_and_adds_latency()
+{
+    let (w, h) = (160u32, 96u32);
+    let dir = scratch_dir("keyframe-lookahead-ends");
+    let (art, pattern) = lookahead_clip(&dir, w, h, &[6]);
+    let new = |look: &str| {
+        Colorizer::new(
+            &model(),
+            w,
+            h,
+            &[
+                ("keyframe-location", pattern.to_str().unwrap()),
+                ("output-mode", "fill"),
+                ("keyframe-lookahead", look),
+            ],
+        )
+    };
+    let discont = |i: usize| {
+        let mut b = gray_buffer(&art[i], w, h, i as u64);
+        b.get_mut().unwrap().set_flags(gst::BufferFlags::DISCONT);
+        b
+    };
+    let mut plain = new("0");
+    let mut want: Vec<Vec<u8>> = (0..4).map(|i| plain.push(&art[i], i as u64)).collect();
+    want.push(plain.push_buf(discont(4)));
+
+    let mut c = new("8");
+    assert_eq!(
+        c.h.query_latency().unwrap() - new("0").h.query_latency().unwrap(),
+        gst::ClockTime::from_mseconds(8 * 40),
+        "eight frames at 25 frames/s"
+    );
+    // Frames 0-3 wait for the key at 6; a discontinuity at 4 lets them go as they are, and 4
+    // waits in its turn until the end of the stream.
+    for (i, a) in art.iter().enumerate().take(4) {
+        c.h.push(gray_buffer(a, w, h, i as u64)).unwrap();
+    }
+    assert!(pulled(&mut c).is_empty(), "frames 0-3 wait");
+    c.h.push(discont(4)).unwrap();
+    let out = pulled(&mut c);
+    assert_eq!(out.len(), 4);
+    assert!(c.h.push_event(gst::event::Eos::new()));
+    let rest = pulled(&mut c);
+    assert_eq!(rest.len(), 1, "the end of the stream lets frame 4 go");
+    for (t, (pts, rgb)) in out.iter().chain(&rest).enumerate() {
+        assert_eq!(*pts, Some(gst::ClockTime::from_mseconds(40 * t as u64)));
+        assert_eq!(rgb, &want[t], "frame {t} goes out as without the lookahead");
+    }
+
+    // A flush drops what waits.
+    let mut c = new("8");
+    for (i, a) in art.iter().enumerate().take(3) {
+        c.h.push(gray_buffer(a, w, h, i as u64)).unwrap();
+    }
+    assert!(c.h.push_event(gst::event::FlushStart::new()));
+    assert!(c.h.push_event(gst::event::FlushStop::new(true)));
+    assert!(c.h.push_event(gst::event::Eos::new()));
+    assert!(pulled(&mut c).is_empty(), "flushed frames never go out");
+}
+
 #[test]
 fn a_real_scene_cut_resets_the_chain() {
     let (w, h) = (256u32, 144u32);

@@ -6,16 +6,19 @@ use crate::formatcaps::{self, MAX_SIDE};
 use crate::model::batch::{self, BatchKey, Batcher};
 use crate::model::cache::{self, CachedModel};
 use crate::model::stream::{
-    plane_to_tensor, tensor_to_rgb8, StreamColorizer, DEFAULT_SCENE_THRESHOLD, MAX_SMOOTHING,
+    plane_to_tensor, tensor_to_rgb8, KeyframeBack, OutputMode, StreamColorizer,
+    DEFAULT_SCENE_THRESHOLD, MAX_SMOOTHING,
 };
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
+use gst_base::subclass::base_transform::{BaseTransformImplExt, GenerateOutputSuccess};
 use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 use gst_video::VideoFormat;
 use once_cell::sync::Lazy;
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -152,10 +155,14 @@ struct Settings {
     keyframe_location: Option<String>,
     keyframe_carry: bool,
     keyframe_flow: bool,
+    keyframe_lookahead: u32,
     model_instance_id: Option<String>,
     batch_size: u32,
     batched_push_timeout: i64,
 }
+
+/// `keyframe-lookahead`'s largest value (frames): ten seconds at 25 frames/s.
+const MAX_LOOKAHEAD: u32 = 250;
 
 /// `batched-push-timeout` default (µs): one frame at 25 frames/s.
 const DEFAULT_BATCHED_PUSH_TIMEOUT: i64 = 40_000;
@@ -177,6 +184,7 @@ impl Default for Settings {
             keyframe_location: None,
             keyframe_carry: true,
             keyframe_flow: true,
+            keyframe_lookahead: 0,
             model_instance_id: None,
             batch_size: 1,
             batched_push_timeout: DEFAULT_BATCHED_PUSH_TIMEOUT,
@@ -190,6 +198,58 @@ struct Stream {
     batcher: Option<Arc<Batcher>>,
     grey: Vec<u8>,
     rgb: Vec<u8>,
+    /// The negotiated input and output.
+    in_info: gst_video::VideoInfo,
+    out_info: gst_video::VideoInfo,
+}
+
+/// An output held back by `keyframe-lookahead`, in stream order.
+enum Held {
+    /// An output frame; while it waits for the next keyframe, `input` is its full-resolution
+    /// input plane (`width × height` bytes), and `None` once it may go out.
+    Frame {
+        buffer: gst::Buffer,
+        input: Option<Vec<u8>>,
+    },
+    /// A serialized event that came after a held frame (tags, custom events).
+    Event(gst::Event),
+}
+
+/// `keyframe-lookahead`: frames held until the keyframe they wait for arrives, so that it can be
+/// moved back into them (as `tcvc-episode colorize --keyframe-backward`).
+#[derive(Default)]
+struct Lookahead {
+    queue: VecDeque<Held>,
+    /// Set by `transform_frame` when the frame it made waits for a keyframe (its input plane);
+    /// taken by `generate_output` with the frame's buffer.
+    hold_next: Option<Vec<u8>>,
+    /// The last keyframe since the chain's last reset.
+    last_key: Option<u64>,
+}
+
+impl Lookahead {
+    /// Lets every held frame go out as it is (a reset, a cut, a frame that does not wait).
+    fn release(&mut self) {
+        for h in &mut self.queue {
+            if let Held::Frame { input, .. } = h {
+                *input = None;
+            }
+        }
+    }
+
+    fn waiting(&self) -> bool {
+        self.queue
+            .iter()
+            .any(|h| matches!(h, Held::Frame { input: Some(_), .. }))
+    }
+
+    /// The oldest held output, if it may go out.
+    fn pop_ready(&mut self) -> Option<Held> {
+        match self.queue.front()? {
+            Held::Frame { input: Some(_), .. } => None,
+            _ => self.queue.pop_front(),
+        }
+    }
 }
 
 struct State {
@@ -200,6 +260,7 @@ struct State {
     counter: u64,
     /// Reset reason to report on the next frame.
     pending: Option<Reason>,
+    look: Lookahead,
 }
 
 #[derive(Default)]
@@ -396,6 +457,13 @@ impl ObjectImpl for Colorize {
                     .default_value(true)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecUInt::builder("keyframe-lookahead")
+                    .nick("Keyframe lookahead")
+                    .blurb("Frames (0 = off) to look ahead for the next artist keyframe: with keyframe-location and keyframe-carry in the fill output, a frame nearer to a keyframe file of the next this-many frames than to the last keyframe waits for it, and the keyframe is moved back into it with the camera and along the optical flow (keyframe-flow), as tcvc-episode colorize --keyframe-backward does, before the frames go out in order. Not across resets or cuts. Adds this many frames of latency (reported to latency queries) and holds up to this many output frames in memory")
+                    .maximum(MAX_LOOKAHEAD)
+                    .default_value(0)
+                    .mutable_ready()
+                    .build(),
             ]
         });
         PROPERTIES.as_ref()
@@ -466,6 +534,9 @@ impl ObjectImpl for Colorize {
                 drop(s);
                 self.with_colorizer(|c| c.set_keyframe_flow(v));
             }
+            "keyframe-lookahead" => {
+                s.keyframe_lookahead = value.get().expect("type checked upstream")
+            }
             "model-instance-id" => {
                 s.model_instance_id = value
                     .get::<Option<String>>()
@@ -497,6 +568,7 @@ impl ObjectImpl for Colorize {
             "keyframe-location" => s.keyframe_location.to_value(),
             "keyframe-carry" => s.keyframe_carry.to_value(),
             "keyframe-flow" => s.keyframe_flow.to_value(),
+            "keyframe-lookahead" => s.keyframe_lookahead.to_value(),
             "model-instance-id" => s.model_instance_id.to_value(),
             "batch-size" => s.batch_size.to_value(),
             "batched-push-timeout" => s.batched_push_timeout.to_value(),
@@ -605,6 +677,7 @@ impl BaseTransformImpl for Colorize {
             stream: None,
             counter: 0,
             pending: None,
+            look: Lookahead::default(),
         });
         Ok(())
     }
@@ -629,9 +702,112 @@ impl BaseTransformImpl for Colorize {
         ))
     }
 
+    fn generate_output(&self) -> Result<GenerateOutputSuccess, gst::FlowError> {
+        let out = self.parent_generate_output();
+        let mut guard = self.state.lock().unwrap();
+        let Some(look) = guard.as_mut().map(|st| &mut st.look) else {
+            return out;
+        };
+        let hold = look.hold_next.take();
+        let out = out?;
+        match out {
+            GenerateOutputSuccess::Buffer(buffer) if hold.is_none() && look.queue.is_empty() => {
+                return Ok(GenerateOutputSuccess::Buffer(buffer));
+            }
+            GenerateOutputSuccess::Buffer(buffer) => {
+                // A waiting frame leaves the output pool's buffer to the next frame.
+                let buffer = if hold.is_some() {
+                    buffer.copy_deep().map_err(|e| {
+                        gst::element_imp_error!(
+                            self,
+                            gst::CoreError::Failed,
+                            ["Cannot hold a frame for keyframe-lookahead: {e}"]
+                        );
+                        gst::FlowError::Error
+                    })?
+                } else {
+                    buffer
+                };
+                look.queue.push_back(Held::Frame {
+                    buffer,
+                    input: hold,
+                });
+            }
+            other if look.queue.is_empty() => return Ok(other),
+            _ => (),
+        }
+        drop(guard);
+        // The base class calls this again while it returns buffers: one held output a call.
+        loop {
+            let next = self
+                .state
+                .lock()
+                .unwrap()
+                .as_mut()
+                .and_then(|st| st.look.pop_ready());
+            match next {
+                Some(Held::Frame { buffer, .. }) => {
+                    return Ok(GenerateOutputSuccess::Buffer(buffer))
+                }
+                Some(Held::Event(event)) => {
+                    self.obj().src_pad().push_event(event);
+                }
+                None => return Ok(GenerateOutputSuccess::NoOutput),
+            }
+        }
+    }
+
+    fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
+        if direction == gst::PadDirection::Sink {
+            if let gst::QueryViewMut::Drain(_) = query.view_mut() {
+                if self.drain_held().is_err() {
+                    return false;
+                }
+            }
+            return BaseTransformImplExt::parent_query(self, direction, query);
+        }
+        if !BaseTransformImplExt::parent_query(self, direction, query) {
+            return false;
+        }
+        if let gst::QueryViewMut::Latency(q) = query.view_mut() {
+            let add = self.lookahead_latency();
+            if add > gst::ClockTime::ZERO {
+                let (live, min, max) = q.result();
+                gst::debug!(CAT, imp = self, "keyframe-lookahead adds {add} of latency");
+                q.set(live, min + add, max.map(|m| m + add));
+            }
+        }
+        true
+    }
+
     fn sink_event(&self, event: gst::Event) -> bool {
+        use gst::EventType as T;
+        if event.is_serialized() && event.type_() != T::FlushStop {
+            let mut guard = self.state.lock().unwrap();
+            if let Some(st) = guard.as_mut().filter(|st| !st.look.queue.is_empty()) {
+                match event.type_() {
+                    // These keep their place among the held frames.
+                    T::Tag | T::CustomDownstream | T::CustomDownstreamSticky | T::CustomBoth => {
+                        st.look.queue.push_back(Held::Event(event));
+                        return true;
+                    }
+                    // The others (EOS, a segment, caps, a gap, a new stream...) end the wait.
+                    _ => {
+                        drop(guard);
+                        if self.drain_held().is_err() {
+                            gst::debug!(CAT, imp = self, "held frames not pushed before {event:?}");
+                        }
+                    }
+                }
+            }
+        }
         match event.view() {
-            gst::EventView::FlushStop(_) => self.reset_chain(Reason::Flush),
+            gst::EventView::FlushStop(_) => {
+                self.reset_chain(Reason::Flush);
+                if let Some(st) = self.state.lock().unwrap().as_mut() {
+                    st.look = Lookahead::default();
+                }
+            }
             gst::EventView::StreamStart(_) => {
                 self.reset_chain(Reason::StreamStart);
                 if let Some(st) = self.state.lock().unwrap().as_mut() {
@@ -645,13 +821,62 @@ impl BaseTransformImpl for Colorize {
     }
 }
 
+impl Colorize {
+    /// Pushes every held frame and event out, as they are, in order (`keyframe-lookahead`: no
+    /// keyframe will come for them).
+    fn drain_held(&self) -> Result<gst::FlowSuccess, gst::FlowError> {
+        loop {
+            let next = {
+                let mut guard = self.state.lock().unwrap();
+                let Some(st) = guard.as_mut() else {
+                    return Ok(gst::FlowSuccess::Ok);
+                };
+                st.look.release();
+                st.look.queue.pop_front()
+            };
+            match next {
+                None => return Ok(gst::FlowSuccess::Ok),
+                Some(Held::Event(e)) => {
+                    self.obj().src_pad().push_event(e);
+                }
+                Some(Held::Frame { buffer, .. }) => {
+                    if let Err(e) = self.obj().src_pad().push(buffer) {
+                        // Downstream takes no more: what is left is dropped with it.
+                        if let Some(st) = self.state.lock().unwrap().as_mut() {
+                            st.look = Lookahead::default();
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The latency `keyframe-lookahead` adds: that many frames of the negotiated frame rate
+    /// (none when the rate is unknown or variable).
+    fn lookahead_latency(&self) -> gst::ClockTime {
+        let frames = u64::from(self.settings.lock().unwrap().keyframe_lookahead);
+        let guard = self.state.lock().unwrap();
+        let fps = guard
+            .as_ref()
+            .and_then(|st| st.stream.as_ref())
+            .map(|s| s.in_info.fps());
+        match fps {
+            Some(f) if frames > 0 && f.numer() > 0 => gst::ClockTime::SECOND
+                .mul_div_ceil(frames * f.denom() as u64, f.numer() as u64)
+                .unwrap_or(gst::ClockTime::ZERO),
+            _ => gst::ClockTime::ZERO,
+        }
+    }
+}
+
 impl VideoFilterImpl for Colorize {
     fn set_info(
         &self,
         _incaps: &gst::Caps,
         in_info: &gst_video::VideoInfo,
         _outcaps: &gst::Caps,
-        _out_info: &gst_video::VideoInfo,
+        out_info: &gst_video::VideoInfo,
     ) -> Result<(), gst::LoggableError> {
         if in_info.is_interlaced() {
             gst::element_imp_error!(
@@ -751,6 +976,8 @@ impl VideoFilterImpl for Colorize {
             colorizer,
             grey: Vec::new(),
             rgb: Vec::new(),
+            in_info: in_info.clone(),
+            out_info: out_info.clone(),
         });
         Ok(())
     }
@@ -761,9 +988,13 @@ impl VideoFilterImpl for Colorize {
         outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         // Only what applies per frame (no copy of the whole settings per frame).
-        let (output_mode, keyframe_location) = {
+        let (output_mode, keyframe_location, lookahead) = {
             let s = self.settings.lock().unwrap();
-            (s.output_mode, s.keyframe_location.clone())
+            (
+                s.output_mode,
+                s.keyframe_location.clone(),
+                u64::from(s.keyframe_lookahead),
+            )
         };
         let mut guard = self.state.lock().unwrap();
         let Some(st) = guard.as_mut() else {
@@ -784,6 +1015,12 @@ impl VideoFilterImpl for Colorize {
             st.pending = Some(Reason::Discont);
         }
         let mut resets: Vec<Reason> = st.pending.take().into_iter().collect();
+        let look = &mut st.look;
+        if !resets.is_empty() {
+            // The held frames belong to the shot before the reset.
+            look.release();
+            look.last_key = None;
+        }
         let (w, h) = (info.width() as usize, info.height() as usize);
         let fail = |what: &str, e: &dyn std::fmt::Display| {
             gst::element_imp_error!(self, gst::StreamError::Failed, ["{what}: {e}"]);
@@ -804,18 +1041,41 @@ impl VideoFilterImpl for Colorize {
             .map_err(|e| fail("Colorization failed", &e))?;
 
         // Parsed per frame: the property may change while playing (checked at start too).
-        let keyframe = match keyframe_location.as_deref().map(FramePattern::parse) {
+        let pattern = match keyframe_location.as_deref().map(FramePattern::parse) {
             None => None,
             Some(Err(e)) => return Err(fail("keyframe-location", &e)),
-            Some(Ok(p)) => Some(p.format(n)).filter(|p| Path::new(p).is_file()),
+            Some(Ok(p)) => Some(p),
         };
+        let keyframe = pattern
+            .as_ref()
+            .map(|p| p.format(n))
+            .filter(|p| Path::new(p).is_file());
+        let mode = crate::model::OutputChoice::from(output_mode).resolve(input_mode, recommended);
         let rgb = if let Some(path) = keyframe {
             gst::debug!(CAT, imp = self, "frame {n}: artist keyframe {path}");
             let key = crate::model::stream::read_rgb(&path).map_err(|e| fail("Keyframe", &e))?;
-            stream
+            let cut = stream
                 .colorizer
                 .set_previous(&key, &input)
                 .map_err(|e| fail("Keyframe", &e))?;
+            let backward = stream.colorizer.keyframe_carry() && mode == OutputMode::Fill;
+            if cut.is_some() || !backward {
+                look.release();
+            } else if look.waiting() {
+                let key = key.to_device(device);
+                let flow = stream.colorizer.keyframe_flow();
+                paint_back(
+                    look,
+                    &key,
+                    &input,
+                    input_mode,
+                    flow,
+                    &stream.out_info,
+                    device,
+                )
+                .map_err(|e| fail("Moving the keyframe back", &e))?;
+            }
+            look.last_key = Some(n);
             crate::model::stream::resize(&key.to_device(device), h as i64, w as i64)
                 .map_err(|e| fail("Keyframe", &e))?
         } else {
@@ -828,9 +1088,25 @@ impl VideoFilterImpl for Colorize {
             .map_err(|e| fail("Colorization failed", &e))?;
             if let Some(crate::model::stream::ResetReason::SceneCut(c)) = step.reset {
                 resets.push(Reason::SceneCut(c));
+                look.release();
+                look.last_key = None;
             }
-            let mode =
-                crate::model::OutputChoice::from(output_mode).resolve(input_mode, recommended);
+            // With the lookahead, a frame nearer to the next keyframe than to the last one
+            // waits for it (as `tcvc-episode --keyframe-backward`'s frames do).
+            let next_key = match &pattern {
+                Some(p) if lookahead > 0 && mode == OutputMode::Fill => {
+                    (n + 1..=n + lookahead).find(|&k| Path::new(&p.format(k)).is_file())
+                }
+                _ => None,
+            };
+            let waits = next_key.is_some_and(|k| {
+                stream.colorizer.keyframe_carry() && look.last_key.is_none_or(|l| k - n < n - l)
+            });
+            if waits {
+                look.hold_next = Some(stream.grey.clone());
+            } else {
+                look.release();
+            }
             stream
                 .colorizer
                 .compose(&step.prediction, &input, mode)
@@ -839,36 +1115,94 @@ impl VideoFilterImpl for Colorize {
 
         // 1x3xHxW [0,1] -> HxWx3 u8 on the CPU -> output rows.
         tensor_to_rgb8(&rgb, &mut stream.rgb).map_err(|e| fail("Colorization failed", &e))?;
-        let format = outframe.format();
-        let out_stride = outframe.plane_stride()[0] as usize;
-        let dst = outframe
-            .plane_data_mut(0)
-            .map_err(|_| gst::FlowError::Error)?;
-        let (ps, order): (usize, [usize; 3]) = match format {
-            VideoFormat::Rgb => (3, [0, 1, 2]),
-            VideoFormat::Bgrx => (4, [2, 1, 0]),
-            _ => (4, [0, 1, 2]),
-        };
-        for (src, row) in stream
-            .rgb
-            .chunks_exact(w * 3)
-            .zip(dst.chunks_mut(out_stride))
-        {
-            for (px, out) in src.chunks_exact(3).zip(row.chunks_exact_mut(ps)) {
-                out[order[0]] = px[0];
-                out[order[1]] = px[1];
-                out[order[2]] = px[2];
-                if ps == 4 {
-                    out[3] = 255;
-                }
-            }
-        }
+        pack_rgb(&stream.rgb, w, outframe)?;
         drop(guard);
         for r in resets {
             self.post_reset(r, n);
         }
         Ok(gst::FlowSuccess::Ok)
     }
+}
+
+/// Bytes per pixel and the places of R, G and B in one of `SRC_FORMATS`.
+fn layout(format: VideoFormat) -> (usize, [usize; 3]) {
+    match format {
+        VideoFormat::Rgb => (3, [0, 1, 2]),
+        VideoFormat::Bgrx => (4, [2, 1, 0]),
+        _ => (4, [0, 1, 2]),
+    }
+}
+
+/// Writes packed 8-bit RGB rows (`w` pixels wide) into an output frame (alpha or padding 255).
+fn pack_rgb(
+    rgb: &[u8],
+    w: usize,
+    frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+) -> Result<(), gst::FlowError> {
+    let (ps, order) = layout(frame.format());
+    let stride = frame.plane_stride()[0] as usize;
+    let dst = frame.plane_data_mut(0).map_err(|_| gst::FlowError::Error)?;
+    for (src, row) in rgb.chunks_exact(w * 3).zip(dst.chunks_mut(stride)) {
+        for (px, out) in src.chunks_exact(3).zip(row.chunks_exact_mut(ps)) {
+            out[order[0]] = px[0];
+            out[order[1]] = px[1];
+            out[order[2]] = px[2];
+            if ps == 4 {
+                out[3] = 255;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Packed 8-bit RGB rows of an output frame, [`pack_rgb`]'s inverse.
+fn unpack_rgb(frame: &gst_video::VideoFrameRef<&mut gst::BufferRef>) -> Result<Vec<u8>, String> {
+    let (ps, order) = layout(frame.format());
+    let (w, h) = (frame.width() as usize, frame.height() as usize);
+    let stride = frame.plane_stride()[0] as usize;
+    let src = frame
+        .plane_data(0)
+        .map_err(|e| format!("reading a held frame: {e}"))?;
+    let mut rgb = Vec::with_capacity(w * h * 3);
+    for row in src.chunks(stride).take(h) {
+        for px in row.chunks_exact(ps).take(w) {
+            rgb.extend(order.iter().map(|&c| px[c]));
+        }
+    }
+    Ok(rgb)
+}
+
+/// Paints the keyframe `key` (`1 × 3 × h × w`, any size) of the frame whose input is `input`
+/// into the held frames that wait for it, nearest first ([`KeyframeBack`]), and lets them go.
+fn paint_back(
+    look: &mut Lookahead,
+    key: &tch::Tensor,
+    input: &tch::Tensor,
+    input_mode: crate::model::InputMode,
+    flow: bool,
+    out_info: &gst_video::VideoInfo,
+    device: tch::Device,
+) -> Result<(), String> {
+    let mut back = KeyframeBack::new(key, input, input_mode, flow).map_err(|e| e.to_string())?;
+    let (w, h) = (out_info.width() as usize, out_info.height() as usize);
+    for held in look.queue.iter_mut().rev() {
+        let Held::Frame { buffer, input } = held else {
+            continue;
+        };
+        let Some(plane) = input.take() else {
+            // Frames that went out as they were (before a reset) come before the waiting ones.
+            break;
+        };
+        let x = plane_to_tensor(&plane, w, h, device).map_err(|e| e.to_string())?;
+        let mut frame =
+            gst_video::VideoFrameRef::from_buffer_ref_writable(buffer.make_mut(), out_info)
+                .map_err(|e| format!("mapping a held frame: {e}"))?;
+        let mut rgb = unpack_rgb(&frame)?;
+        back.paint(&mut rgb, &x).map_err(|e| e.to_string())?;
+        pack_rgb(&rgb, w, &mut frame).map_err(|e| format!("writing a held frame: {e}"))?;
+    }
+    look.release();
+    Ok(())
 }
 
 #[cfg(test)]
