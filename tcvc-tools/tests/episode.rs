@@ -322,6 +322,37 @@ fn batched_shot_chains_and_shards_equal_the_element_frame_for_frame() {
         }
     }
     assert!(moved > 0, "the flow moved nothing back");
+    // A stream that looks ahead (`tcvccolorize keyframe-lookahead`, here 12 frames: the key is 6
+    // after its shot's start) writes the same frames as `--keyframe-backward` at batch 1.
+    let out = dir.join("keyed-backward-batch1");
+    std::fs::create_dir_all(&out).unwrap();
+    run(episode()
+        .args(["colorize", "--device", "cpu", "--batch", "1"])
+        .args(["--output-mode", "fill", "--keyframe-backward", "--shots"])
+        .arg(&shots)
+        .arg("--keyframe-location")
+        .arg(&pattern)
+        .arg(&clip)
+        .arg("-o")
+        .arg(out.join("%05d.png")));
+    let looked = element_frames_with(
+        &clip,
+        &format!(
+            " keyframe-location=\"{}\" output-mode=fill keyframe-lookahead=12",
+            pattern.display()
+        ),
+    );
+    assert_eq!(looked.len(), FRAMES);
+    for (t, (got, want)) in looked.iter().zip(&png_frames(&out, FRAMES)).enumerate() {
+        assert!(got == want, "frame {t}: the element looking ahead differs");
+    }
+    // Against the same element without the lookahead: only the frames before the key differ.
+    assert_eq!(looked[..24], carried[..24]);
+    assert_eq!(looked[30..], carried[30..]);
+    assert!(
+        looked[24..30] != carried[24..30],
+        "the element moved nothing back"
+    );
     // It needs the keyframes, their carry and the fill output: clear errors otherwise.
     for (mode, extra, says) in [
         (
