@@ -7,7 +7,8 @@
 # frames count from 0 at the clip's start), or `originals:N` to take every N-th frame of a
 # PNG-folder INPUT as its own key, copied to OUTPUT's name + `-keys/` (a test of the workflow on
 # held-out clips, e.g. data/corpus/chain/chain_001_4x3 originals:24). Extra arguments go to
-# tcvccolorize, e.g. keyframe-carry=false (the network alone from each key) or
+# tcvccolorize, e.g. keyframe-carry=false (the network alone from each key),
+# keyframe-lookahead=24 (each key moved back into the frames before it as well) or
 # model-file=show.safetensors.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)

@@ -4,12 +4,19 @@ the element: the mean PSNR of the written frames against the originals, keyframe
 frame equal to its original counted as 60 dB (docs/model-card.md, stage 17).
 
     .venv/bin/python tools/experiments/episode-keys.py CLIP_DIR... [--every 24] [--work DIR]
-                     [--name NAME] [-- tcvc-episode colorize options, e.g. --keyframe-backward]
+                     [--name NAME] [--element]
+                     [-- tcvc-episode colorize options, e.g. --keyframe-backward]
+
+With `--element` the frames go through `tcvclineart ! tcvccolorize` in `gst-launch-1.0` instead,
+and the options after `--` are `tcvccolorize` properties (e.g. `keyframe-lookahead=24`).
 
 Each clip (a corpus clip folder of PNG frames) is encoded losslessly once (FFV1, 24 frames/s,
 `WORK/CLIP/clip.mkv`), every N-th original frame is copied to `WORK/CLIP/keys/%05d.png`, and
 `target/release/tcvc-episode colorize --batch 1 --keyframe-location …` writes its frames to
 `WORK/CLIP/NAME/%05d.png`. Prints the mean over all measured frames and each clip's mean.
+
+Measured (first session of 2026-12-07, `--element`): `keyframe-lookahead=24` gives the figures
+of `tcvc-episode --keyframe-backward` (model card, stage 18).
 
 Measured (eighth session of 2026-12-06, keys every 24, `--name` carry / back / backflow): the
 carry alone gives `tcvc-eval`'s figures for the element to the hundredth (seed 0's validation +
@@ -41,6 +48,8 @@ def main():
     ap.add_argument('--every', type=int, default=24)
     ap.add_argument('--work', default=os.path.join(ROOT, 'runs', 'episode-keys'))
     ap.add_argument('--name', default='out')
+    ap.add_argument('--element', action='store_true',
+                    help='run tcvclineart ! tcvccolorize PROPS... in gst-launch-1.0')
     a = ap.parse_args(argv)
     env = dict(os.environ, OMP_WAIT_POLICY='passive',
                GST_PLUGIN_PATH=os.path.join(ROOT, 'target', 'release'))
@@ -65,10 +74,18 @@ def main():
         out = os.path.join(work, a.name)
         shutil.rmtree(out, ignore_errors=True)
         os.makedirs(out)
-        subprocess.run([os.path.join(ROOT, 'target', 'release', 'tcvc-episode'), 'colorize', mkv,
-                        '--batch', '1', '--keyframe-location', os.path.join(keys, '%05d.png'),
-                        '-o', os.path.join(out, '%05d.png')] + extra,
-                       check=True, env=env, stdout=subprocess.DEVNULL)
+        pattern = os.path.join(keys, '%05d.png')
+        if a.element:
+            cmd = (['gst-launch-1.0', '-q', 'filesrc', f'location={mkv}', '!', 'matroskademux',
+                    '!', 'avdec_ffv1', '!', 'videoconvert', '!', 'tcvclineart', '!', 'tcvccolorize',
+                    f'keyframe-location={pattern}'] + extra
+                   + ['!', 'videoconvert', '!', 'pngenc', 'compression-level=1', '!',
+                      'multifilesink', f'location={os.path.join(out, "%05d.png")}'])
+        else:
+            cmd = ([os.path.join(ROOT, 'target', 'release', 'tcvc-episode'), 'colorize', mkv,
+                    '--batch', '1', '--keyframe-location', pattern,
+                    '-o', os.path.join(out, '%05d.png')] + extra)
+        subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
         psnr = []
         for i, f in enumerate(frames):
             if i % a.every == 0:
