@@ -5,6 +5,7 @@ use crate::device::DeviceSpec;
 use crate::formatcaps::{self, MAX_SIDE};
 use crate::model::batch::{self, BatchKey, Batcher};
 use crate::model::cache::{self, CachedModel};
+use crate::model::lookahead::Lookahead;
 use crate::model::stream::{
     plane_to_tensor, tensor_to_rgb8, KeyframeBack, OutputMode, StreamColorizer,
     DEFAULT_SCENE_THRESHOLD, MAX_SMOOTHING,
@@ -18,7 +19,6 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 use gst_video::VideoFormat;
 use once_cell::sync::Lazy;
-use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -203,53 +203,11 @@ struct Stream {
     out_info: gst_video::VideoInfo,
 }
 
-/// An output held back by `keyframe-lookahead`, in stream order.
+/// An output held back by `keyframe-lookahead` ([`Lookahead`]).
 enum Held {
-    /// An output frame; while it waits for the next keyframe, `input` is its full-resolution
-    /// input plane (`width × height` bytes), and `None` once it may go out.
-    Frame {
-        buffer: gst::Buffer,
-        input: Option<Vec<u8>>,
-    },
+    Frame(gst::Buffer),
     /// A serialized event that came after a held frame (tags, custom events).
     Event(gst::Event),
-}
-
-/// `keyframe-lookahead`: frames held until the keyframe they wait for arrives, so that it can be
-/// moved back into them (as `tcvc-episode colorize --keyframe-backward`).
-#[derive(Default)]
-struct Lookahead {
-    queue: VecDeque<Held>,
-    /// Set by `transform_frame` when the frame it made waits for a keyframe (its input plane);
-    /// taken by `generate_output` with the frame's buffer.
-    hold_next: Option<Vec<u8>>,
-    /// The last keyframe since the chain's last reset.
-    last_key: Option<u64>,
-}
-
-impl Lookahead {
-    /// Lets every held frame go out as it is (a reset, a cut, a frame that does not wait).
-    fn release(&mut self) {
-        for h in &mut self.queue {
-            if let Held::Frame { input, .. } = h {
-                *input = None;
-            }
-        }
-    }
-
-    fn waiting(&self) -> bool {
-        self.queue
-            .iter()
-            .any(|h| matches!(h, Held::Frame { input: Some(_), .. }))
-    }
-
-    /// The oldest held output, if it may go out.
-    fn pop_ready(&mut self) -> Option<Held> {
-        match self.queue.front()? {
-            Held::Frame { input: Some(_), .. } => None,
-            _ => self.queue.pop_front(),
-        }
-    }
 }
 
 struct State {
@@ -260,7 +218,11 @@ struct State {
     counter: u64,
     /// Reset reason to report on the next frame.
     pending: Option<Reason>,
-    look: Lookahead,
+    /// Outputs held for the next keyframe (`keyframe-lookahead`).
+    look: Lookahead<Held>,
+    /// Set by `transform_frame` when the frame it made waits for a keyframe (its input plane);
+    /// taken by `generate_output` with the frame's buffer.
+    hold_next: Option<Vec<u8>>,
 }
 
 #[derive(Default)]
@@ -678,6 +640,7 @@ impl BaseTransformImpl for Colorize {
             counter: 0,
             pending: None,
             look: Lookahead::default(),
+            hold_next: None,
         });
         Ok(())
     }
@@ -705,13 +668,12 @@ impl BaseTransformImpl for Colorize {
     fn generate_output(&self) -> Result<GenerateOutputSuccess, gst::FlowError> {
         let out = self.parent_generate_output();
         let mut guard = self.state.lock().unwrap();
-        let Some(look) = guard.as_mut().map(|st| &mut st.look) else {
+        let Some(st) = guard.as_mut() else {
             return out;
         };
-        let hold = look.hold_next.take();
-        let out = out?;
-        match out {
-            GenerateOutputSuccess::Buffer(buffer) if hold.is_none() && look.queue.is_empty() => {
+        let hold = st.hold_next.take();
+        match out? {
+            GenerateOutputSuccess::Buffer(buffer) if hold.is_none() && st.look.is_empty() => {
                 return Ok(GenerateOutputSuccess::Buffer(buffer));
             }
             GenerateOutputSuccess::Buffer(buffer) => {
@@ -728,12 +690,9 @@ impl BaseTransformImpl for Colorize {
                 } else {
                     buffer
                 };
-                look.queue.push_back(Held::Frame {
-                    buffer,
-                    input: hold,
-                });
+                st.look.push(Held::Frame(buffer), hold);
             }
-            other if look.queue.is_empty() => return Ok(other),
+            other if st.look.is_empty() => return Ok(other),
             _ => (),
         }
         drop(guard);
@@ -746,9 +705,7 @@ impl BaseTransformImpl for Colorize {
                 .as_mut()
                 .and_then(|st| st.look.pop_ready());
             match next {
-                Some(Held::Frame { buffer, .. }) => {
-                    return Ok(GenerateOutputSuccess::Buffer(buffer))
-                }
+                Some(Held::Frame(buffer)) => return Ok(GenerateOutputSuccess::Buffer(buffer)),
                 Some(Held::Event(event)) => {
                     self.obj().src_pad().push_event(event);
                 }
@@ -784,11 +741,11 @@ impl BaseTransformImpl for Colorize {
         use gst::EventType as T;
         if event.is_serialized() && event.type_() != T::FlushStop {
             let mut guard = self.state.lock().unwrap();
-            if let Some(st) = guard.as_mut().filter(|st| !st.look.queue.is_empty()) {
+            if let Some(st) = guard.as_mut().filter(|st| !st.look.is_empty()) {
                 match event.type_() {
                     // These keep their place among the held frames.
                     T::Tag | T::CustomDownstream | T::CustomDownstreamSticky | T::CustomBoth => {
-                        st.look.queue.push_back(Held::Event(event));
+                        st.look.push(Held::Event(event), None);
                         return true;
                     }
                     // The others (EOS, a segment, caps, a gap, a new stream...) end the wait.
@@ -825,31 +782,22 @@ impl Colorize {
     /// Pushes every held frame and event out, as they are, in order (`keyframe-lookahead`: no
     /// keyframe will come for them).
     fn drain_held(&self) -> Result<gst::FlowSuccess, gst::FlowError> {
-        loop {
-            let next = {
-                let mut guard = self.state.lock().unwrap();
-                let Some(st) = guard.as_mut() else {
-                    return Ok(gst::FlowSuccess::Ok);
-                };
-                st.look.release();
-                st.look.queue.pop_front()
-            };
-            match next {
-                None => return Ok(gst::FlowSuccess::Ok),
-                Some(Held::Event(e)) => {
+        let held: Vec<Held> = match self.state.lock().unwrap().as_mut() {
+            Some(st) => st.look.drain().collect(),
+            None => return Ok(gst::FlowSuccess::Ok),
+        };
+        for h in held {
+            match h {
+                Held::Event(e) => {
                     self.obj().src_pad().push_event(e);
                 }
-                Some(Held::Frame { buffer, .. }) => {
-                    if let Err(e) = self.obj().src_pad().push(buffer) {
-                        // Downstream takes no more: what is left is dropped with it.
-                        if let Some(st) = self.state.lock().unwrap().as_mut() {
-                            st.look = Lookahead::default();
-                        }
-                        return Err(e);
-                    }
+                // Downstream takes no more: what is left is dropped with it.
+                Held::Frame(buffer) => {
+                    self.obj().src_pad().push(buffer)?;
                 }
             }
         }
+        Ok(gst::FlowSuccess::Ok)
     }
 
     /// The latency `keyframe-lookahead` adds: that many frames of the negotiated frame rate
@@ -1017,9 +965,7 @@ impl VideoFilterImpl for Colorize {
         let mut resets: Vec<Reason> = st.pending.take().into_iter().collect();
         let look = &mut st.look;
         if !resets.is_empty() {
-            // The held frames belong to the shot before the reset.
-            look.release();
-            look.last_key = None;
+            look.reset();
         }
         let (w, h) = (info.width() as usize, info.height() as usize);
         let fail = |what: &str, e: &dyn std::fmt::Display| {
@@ -1058,24 +1004,22 @@ impl VideoFilterImpl for Colorize {
                 .colorizer
                 .set_previous(&key, &input)
                 .map_err(|e| fail("Keyframe", &e))?;
+            // The held frames take the keyframe moved back, unless it starts another shot.
             let backward = stream.colorizer.keyframe_carry() && mode == OutputMode::Fill;
-            if cut.is_some() || !backward {
-                look.release();
-            } else if look.waiting() {
-                let key = key.to_device(device);
+            if backward && cut.is_none() && look.waiting() {
                 let flow = stream.colorizer.keyframe_flow();
-                paint_back(
-                    look,
-                    &key,
-                    &input,
-                    input_mode,
-                    flow,
-                    &stream.out_info,
-                    device,
-                )
+                let key = key.to_device(device);
+                let mut back = KeyframeBack::new(&key, &input, input_mode, flow)
+                    .map_err(|e| fail("Moving the keyframe back", &e))?;
+                let info = &stream.out_info;
+                look.keyframe(n, Some(&mut back), |held, back, plane| {
+                    paint_back(held, back, plane, info, device)
+                })
                 .map_err(|e| fail("Moving the keyframe back", &e))?;
+            } else {
+                look.keyframe(n, None, |_, _, _| Ok::<(), String>(()))
+                    .map_err(|e| fail("Moving the keyframe back", &e))?;
             }
-            look.last_key = Some(n);
             crate::model::stream::resize(&key.to_device(device), h as i64, w as i64)
                 .map_err(|e| fail("Keyframe", &e))?
         } else {
@@ -1088,8 +1032,7 @@ impl VideoFilterImpl for Colorize {
             .map_err(|e| fail("Colorization failed", &e))?;
             if let Some(crate::model::stream::ResetReason::SceneCut(c)) = step.reset {
                 resets.push(Reason::SceneCut(c));
-                look.release();
-                look.last_key = None;
+                look.reset();
             }
             // With the lookahead, a frame nearer to the next keyframe than to the last one
             // waits for it (as `tcvc-episode --keyframe-backward`'s frames do).
@@ -1099,11 +1042,8 @@ impl VideoFilterImpl for Colorize {
                 }
                 _ => None,
             };
-            let waits = next_key.is_some_and(|k| {
-                stream.colorizer.keyframe_carry() && look.last_key.is_none_or(|l| k - n < n - l)
-            });
-            if waits {
-                look.hold_next = Some(stream.grey.clone());
+            if stream.colorizer.keyframe_carry() && look.waits(n, next_key) {
+                st.hold_next = Some(stream.grey.clone());
             } else {
                 look.release();
             }
@@ -1172,37 +1112,24 @@ fn unpack_rgb(frame: &gst_video::VideoFrameRef<&mut gst::BufferRef>) -> Result<V
     Ok(rgb)
 }
 
-/// Paints the keyframe `key` (`1 × 3 × h × w`, any size) of the frame whose input is `input`
-/// into the held frames that wait for it, nearest first ([`KeyframeBack`]), and lets them go.
+/// Paints the keyframe moved back (`back`) into a held frame whose input plane is `plane`.
 fn paint_back(
-    look: &mut Lookahead,
-    key: &tch::Tensor,
-    input: &tch::Tensor,
-    input_mode: crate::model::InputMode,
-    flow: bool,
+    held: &mut Held,
+    back: &mut KeyframeBack,
+    plane: &[u8],
     out_info: &gst_video::VideoInfo,
     device: tch::Device,
 ) -> Result<(), String> {
-    let mut back = KeyframeBack::new(key, input, input_mode, flow).map_err(|e| e.to_string())?;
+    let Held::Frame(buffer) = held else {
+        return Ok(());
+    };
     let (w, h) = (out_info.width() as usize, out_info.height() as usize);
-    for held in look.queue.iter_mut().rev() {
-        let Held::Frame { buffer, input } = held else {
-            continue;
-        };
-        let Some(plane) = input.take() else {
-            // Frames that went out as they were (before a reset) come before the waiting ones.
-            break;
-        };
-        let x = plane_to_tensor(&plane, w, h, device).map_err(|e| e.to_string())?;
-        let mut frame =
-            gst_video::VideoFrameRef::from_buffer_ref_writable(buffer.make_mut(), out_info)
-                .map_err(|e| format!("mapping a held frame: {e}"))?;
-        let mut rgb = unpack_rgb(&frame)?;
-        back.paint(&mut rgb, &x).map_err(|e| e.to_string())?;
-        pack_rgb(&rgb, w, &mut frame).map_err(|e| format!("writing a held frame: {e}"))?;
-    }
-    look.release();
-    Ok(())
+    let x = plane_to_tensor(plane, w, h, device).map_err(|e| e.to_string())?;
+    let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buffer.make_mut(), out_info)
+        .map_err(|e| format!("mapping a held frame: {e}"))?;
+    let mut rgb = unpack_rgb(&frame)?;
+    back.paint(&mut rgb, &x).map_err(|e| e.to_string())?;
+    pack_rgb(&rgb, w, &mut frame).map_err(|e| format!("writing a held frame: {e}"))
 }
 
 #[cfg(test)]

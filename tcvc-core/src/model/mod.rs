@@ -46,6 +46,7 @@ pub mod file;
 pub mod flow;
 pub mod generator;
 mod layers;
+pub mod lookahead;
 pub mod loss;
 pub mod net;
 pub mod scene;

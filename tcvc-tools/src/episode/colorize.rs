@@ -13,6 +13,7 @@ use super::output::FrameWriter;
 use super::plan::Plan;
 use super::EpisodeError;
 use crate::model::cache::CachedModel;
+use crate::model::lookahead::waits_for;
 use crate::model::stream::{
     carried_previous, compose, flip_averaged, plane_to_tensor, resize, smooth_step, tensor_to_rgb8,
     KeyframeBack, KeyframeCarry, OutputMode,
@@ -119,7 +120,7 @@ impl Slot {
         let Some(&next) = self.keys.iter().find(|&&k| k > n) else {
             return false;
         };
-        self.last_key.is_none_or(|last| next - n < n - last)
+        waits_for(n, next, self.last_key)
     }
 }
 

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: MIT
+//! Frames that wait for the next artist keyframe of a stream, so that it can be moved back into
+//! them ([`KeyframeBack`]): the rule and the queue of `tcvccolorize keyframe-lookahead` and
+//! `tcvc-eval --keyframe-lookahead`, which give the frames of `tcvc-episode colorize
+//! --keyframe-backward` (it knows a shot's keys when the shot starts and keeps its own queue).
+
+use super::stream::KeyframeBack;
+use std::collections::VecDeque;
+
+/// Whether frame `n` waits for the keyframe at frame `next` (after `n`) when the last keyframe
+/// of its shot was `last`: when it is nearer to `next` than to `last`, or its shot has no
+/// keyframe yet. `tcvc-episode --keyframe-backward` applies the same rule.
+pub fn waits_for(n: u64, next: u64, last: Option<u64>) -> bool {
+    next > n && last.is_none_or(|l| next - n < n - l)
+}
+
+/// Outputs in stream order, each either waiting for the next keyframe (with its
+/// full-resolution input plane, `width × height` bytes, which [`KeyframeBack::paint`] needs) or
+/// free to go. Items that do not wait (events, frames after a reset) queue behind waiting ones
+/// and go with them.
+#[derive(Debug)]
+pub struct Lookahead<T> {
+    queue: VecDeque<(T, Option<Vec<u8>>)>,
+    last_key: Option<u64>,
+}
+
+impl<T> Default for Lookahead<T> {
+    fn default() -> Self {
+        Lookahead {
+            queue: VecDeque::new(),
+            last_key: None,
+        }
+    }
+}
+
+impl<T> Lookahead<T> {
+    /// Whether frame `n` waits, `next` being the first keyframe within the lookahead after it.
+    pub fn waits(&self, n: u64, next: Option<u64>) -> bool {
+        next.is_some_and(|k| waits_for(n, k, self.last_key))
+    }
+
+    /// Queues `item`: waiting with its input plane `input`, or free (`None`).
+    pub fn push(&mut self, item: T, input: Option<Vec<u8>>) {
+        self.queue.push_back((item, input));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Whether some item waits.
+    pub fn waiting(&self) -> bool {
+        self.queue.iter().any(|(_, i)| i.is_some())
+    }
+
+    /// Lets every item go as it is (a frame that does not wait, a cut at a keyframe).
+    pub fn release(&mut self) {
+        for (_, input) in &mut self.queue {
+            *input = None;
+        }
+    }
+
+    /// A reset before the next frame (a cut, a discontinuity, a flushless caps change...): the
+    /// waiting items belong to the shot before it and go as they are, and the new shot has no
+    /// keyframe yet.
+    pub fn reset(&mut self) {
+        self.release();
+        self.last_key = None;
+    }
+
+    /// The keyframe of frame `n` arrived: the waiting items are painted with `back` nearest
+    /// first (`paint(item, back, input plane)`), or, without `back` (a cut at the keyframe, no
+    /// keyframe carry), go as they are; `n` becomes the shot's last keyframe.
+    pub fn keyframe<E>(
+        &mut self,
+        n: u64,
+        back: Option<&mut KeyframeBack>,
+        mut paint: impl FnMut(&mut T, &mut KeyframeBack, &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.last_key = Some(n);
+        if let Some(back) = back {
+            // Nearest first; free items (events among the waiting frames) are passed over.
+            for (item, input) in self.queue.iter_mut().rev() {
+                if let Some(plane) = input.take() {
+                    paint(item, back, &plane)?;
+                }
+            }
+        }
+        self.release();
+        Ok(())
+    }
+
+    /// The oldest item, if it may go.
+    pub fn pop_ready(&mut self) -> Option<T> {
+        match self.queue.front()? {
+            (_, Some(_)) => None,
+            _ => self.queue.pop_front().map(|(item, _)| item),
+        }
+    }
+
+    /// Every item, oldest first, as they are (the end of the stream: no keyframe comes).
+    pub fn drain(&mut self) -> impl Iterator<Item = T> + '_ {
+        self.queue.drain(..).map(|(item, _)| item)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_nearer_to_the_next_keyframe_wait_and_go_in_order() {
+        // Keys at 1 and 6: of 2..5 only 4 and 5 are nearer to 6 than to 1; before the first key
+        // of a shot every frame waits.
+        assert!(waits_for(0, 1, None));
+        assert!(!waits_for(3, 6, Some(1)) && !waits_for(2, 6, Some(1)));
+        assert!(waits_for(4, 6, Some(1)) && waits_for(5, 6, Some(1)));
+        assert!(!waits_for(6, 6, Some(1)));
+        let mut l = Lookahead::default();
+        l.push("a", None);
+        l.push("b", Some(vec![1]));
+        l.push("tag", None);
+        l.push("c", Some(vec![2]));
+        assert_eq!(l.pop_ready(), Some("a"));
+        assert_eq!(l.pop_ready(), None, "b waits, and what follows it");
+        assert!(l.waiting());
+        // No `KeyframeBack` (a cut at the key): everything goes as it is, in order.
+        l.keyframe(9, None, |_, _, _| Err("not painted")).unwrap();
+        assert!(!l.waiting());
+        assert!(!l.waits(10, Some(20)), "10 is nearer to the key at 9");
+        assert!(l.waits(15, Some(20)));
+        assert_eq!(l.drain().collect::<Vec<_>>(), ["b", "tag", "c"]);
+        l.reset();
+        assert!(l.waits(10, Some(20)), "a reset forgets the key");
+        assert!(l.is_empty());
+
+        // With a keyframe to move back: the waiting items nearest first, events passed over.
+        let blank = |c| tch::Tensor::ones([1, c, 8, 8], (tch::Kind::Float, tch::Device::Cpu));
+        let mut back = KeyframeBack::new(
+            &blank(3),
+            &blank(1),
+            super::super::InputMode::Lineart,
+            false,
+        )
+        .unwrap();
+        l.push("a", Some(vec![1]));
+        l.push("tag", None);
+        l.push("b", Some(vec![2]));
+        let mut order = Vec::new();
+        l.keyframe(30, Some(&mut back), |item, _, plane| {
+            order.push((*item, plane[0]));
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        assert_eq!(order, [("b", 2), ("a", 1)]);
+        assert_eq!(l.pop_ready(), Some("a"));
+        assert!(!l.waits(31, Some(40)), "31 is nearer to the key at 30");
+    }
+}
