@@ -9,9 +9,10 @@ use crate::device::DeviceSpec;
 use crate::edges::ModelInput;
 use crate::metrics::{self, SsimWindow, TemporalTracker, DEFAULT_STATIC_THRESHOLD};
 use crate::model::cache::{self, CachedModel};
+use crate::model::lookahead::Lookahead;
 use crate::model::stream::{
-    parse_smoothing, plane_to_tensor, rgb8_to_tensor, tensor_to_rgb8, OutputMode, ResetReason,
-    DEFAULT_SCENE_THRESHOLD,
+    parse_smoothing, plane_to_tensor, rgb8_to_tensor, tensor_to_rgb8, KeyframeBack, OutputMode,
+    ResetReason, DEFAULT_SCENE_THRESHOLD,
 };
 use crate::model::{InputMode, ModelError, OutputChoice, Precision, PreviousChoice};
 use crate::video::{self, Clip, Fit, VideoError};
@@ -224,6 +225,13 @@ struct Args {
     /// follow, but no frame moved on to the next along the flow.
     #[arg(long, requires = "keyframes")]
     no_keyframe_flow: bool,
+    /// Frames to look ahead for the next keyframe, as the element's `keyframe-lookahead`: in
+    /// `fill` with the keyframe carry, a frame nearer to a keyframe of the next N frames than to
+    /// the last keyframe of its shot gets it moved back (with the camera and, unless
+    /// --no-keyframe-flow, along the optical flow), as `tcvc-episode --keyframe-backward`
+    /// paints it. 0: off.
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "keyframes")]
+    keyframe_lookahead: u32,
     /// Test-time flip averaging, as the element's `flip-average`: each prediction is the mean of
     /// the model's output for the frame and, mirrored back, for its left-right mirror (twice the
     /// model's work).
@@ -280,7 +288,7 @@ impl From<VideoError> for Failure {
 }
 
 /// Figures of one frame.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 struct FrameFigures {
     /// Index among the evaluated frames of the video (0-based).
     frame: usize,
@@ -413,6 +421,8 @@ struct Report {
     /// Whether the carry moved each output on along the optical flow (the element's
     /// `keyframe-flow`; `--no-keyframe-flow` turns it off).
     keyframe_flow: bool,
+    /// Frames the element looked ahead for the next keyframe (`--keyframe-lookahead`; 0: off).
+    keyframe_lookahead: u32,
     /// Whether model predictions were flip averages (`--flip-average`).
     flip_average: bool,
     /// The outputs' temporal smoothing (`--temporal-smoothing`; 0: off).
@@ -487,6 +497,30 @@ fn run_clip(
     let mut tracker = TemporalTracker::new(args.static_threshold);
     let mut figures = Vec::with_capacity(frames.len());
     let mut chain_start = 0;
+    // With the lookahead, outputs wait for the next keyframe before they are measured (the
+    // temporal figures need them in order): keyframes as `Err(k)`, the others as
+    // `Ok((figures' indices, output))`.
+    let lookahead = u64::from(args.keyframe_lookahead);
+    let backward = lookahead > 0 && !args.no_keyframe_carry && job.output == OutputMode::Fill;
+    let mut look: Lookahead<Result<(FrameFigures, Vec<u8>), usize>> = Lookahead::default();
+    let mut measure_in_order = |held: Result<(FrameFigures, Vec<u8>), usize>,
+                                figures: &mut Vec<FrameFigures>|
+     -> Result<(), Failure> {
+        match held {
+            Err(k) => {
+                measure(&frames[k], &frames[k], (w, h), &mut tracker)?;
+            }
+            Ok((idx, out)) => {
+                let mut f = measure(&out, &frames[idx.frame], (w, h), &mut tracker)?;
+                f.frame = idx.frame;
+                f.source_frame = idx.source_frame;
+                f.chain_index = idx.chain_index;
+                f.scene_cut = idx.scene_cut;
+                figures.push(f);
+            }
+        }
+        Ok(())
+    };
     for (k, rgb) in frames.iter().enumerate() {
         let plane = model_input
             .of_rgb(rgb, w, h, input_mode == InputMode::Lineart)
@@ -497,30 +531,65 @@ fn run_clip(
             // As the element's keyframe-location: the original is the output and the next
             // frame's previous frame; the tracker sees it, the figures leave it out.
             let key = rgb8_to_tensor(rgb, w, h);
-            colorizer.set_previous(&key, &input).map_err(model_err)?;
-            measure(rgb, rgb, (w, h), &mut tracker)?;
+            let cut = colorizer.set_previous(&key, &input).map_err(model_err)?;
+            // As the element's keyframe-lookahead: the frames that wait take it moved back.
+            let mut back = if backward && cut.is_none() && look.waiting() {
+                let key = key.to_device(device);
+                Some(
+                    KeyframeBack::new(&key, &input, input_mode, !args.no_keyframe_flow)
+                        .map_err(model_err)?,
+                )
+            } else {
+                None
+            };
+            look.keyframe(k as u64, back.as_mut(), |held, back, plane| {
+                if let Ok((_, out)) = held {
+                    let x = plane_to_tensor(plane, w, h, device).map_err(model_err)?;
+                    back.paint(out, &x).map_err(model_err)?;
+                }
+                Ok::<(), Failure>(())
+            })?;
+            look.push(Err(k), None);
             chain_start = k;
-            progress.inc(1);
-            continue;
+        } else {
+            let step = colorizer.step(&input).map_err(model_err)?;
+            let scene_cut = step.reset.map(|r| match r {
+                ResetReason::SceneCut(c) => c,
+            });
+            let composed = colorizer
+                .compose(&step.prediction, &input, job.output)
+                .map_err(model_err)?;
+            tensor_to_rgb8(&composed, &mut out).map_err(model_err)?;
+            if scene_cut.is_some() {
+                chain_start = k;
+                look.reset();
+            }
+            let next = match args.keyframes {
+                Some(kf) if backward => (k + 1..frames.len().min(k + 1 + lookahead as usize))
+                    .find(|&j| kf.at(j))
+                    .map(|j| j as u64),
+                _ => None,
+            };
+            let waits = look.waits(k as u64, next);
+            if !waits {
+                look.release();
+            }
+            let idx = FrameFigures {
+                frame: k,
+                source_frame: first_index + k,
+                chain_index: k - chain_start,
+                scene_cut,
+                ..FrameFigures::default()
+            };
+            look.push(Ok((idx, out.clone())), waits.then(|| plane.to_vec()));
         }
-        let step = colorizer.step(&input).map_err(model_err)?;
-        let scene_cut = step.reset.map(|r| match r {
-            ResetReason::SceneCut(c) => c,
-        });
-        let composed = colorizer
-            .compose(&step.prediction, &input, job.output)
-            .map_err(model_err)?;
-        tensor_to_rgb8(&composed, &mut out).map_err(model_err)?;
-        if scene_cut.is_some() {
-            chain_start = k;
+        while let Some(held) = look.pop_ready() {
+            measure_in_order(held, &mut figures)?;
         }
-        let mut f = measure(&out, rgb, (w, h), &mut tracker)?;
-        f.frame = k;
-        f.source_frame = first_index + k;
-        f.chain_index = k - chain_start;
-        f.scene_cut = scene_cut;
-        figures.push(f);
         progress.inc(1);
+    }
+    for held in look.drain() {
+        measure_in_order(held, &mut figures)?;
     }
     Ok(figures)
 }
@@ -911,6 +980,15 @@ fn markdown(report: &Report, videos: usize) -> String {
                 "not carried over the regions that follow it (--no-keyframe-carry)"
             }
         );
+        if report.keyframe_lookahead > 0 {
+            let _ = writeln!(
+                s,
+                "- keyframe lookahead {n}: in `fill` a frame nearer to a keyframe of the next {n} \
+                 frames than to the last one gets it moved back (the element's \
+                 keyframe-lookahead)",
+                n = report.keyframe_lookahead
+            );
+        }
     }
     if report.flip_average {
         let _ = writeln!(
@@ -1169,6 +1247,11 @@ fn run(args: &Args) -> Result<(), Failure> {
         keyframes: args.keyframes,
         keyframe_carry: !args.no_keyframe_carry,
         keyframe_flow: !args.no_keyframe_carry && !args.no_keyframe_flow,
+        keyframe_lookahead: if args.no_keyframe_carry {
+            0
+        } else {
+            args.keyframe_lookahead
+        },
         flip_average: args.flip_average,
         temporal_smoothing: args.temporal_smoothing,
         models: results,

@@ -753,6 +753,126 @@ fn the_keyframe_carry_is_on_in_fill_and_off_with_its_flag() {
 }
 
 #[test]
+fn keyframe_lookahead_moves_the_next_keyframe_back_as_the_element_does() {
+    let [a, _] = models();
+    let d = scratch_dir("eval-keyframe-lookahead");
+    let clip = sample(CLIP_720P);
+    let run = |look: &str| {
+        let json = d.join(format!("look-{look}.json"));
+        let out = eval_tiny(
+            a,
+            &[
+                "--output-mode".as_ref(),
+                "fill".as_ref(),
+                "--keyframes".as_ref(),
+                "3".as_ref(),
+                "--keyframe-lookahead".as_ref(),
+                look.as_ref(),
+                "--no-baselines".as_ref(),
+                "--json".as_ref(),
+                json.as_os_str(),
+                clip.as_os_str(),
+            ],
+        );
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(report["keyframe_lookahead"], look.parse::<u32>().unwrap());
+        assert_eq!(
+            stdout.contains("keyframe lookahead 3"),
+            look == "3",
+            "{stdout}"
+        );
+        per_frame(&report["models"][0], "psnr")
+    };
+    // Keys at 0 and 3; frames 1, 2, 4 and 5 are measured. Only frame 2 is nearer to the next
+    // key (3) than to the last one (0); 4 and 5 have no key in the next three frames.
+    let (plain, looked) = (run("0"), run("3"));
+    assert_eq!(looked.len(), 4);
+    assert_eq!(looked[0], plain[0]);
+    assert_eq!(looked[2..], plain[2..]);
+    assert!(looked[1] != plain[1], "frame 2 took nothing of key 3");
+
+    // Independently: the chain in `fill` with the keyframe carry from key 0, then key 3 moved
+    // back into frame 2 (tcvc-core's KeyframeBack, the flow on), measured against frame 2.
+    let frames = gsttcvc::video::load_clip(&clip, 64, 48, gsttcvc::video::Fit::Stretch, Some(6))
+        .unwrap()
+        .frames;
+    let art = |rgb: &[u8]| {
+        let lines = gsttcvc::edges::line_art(
+            &grey_of_rgb(rgb),
+            64,
+            48,
+            &gsttcvc::edges::Params::default(),
+        )
+        .unwrap();
+        Tensor::from_slice(&lines)
+            .view([1, 1, 48, 64])
+            .to_kind(Kind::Float)
+            / 255.0
+    };
+    let key = |rgb: &[u8]| gsttcvc::model::stream::rgb8_to_tensor(rgb, 64, 48);
+    let loaded = ModelFile::load(a, Device::Cpu, Kind::Float).unwrap();
+    let mut chain = StreamColorizer::new(
+        loaded.generator,
+        InputMode::Lineart,
+        64,
+        48,
+        DEFAULT_SCENE_THRESHOLD,
+    )
+    .unwrap();
+    chain
+        .set_previous(&key(&frames[0]), &art(&frames[0]))
+        .unwrap();
+    let mut out = Vec::new();
+    for f in &frames[1..3] {
+        let x = art(f);
+        let step = chain.step(&x).unwrap();
+        let composed = chain
+            .compose(&step.prediction, &x, OutputMode::Fill)
+            .unwrap();
+        gsttcvc::model::stream::tensor_to_rgb8(&composed, &mut out).unwrap();
+    }
+    assert!(chain
+        .set_previous(&key(&frames[3]), &art(&frames[3]))
+        .unwrap()
+        .is_none());
+    let mut back = gsttcvc::model::stream::KeyframeBack::new(
+        &key(&frames[3]),
+        &art(&frames[3]),
+        InputMode::Lineart,
+        true,
+    )
+    .unwrap();
+    assert!(back.paint(&mut out, &art(&frames[2])).unwrap());
+    let xp = Plane::packed(&out, 64, 48, 64 * 3, 3, [0, 1, 2]).unwrap();
+    let rp = Plane::packed(&frames[2], 64, 48, 64 * 3, 3, [0, 1, 2]).unwrap();
+    let want = metrics::psnr(&xp, &rp).unwrap().psnr_avg;
+    assert!(
+        (looked[1] - want).abs() < 1e-9,
+        "{} against {want}",
+        looked[1]
+    );
+
+    // Without keyframes the flag is refused.
+    let e = eval_tiny(
+        a,
+        &[
+            "--keyframe-lookahead".as_ref(),
+            "3".as_ref(),
+            clip.as_os_str(),
+        ],
+    );
+    assert_eq!(e.status.code(), Some(2), "{}", text(&e.stderr));
+    assert!(
+        text(&e.stderr).contains("--keyframes"),
+        "{}",
+        text(&e.stderr)
+    );
+}
+
+#[test]
 fn the_tail_of_several_videos_is_evaluated_and_reported_per_video() {
     let [a, _] = models();
     let clip = sample(CLIP_720P);
