@@ -719,7 +719,7 @@ fn lookahead_clip(dir: &Path, w: u32, h: u32, keys: &[usize]) -> (Vec<Vec<u8>>, 
 fn keyframe_lookahead_moves_the_next_keyframe_back_into_the_frames_that_wait_for_it() {
     let (w, h) = (160u32, 96u32);
     let dir = scratch_dir("keyframe-lookahead");
-    let (art, pattern) = lookahead_clip(&dir, w, h, &[1, 6]);
+    let (art, pattern) = lookahead_clip(&dir, w, h, &[2, 6]);
     let props = |look: &'static str| {
         vec![
             ("keyframe-location", pattern.to_str().unwrap().to_string()),
@@ -736,10 +736,12 @@ fn keyframe_lookahead_moves_the_next_keyframe_back_into_the_frames_that_wait_for
     let mut c = new("0");
     let plain: Vec<Vec<u8>> = (0..8).map(|i| c.push(&art[i], i as u64)).collect();
 
-    // With it: frame 0 (no keyframe before it) waits for the key at 1; of frames 2-5, those
-    // nearer to the key at 6 than to the key at 1 (4 and 5) wait for it; frame 7 has no key
-    // in the next 8 frames. A tag after frame 4 keeps its place among the held frames.
-    let mut c = new("8");
+    // With a lookahead of 4: frame 0, the first of the stream, goes out at once (the sinks
+    // preroll on it); frame 1 (its shot has no keyframe before it) waits for the key at 2; of
+    // frames 3-5 only 5 is nearer to the key at 6 than to the key at 2; frame 7 has no key in
+    // the next 4 frames. Every frame after the first goes out 4 frames later, the rest at the
+    // end of the stream. A tag after frame 4 keeps its place among the held frames.
+    let mut c = new("4");
     let mut got = Vec::new();
     for (i, a) in art.iter().enumerate() {
         c.h.push(gray_buffer(a, w, h, i as u64)).unwrap();
@@ -749,12 +751,9 @@ fn keyframe_lookahead_moves_the_next_keyframe_back_into_the_frames_that_wait_for
         }
         let out = pulled(&mut c);
         let want: &[u64] = match i {
-            0 => &[],
-            1 => &[0, 1],
-            2 | 3 => &[i as u64],
-            4 | 5 => &[],
-            6 => &[4, 5, 6],
-            _ => &[i as u64],
+            0 => &[0],
+            1..=4 => &[],
+            _ => &[i as u64 - 4],
         };
         let pts: Vec<_> = out
             .iter()
@@ -764,8 +763,17 @@ fn keyframe_lookahead_moves_the_next_keyframe_back_into_the_frames_that_wait_for
         got.extend(out.into_iter().map(|(_, rgb)| rgb));
     }
     assert!(c.h.push_event(gst::event::Eos::new()));
-    assert!(c.h.try_pull().is_none());
-    assert_eq!(got.len(), 8);
+    let rest = pulled(&mut c);
+    let pts: Vec<_> = rest
+        .iter()
+        .map(|(p, _)| p.unwrap().mseconds() / 40)
+        .collect();
+    assert_eq!(
+        pts,
+        [4, 5, 6, 7],
+        "the end of the stream lets the held frames go"
+    );
+    got.extend(rest.into_iter().map(|(_, rgb)| rgb));
 
     // The held frames: the output without the lookahead, the key moved back into it nearest
     // first (tcvc-core's KeyframeBack, as tcvc-episode --keyframe-backward), the flow on.
@@ -779,7 +787,7 @@ fn keyframe_lookahead_moves_the_next_keyframe_back_into_the_frames_that_wait_for
         model::stream::read_rgb(dir.join(format!("key_{k:03}.png")).to_str().unwrap()).unwrap()
     };
     let mut want = plain.clone();
-    for (k, waiting) in [(1usize, vec![0usize]), (6, vec![5, 4])] {
+    for (k, waiting) in [(2usize, vec![1usize]), (6, vec![5])] {
         let mut back = model::stream::KeyframeBack::new(
             &key(k),
             &tensor(&art[k]),
@@ -794,7 +802,7 @@ fn keyframe_lookahead_moves_the_next_keyframe_back_into_the_frames_that_wait_for
     for t in 0..8 {
         assert_eq!(got[t], want[t], "frame {t}");
     }
-    for t in [0, 4, 5] {
+    for t in [1, 5] {
         let moved = (0..(w * h) as usize)
             .filter(|&i| got[t][3 * i..3 * i + 3] != plain[t][3 * i..3 * i + 3])
             .count();
@@ -811,8 +819,7 @@ fn keyframe_lookahead_moves_the_next_keyframe_back_into_the_frames_that_wait_for
 }
 
 #[test]
-fn keyframe_lookahead_lets_its_frames_go_at_resets_and_eos_drops_them_at_flushes_and_adds_latency()
-{
+fn keyframe_lookahead_stops_at_resets_and_flushes_ends_with_the_stream_and_adds_latency() {
     let (w, h) = (160u32, 96u32);
     let dir = scratch_dir("keyframe-lookahead-ends");
     let (art, pattern) = lookahead_clip(&dir, w, h, &[6]);
@@ -836,6 +843,7 @@ fn keyframe_lookahead_lets_its_frames_go_at_resets_and_eos_drops_them_at_flushes
     let mut plain = new("0");
     let mut want: Vec<Vec<u8>> = (0..4).map(|i| plain.push(&art[i], i as u64)).collect();
     want.push(plain.push_buf(discont(4)));
+    want.extend((5..7).map(|i| plain.push(&art[i], i as u64)));
 
     let mut c = new("8");
     assert_eq!(
@@ -843,21 +851,28 @@ fn keyframe_lookahead_lets_its_frames_go_at_resets_and_eos_drops_them_at_flushes
         gst::ClockTime::from_mseconds(8 * 40),
         "eight frames at 25 frames/s"
     );
-    // Frames 0-3 wait for the key at 6; a discontinuity at 4 lets them go as they are, and 4
-    // waits in its turn until the end of the stream.
+    // Frame 0 goes out at once; 1-3 wait for the key at 6, but a discontinuity at 4 starts
+    // another shot: they stay as they are, while 4 and 5 take the key moved back. All go out at
+    // the end of the stream (fewer than 8 newer frames came).
     for (i, a) in art.iter().enumerate().take(4) {
         c.h.push(gray_buffer(a, w, h, i as u64)).unwrap();
     }
-    assert!(pulled(&mut c).is_empty(), "frames 0-3 wait");
+    assert_eq!(pulled(&mut c).len(), 1, "frame 0 goes out, 1-3 wait");
     c.h.push(discont(4)).unwrap();
-    let out = pulled(&mut c);
-    assert_eq!(out.len(), 4);
+    for (i, a) in art.iter().enumerate().skip(5).take(2) {
+        c.h.push(gray_buffer(a, w, h, i as u64)).unwrap();
+    }
+    assert!(pulled(&mut c).is_empty());
     assert!(c.h.push_event(gst::event::Eos::new()));
-    let rest = pulled(&mut c);
-    assert_eq!(rest.len(), 1, "the end of the stream lets frame 4 go");
-    for (t, (pts, rgb)) in out.iter().chain(&rest).enumerate() {
+    let out = pulled(&mut c);
+    assert_eq!(out.len(), 6, "the end of the stream lets frames 1-6 go");
+    for (t, (pts, rgb)) in (1..).zip(&out) {
         assert_eq!(*pts, Some(gst::ClockTime::from_mseconds(40 * t as u64)));
-        assert_eq!(rgb, &want[t], "frame {t} goes out as without the lookahead");
+        if t == 4 || t == 5 {
+            assert!(rgb != &want[t], "frame {t} took nothing of the key");
+        } else {
+            assert_eq!(rgb, &want[t], "frame {t} goes out as without the lookahead");
+        }
     }
 
     // A flush drops what waits.
@@ -865,6 +880,7 @@ fn keyframe_lookahead_lets_its_frames_go_at_resets_and_eos_drops_them_at_flushes
     for (i, a) in art.iter().enumerate().take(3) {
         c.h.push(gray_buffer(a, w, h, i as u64)).unwrap();
     }
+    assert_eq!(pulled(&mut c).len(), 1);
     assert!(c.h.push_event(gst::event::FlushStart::new()));
     assert!(c.h.push_event(gst::event::FlushStop::new(true)));
     assert!(c.h.push_event(gst::event::Eos::new()));

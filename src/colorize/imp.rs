@@ -220,9 +220,13 @@ struct State {
     pending: Option<Reason>,
     /// Outputs held for the next keyframe (`keyframe-lookahead`).
     look: Lookahead<Held>,
-    /// Set by `transform_frame` when the frame it made waits for a keyframe (its input plane);
-    /// taken by `generate_output` with the frame's buffer.
-    hold_next: Option<Vec<u8>>,
+    /// Set by `transform_frame` when the frame it made is held (`keyframe-lookahead`): with its
+    /// input plane when it waits for a keyframe; taken by `generate_output` with its buffer.
+    hold_next: Option<Option<Vec<u8>>>,
+    /// No frame went out since the stream started or was flushed: the next one never waits,
+    /// so that the sinks preroll on it (a pipeline that also plays audio would otherwise stop
+    /// with its audio queue full while the first frames wait).
+    fresh: bool,
 }
 
 #[derive(Default)]
@@ -421,7 +425,7 @@ impl ObjectImpl for Colorize {
                     .build(),
                 glib::ParamSpecUInt::builder("keyframe-lookahead")
                     .nick("Keyframe lookahead")
-                    .blurb("Frames (0 = off) to look ahead for the next artist keyframe: with keyframe-location and keyframe-carry in the fill output, a frame nearer to a keyframe file of the next this-many frames than to the last keyframe waits for it, and the keyframe is moved back into it with the camera and along the optical flow (keyframe-flow), as tcvc-episode colorize --keyframe-backward does, before the frames go out in order. Not across resets or cuts. Adds this many frames of latency (reported to latency queries) and holds up to this many output frames in memory")
+                    .blurb("Frames (0 = off) to look ahead for the next artist keyframe: with keyframe-location and keyframe-carry in the fill output, a frame nearer to a keyframe file of the next this-many frames than to the last keyframe waits for it, and the keyframe is moved back into it with the camera and along the optical flow (keyframe-flow), as tcvc-episode colorize --keyframe-backward does, before the frames go out in order. Not across resets or cuts. Every frame but the first after a start or flush (on which the sinks preroll) goes out this many frames late: latency reported to latency queries, and this many output frames held in memory")
                     .maximum(MAX_LOOKAHEAD)
                     .default_value(0)
                     .mutable_ready()
@@ -641,6 +645,7 @@ impl BaseTransformImpl for Colorize {
             pending: None,
             look: Lookahead::default(),
             hold_next: None,
+            fresh: true,
         });
         Ok(())
     }
@@ -677,25 +682,24 @@ impl BaseTransformImpl for Colorize {
                 return Ok(GenerateOutputSuccess::Buffer(buffer));
             }
             GenerateOutputSuccess::Buffer(buffer) => {
-                // A waiting frame leaves the output pool's buffer to the next frame.
-                let buffer = if hold.is_some() {
-                    buffer.copy_deep().map_err(|e| {
-                        gst::element_imp_error!(
-                            self,
-                            gst::CoreError::Failed,
-                            ["Cannot hold a frame for keyframe-lookahead: {e}"]
-                        );
-                        gst::FlowError::Error
-                    })?
-                } else {
-                    buffer
-                };
-                st.look.push(Held::Frame(buffer), hold);
+                // A held frame leaves the output pool's buffer to the next frame.
+                let buffer = buffer.copy_deep().map_err(|e| {
+                    gst::element_imp_error!(
+                        self,
+                        gst::CoreError::Failed,
+                        ["Cannot hold a frame for keyframe-lookahead: {e}"]
+                    );
+                    gst::FlowError::Error
+                })?;
+                st.look.push(Held::Frame(buffer), hold.flatten());
             }
             other if st.look.is_empty() => return Ok(other),
             _ => (),
         }
         drop(guard);
+        // Every held frame goes out once `keyframe-lookahead` newer frames came: the same delay
+        // for all, so that a synchronised sink sees a steady stream.
+        let keep = self.settings.lock().unwrap().keyframe_lookahead as usize;
         // The base class calls this again while it returns buffers: one held output a call.
         loop {
             let next = self
@@ -703,7 +707,7 @@ impl BaseTransformImpl for Colorize {
                 .lock()
                 .unwrap()
                 .as_mut()
-                .and_then(|st| st.look.pop_ready());
+                .and_then(|st| st.look.pop_ready(keep));
             match next {
                 Some(Held::Frame(buffer)) => return Ok(GenerateOutputSuccess::Buffer(buffer)),
                 Some(Held::Event(event)) => {
@@ -745,7 +749,7 @@ impl BaseTransformImpl for Colorize {
                 match event.type_() {
                     // These keep their place among the held frames.
                     T::Tag | T::CustomDownstream | T::CustomDownstreamSticky | T::CustomBoth => {
-                        st.look.push(Held::Event(event), None);
+                        st.look.push_other(Held::Event(event));
                         return true;
                     }
                     // The others (EOS, a segment, caps, a gap, a new stream...) end the wait.
@@ -763,12 +767,14 @@ impl BaseTransformImpl for Colorize {
                 self.reset_chain(Reason::Flush);
                 if let Some(st) = self.state.lock().unwrap().as_mut() {
                     st.look = Lookahead::default();
+                    st.fresh = true;
                 }
             }
             gst::EventView::StreamStart(_) => {
                 self.reset_chain(Reason::StreamStart);
                 if let Some(st) = self.state.lock().unwrap().as_mut() {
                     st.counter = 0;
+                    st.fresh = true;
                 }
             }
             gst::EventView::Gap(_) => self.reset_chain(Reason::Gap),
@@ -1020,6 +1026,9 @@ impl VideoFilterImpl for Colorize {
                 look.keyframe(n, None, |_, _, _| Ok::<(), String>(()))
                     .map_err(|e| fail("Moving the keyframe back", &e))?;
             }
+            if lookahead > 0 && !st.fresh {
+                st.hold_next = Some(None);
+            }
             crate::model::stream::resize(&key.to_device(device), h as i64, w as i64)
                 .map_err(|e| fail("Keyframe", &e))?
         } else {
@@ -1042,10 +1051,12 @@ impl VideoFilterImpl for Colorize {
                 }
                 _ => None,
             };
-            if stream.colorizer.keyframe_carry() && look.waits(n, next_key) {
-                st.hold_next = Some(stream.grey.clone());
-            } else {
+            let waits = stream.colorizer.keyframe_carry() && look.waits(n, next_key);
+            if !waits || st.fresh {
                 look.release();
+            }
+            if lookahead > 0 && !st.fresh {
+                st.hold_next = Some(waits.then(|| stream.grey.clone()));
             }
             stream
                 .colorizer
@@ -1054,6 +1065,7 @@ impl VideoFilterImpl for Colorize {
         };
 
         // 1x3xHxW [0,1] -> HxWx3 u8 on the CPU -> output rows.
+        st.fresh = false;
         tensor_to_rgb8(&rgb, &mut stream.rgb).map_err(|e| fail("Colorization failed", &e))?;
         pack_rgb(&stream.rgb, w, outframe)?;
         drop(guard);

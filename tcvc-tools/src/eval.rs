@@ -583,7 +583,7 @@ fn run_clip(
             };
             look.push(Ok((idx, out.clone())), waits.then(|| plane.to_vec()));
         }
-        while let Some(held) = look.pop_ready() {
+        while let Some(held) = look.pop_ready(0) {
             measure_in_order(held, &mut figures)?;
         }
         progress.inc(1);

@@ -14,13 +14,14 @@ pub fn waits_for(n: u64, next: u64, last: Option<u64>) -> bool {
     next > n && last.is_none_or(|l| next - n < n - l)
 }
 
-/// Outputs in stream order, each either waiting for the next keyframe (with its
+/// Outputs in stream order: frames, each either waiting for the next keyframe (with its
 /// full-resolution input plane, `width × height` bytes, which [`KeyframeBack::paint`] needs) or
-/// free to go. Items that do not wait (events, frames after a reset) queue behind waiting ones
-/// and go with them.
+/// free to go, and other items (events) that keep their place among them. Nothing overtakes a
+/// waiting frame.
 #[derive(Debug)]
 pub struct Lookahead<T> {
-    queue: VecDeque<(T, Option<Vec<u8>>)>,
+    /// (item, its input plane while it waits, whether it is a frame).
+    queue: VecDeque<(T, Option<Vec<u8>>, bool)>,
     last_key: Option<u64>,
 }
 
@@ -39,9 +40,14 @@ impl<T> Lookahead<T> {
         next.is_some_and(|k| waits_for(n, k, self.last_key))
     }
 
-    /// Queues `item`: waiting with its input plane `input`, or free (`None`).
+    /// Queues a frame: waiting with its input plane `input`, or free (`None`).
     pub fn push(&mut self, item: T, input: Option<Vec<u8>>) {
-        self.queue.push_back((item, input));
+        self.queue.push_back((item, input, true));
+    }
+
+    /// Queues an item that is not a frame (an event): it goes when the frames before it have.
+    pub fn push_other(&mut self, item: T) {
+        self.queue.push_back((item, None, false));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -50,12 +56,12 @@ impl<T> Lookahead<T> {
 
     /// Whether some item waits.
     pub fn waiting(&self) -> bool {
-        self.queue.iter().any(|(_, i)| i.is_some())
+        self.queue.iter().any(|(_, i, _)| i.is_some())
     }
 
     /// Lets every item go as it is (a frame that does not wait, a cut at a keyframe).
     pub fn release(&mut self) {
-        for (_, input) in &mut self.queue {
+        for (_, input, _) in &mut self.queue {
             *input = None;
         }
     }
@@ -80,7 +86,7 @@ impl<T> Lookahead<T> {
         self.last_key = Some(n);
         if let Some(back) = back {
             // Nearest first; free items (events among the waiting frames) are passed over.
-            for (item, input) in self.queue.iter_mut().rev() {
+            for (item, input, _) in self.queue.iter_mut().rev() {
                 if let Some(plane) = input.take() {
                     paint(item, back, &plane)?;
                 }
@@ -90,17 +96,21 @@ impl<T> Lookahead<T> {
         Ok(())
     }
 
-    /// The oldest item, if it may go.
-    pub fn pop_ready(&mut self) -> Option<T> {
+    /// The oldest item, if it may go: it does not wait, and it is not a frame or more than
+    /// `keep` frames are queued (the element keeps its lookahead's frames so that every frame
+    /// goes out the same number of frames late; a waiting frame never outlives `keep` newer
+    /// frames, since its keyframe is at most that many frames after it).
+    pub fn pop_ready(&mut self, keep: usize) -> Option<T> {
         match self.queue.front()? {
-            (_, Some(_)) => None,
-            _ => self.queue.pop_front().map(|(item, _)| item),
+            (_, Some(_), _) => None,
+            (_, None, true) if self.queue.iter().filter(|e| e.2).count() <= keep => None,
+            _ => self.queue.pop_front().map(|(item, ..)| item),
         }
     }
 
     /// Every item, oldest first, as they are (the end of the stream: no keyframe comes).
     pub fn drain(&mut self) -> impl Iterator<Item = T> + '_ {
-        self.queue.drain(..).map(|(item, _)| item)
+        self.queue.drain(..).map(|(item, ..)| item)
     }
 }
 
@@ -119,10 +129,11 @@ mod tests {
         let mut l = Lookahead::default();
         l.push("a", None);
         l.push("b", Some(vec![1]));
-        l.push("tag", None);
+        l.push_other("tag");
         l.push("c", Some(vec![2]));
-        assert_eq!(l.pop_ready(), Some("a"));
-        assert_eq!(l.pop_ready(), None, "b waits, and what follows it");
+        assert_eq!(l.pop_ready(3), None, "three frames are kept");
+        assert_eq!(l.pop_ready(0), Some("a"));
+        assert_eq!(l.pop_ready(0), None, "b waits, and what follows it");
         assert!(l.waiting());
         // No `KeyframeBack` (a cut at the key): everything goes as it is, in order.
         l.keyframe(9, None, |_, _, _| Err("not painted")).unwrap();
@@ -144,7 +155,7 @@ mod tests {
         )
         .unwrap();
         l.push("a", Some(vec![1]));
-        l.push("tag", None);
+        l.push_other("tag");
         l.push("b", Some(vec![2]));
         let mut order = Vec::new();
         l.keyframe(30, Some(&mut back), |item, _, plane| {
@@ -153,7 +164,13 @@ mod tests {
         })
         .unwrap();
         assert_eq!(order, [("b", 2), ("a", 1)]);
-        assert_eq!(l.pop_ready(), Some("a"));
+        assert_eq!(l.pop_ready(1), Some("a"));
+        assert_eq!(
+            l.pop_ready(1),
+            Some("tag"),
+            "an event goes when the frame before it has"
+        );
+        assert_eq!(l.pop_ready(1), None, "one frame is kept");
         assert!(!l.waits(31, Some(40)), "31 is nearer to the key at 30");
     }
 }
