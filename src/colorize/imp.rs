@@ -942,7 +942,7 @@ impl VideoFilterImpl for Colorize {
         outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         // Only what applies per frame (no copy of the whole settings per frame).
-        let (output_mode, keyframe_location, lookahead) = {
+        let (output_mode, keyframe_location, mut lookahead) = {
             let s = self.settings.lock().unwrap();
             (
                 s.output_mode,
@@ -950,6 +950,10 @@ impl VideoFilterImpl for Colorize {
                 u64::from(s.keyframe_lookahead),
             )
         };
+        // Pulled frames must come out one for one: no lookahead then.
+        if self.obj().sink_pad().mode() == gst::PadMode::Pull {
+            lookahead = 0;
+        }
         let mut guard = self.state.lock().unwrap();
         let Some(st) = guard.as_mut() else {
             return Err(gst::FlowError::NotNegotiated);
