@@ -888,6 +888,54 @@ fn keyframe_lookahead_stops_at_resets_and_flushes_ends_with_the_stream_and_adds_
 }
 
 #[test]
+fn keyframe_lookahead_survives_a_flushing_seek_in_a_playing_pipeline() {
+    // A real pipeline over the clip with cuts (default model, fill), keys every 6 frames from
+    // the originals, a lookahead of 6: a flushing seek back to the start while frames are held
+    // drops them, and the stream then makes the whole clip again, frame for frame as a run
+    // without the seek (the first frame after the flush goes out at once, as at the start).
+    init();
+    let dir = scratch_dir("keyframe-lookahead-seek");
+    let clip = clip_with_cuts(&dir);
+    let keys = dir.join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    for (i, f) in decoded_rgb(&clip).iter().enumerate().step_by(6) {
+        write_png(&keys.join(format!("{i:05}.png")), f, 180, 3);
+    }
+    let description = format!(
+        "filesrc location=\"{}\" ! decodebin ! videoconvert ! tcvclineart ! tcvccolorize \
+         output-mode=fill keyframe-lookahead=6 keyframe-location=\"{}\" ! \
+         video/x-raw,format=RGB ! appsink name=sink sync=false",
+        clip.display(),
+        keys.join("%05d.png").display()
+    );
+    let reference = pull_all(&description);
+    let n = CUTS_CLIP_FRAMES;
+    assert_eq!(reference.len(), n);
+    let (pipeline, sink) = launch_with_sink(&description);
+    pipeline.set_state(gst::State::Playing).unwrap();
+    for _ in 0..20 {
+        sink.pull_sample().unwrap();
+    }
+    pipeline
+        .seek_simple(
+            gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
+            gst::ClockTime::ZERO,
+        )
+        .unwrap();
+    let mut after = Vec::new();
+    while let Ok(x) = sink.pull_sample() {
+        after.push(plane_packed(&x, 0).0);
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    // The seek flushed the sink and the element: no frame from before it comes out after it.
+    eprintln!("{} frames after the seek", after.len());
+    assert_eq!(after.len(), n, "frames after the seek");
+    for (t, (got, want)) in after.iter().zip(&reference).enumerate() {
+        assert!(got == want, "frame {t} after the seek differs");
+    }
+}
+
+#[test]
 fn a_real_scene_cut_resets_the_chain() {
     let (w, h) = (256u32, 144u32);
     // Eight frames of one shot (past the young-shot frames of the rule), then another shot.
