@@ -231,9 +231,9 @@ fn batched_shot_chains_and_shards_equal_the_element_frame_for_frame() {
     // `common::camera_hold`).
     let out = dir.join("keyed-backward");
     std::fs::create_dir_all(&out).unwrap();
-    let backward_run = |out: &Path, mode: &str, extra: &[&str]| {
+    let keyed_run = |out: &Path, batch: &str, mode: &str, extra: &[&str]| {
         let mut cmd = episode();
-        cmd.args(["colorize", "--device", "cpu", "--batch", "3"])
+        cmd.args(["colorize", "--device", "cpu", "--batch", batch])
             .args(["--output-mode", mode, "--shots"])
             .arg(&shots)
             .arg("--keyframe-location")
@@ -244,6 +244,7 @@ fn batched_shot_chains_and_shards_equal_the_element_frame_for_frame() {
             .arg(out.join("%05d.png"));
         cmd
     };
+    let backward_run = |out: &Path, mode: &str, extra: &[&str]| keyed_run(out, "3", mode, extra);
     let no_flow = ["--keyframe-backward", "--no-keyframe-flow"];
     run(&mut backward_run(&out, "fill", &no_flow));
     let back = png_frames(&out, FRAMES);
@@ -326,15 +327,7 @@ fn batched_shot_chains_and_shards_equal_the_element_frame_for_frame() {
     // after its shot's start) writes the same frames as `--keyframe-backward` at batch 1.
     let out = dir.join("keyed-backward-batch1");
     std::fs::create_dir_all(&out).unwrap();
-    run(episode()
-        .args(["colorize", "--device", "cpu", "--batch", "1"])
-        .args(["--output-mode", "fill", "--keyframe-backward", "--shots"])
-        .arg(&shots)
-        .arg("--keyframe-location")
-        .arg(&pattern)
-        .arg(&clip)
-        .arg("-o")
-        .arg(out.join("%05d.png")));
+    run(&mut keyed_run(&out, "1", "fill", &["--keyframe-backward"]));
     let looked = element_frames_with(
         &clip,
         &format!(
