@@ -39,6 +39,7 @@ impl CachedModel {
             scene_threshold,
         )?;
         c.set_blank_previous(self.meta.previous_frame == PreviousFrame::Blank);
+        c.set_previous_warp(self.meta.previous_frame == PreviousFrame::Flow);
         Ok(c)
     }
 }
