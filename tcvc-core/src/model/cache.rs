@@ -39,7 +39,6 @@ impl CachedModel {
             scene_threshold,
         )?;
         c.set_blank_previous(self.meta.previous_frame == PreviousFrame::Blank);
-        c.set_previous_warp(self.meta.previous_frame == PreviousFrame::Flow);
         Ok(c)
     }
 }

@@ -10,7 +10,7 @@
 //! | `input_mode`     | `lineart` or `greyscale` (what channel 0 holds)    |
 //! | `train_size`     | `WIDTHxHEIGHT` of the training crops, e.g. `256x256` |
 //! | `provenance`     | free text (optional; empty when absent)            |
-//! | `previous_frame` | `chain` (default), `blank` (the always-blank ablation) or `flow` (the chain, the previous frame moved along the line art's optical flow) |
+//! | `previous_frame` | `chain` (default) or `blank` (the always-blank ablation) |
 //! | `output_mode`    | optional: `ink`, `luma`, `color` or `fill`, the output that measured best for the model; `output-mode=auto` uses it |
 //!
 //! A pix2pix U-Net baseline file has `format` `tcvc-pix2pix-unet`, `channels` (`ngf`) and
@@ -146,10 +146,6 @@ pub enum PreviousFrame {
     /// The ablation trained with the previous frame always blank (`tcvc-train --prev-prob 0`):
     /// it is run with a blank previous frame too.
     Blank,
-    /// The chain, with the previous frame moved along the optical flow from each frame's line
-    /// art to the last one's before the network sees it (`tcvc-train --previous-warp`;
-    /// [`super::flow::warp_previous`]).
-    Flow,
 }
 
 impl PreviousFrame {
@@ -158,7 +154,6 @@ impl PreviousFrame {
         match self {
             PreviousFrame::Chain => "chain",
             PreviousFrame::Blank => "blank",
-            PreviousFrame::Flow => "flow",
         }
     }
 }
@@ -584,12 +579,11 @@ pub(crate) fn parse_metadata(m: &HashMap<String, String>) -> Result<(GeneratorCo
     let previous_frame = match m.get("previous_frame").map(|v| v.trim()) {
         None | Some("chain") => PreviousFrame::Chain,
         Some("blank") => PreviousFrame::Blank,
-        Some("flow") => PreviousFrame::Flow,
         Some(other) => {
             return Err(ModelError::InvalidMetadata {
                 key: "previous_frame",
                 value: other.to_string(),
-                expected: "`chain`, `blank` or `flow`",
+                expected: "`chain` or `blank`",
             })
         }
     };

@@ -25,11 +25,9 @@
 //! docs/model-card.md stage 16).
 
 use super::carry::{dilate, shrink_and_soften};
-use super::ModelError;
 use opencv::core::{Mat, Scalar, Vec2f, CV_32F, CV_8U};
 use opencv::prelude::*;
 use opencv::video::DISOpticalFlow;
-use tch::Tensor;
 
 /// The forward–backward miss, in pixels of the full-size frame, at and beyond which a pixel is
 /// not moved along the flow (the prototype's `tools/experiments/flow-carry.py --fb`).
@@ -164,70 +162,6 @@ fn resize_taps(n: usize, m: usize) -> Vec<(usize, usize, f32)> {
             }
         })
         .collect()
-}
-
-/// The search image of one working-size input (`h × w` values in `[0, 1]`: line art, black on
-/// white, or grey), softened by [`FLOW_BLUR`].
-fn input_image(small: &[f32], width: usize, height: usize) -> opencv::Result<Mat> {
-    let mut m = zeros(height, width, CV_8U)?;
-    for (d, &v) in m.data_typed_mut::<u8>()?.iter_mut().zip(small) {
-        *d = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
-    }
-    shrink_and_soften(&m, width, height, 1, FLOW_BLUR)
-}
-
-/// The previous frame moved along the optical flow of the inputs (a model with
-/// `previous_frame = flow`, `tcvc-train --previous-warp`): each sample of `prev` (`N × 3 × H ×
-/// W`, the frame of the inputs `last`, `N × 1 × H × W`) sampled, bilinear and the border
-/// replicated, where OpenCV's DIS flow ([`FLOW_PRESET`]) from this frame's input `input` to
-/// `last` says each pixel came from. The same for training and inference: the network sees
-/// the colours of `t − 1` where the lines of `t` are. Inputs smaller than [`FLOW_MIN_SIDE`] on a
-/// side keep `prev` as it is. On `prev`'s device and kind; no gradient.
-pub fn warp_previous(prev: &Tensor, last: &Tensor, input: &Tensor) -> Result<Tensor, ModelError> {
-    let s = prev.size();
-    let (n, h, w) = (s[0], s[2] as usize, s[3] as usize);
-    if w.min(h) < FLOW_MIN_SIDE {
-        return Ok(prev.shallow_clone());
-    }
-    let t = ModelError::torch("moving the previous frame along the flow");
-    let cpu = |x: &Tensor| -> Result<Vec<f32>, ModelError> {
-        x.f_detach()
-            .and_then(|x| x.f_to_device(tch::Device::Cpu))
-            .and_then(|x| x.f_to_kind(tch::Kind::Float))
-            .and_then(|x| x.f_contiguous())
-            .and_then(|x| x.f_flatten(0, -1))
-            .and_then(|x| Vec::<f32>::try_from(&x))
-            .map_err(ModelError::torch(
-                "moving the previous frame along the flow",
-            ))
-    };
-    let (p, a, b) = (cpu(prev)?, cpu(last)?, cpu(input)?);
-    let plane = w * h;
-    let oc = ModelError::opencv;
-    let mut out = Vec::with_capacity(p.len());
-    let mut dis = DISOpticalFlow::create(FLOW_PRESET).map_err(oc("the optical flow"))?;
-    for i in 0..n as usize {
-        let before = input_image(&a[i * plane..(i + 1) * plane], w, h).map_err(oc("the flow"))?;
-        let now = input_image(&b[i * plane..(i + 1) * plane], w, h).map_err(oc("the flow"))?;
-        let mut fw = Mat::default();
-        dis.calc(&now, &before, &mut fw)
-            .map_err(oc("the optical flow"))?;
-        let (mx, my) = maps(&fw, 1.0, 1.0).map_err(oc("the flow's maps"))?;
-        for c in 0..3 {
-            let k = (3 * i + c) * plane;
-            let mut src = zeros(h, w, CV_32F).map_err(oc("the previous frame"))?;
-            src.data_typed_mut::<f32>()
-                .map_err(oc("the previous frame"))?
-                .copy_from_slice(&p[k..k + plane]);
-            let moved = remap(&src, &mx, &my).map_err(oc("moving the previous frame"))?;
-            out.extend_from_slice(moved.data_typed::<f32>().map_err(oc("the moved frame"))?);
-        }
-    }
-    Tensor::f_from_slice(&out)
-        .and_then(|x| x.f_view([n, 3, h as i64, w as i64]))
-        .and_then(|x| x.f_to_device(prev.device()))
-        .and_then(|x| x.f_to_kind(prev.kind()))
-        .map_err(t)
 }
 
 impl FlowHold {
@@ -507,74 +441,6 @@ mod tests {
             }
             hold.remember(flowed, &px);
         }
-    }
-
-    /// The working-size input (`1 × 1 × H × W`: black lines on white) of a line mask.
-    fn input_of(mask: &[u8]) -> Tensor {
-        let v: Vec<f32> = mask
-            .iter()
-            .map(|&m| if m != 0 { 0.0 } else { 1.0 })
-            .collect();
-        Tensor::from_slice(&v).view([1, 1, H as i64, W as i64])
-    }
-
-    #[test]
-    fn the_previous_frame_moves_with_the_line_art_and_stays_where_nothing_moved() {
-        let (dx, dy) = (8usize, 5usize);
-        let (mask0, px0) = scene(20, 16, 22);
-        let (mask1, _) = scene(20 + dx, 16 + dy, 22);
-        let prev = Tensor::from_slice(&px0).view([1, 3, H as i64, W as i64]);
-        // A batch of two: the square moved by (8, 5), and a frame that did not change.
-        let prevs = Tensor::cat(&[&prev, &prev], 0);
-        let last = Tensor::cat(&[input_of(&mask0), input_of(&mask0)], 0);
-        let now = Tensor::cat(&[input_of(&mask1), input_of(&mask0)], 0);
-        let moved = warp_previous(&prevs, &last, &now).unwrap();
-        assert_eq!(moved.size(), [2, 3, H as i64, W as i64]);
-        let moved: Vec<f32> = Vec::try_from(moved.flatten(0, -1)).unwrap();
-        let (a, b) = moved.split_at(3 * W * H);
-        // Away from the squares' outlines (3 pixels) and the fixed lines, the moved frame is
-        // the old one shifted by (8, 5): red where the square is now, blue where it was.
-        let (mut compared, mut changed) = (0, 0);
-        for y in dy + 3..H - 3 {
-            for x in dx + 3..W - 3 {
-                let near_outline = |x0: usize, y0: usize| {
-                    let (ex, ey) = (x as i64 - x0 as i64, y as i64 - y0 as i64);
-                    let around = |d: i64| (-3..=24).contains(&d);
-                    let core = |d: i64| (3..=18).contains(&d);
-                    around(ex) && around(ey) && !(core(ex) && core(ey))
-                };
-                if near_outline(20 + dx, 16 + dy) || near_outline(20, 16) || x >= 77 || y >= 55 {
-                    continue;
-                }
-                let want = pixel(&px0, x - dx, y - dy);
-                let got = pixel(a, x, y);
-                for c in 0..3 {
-                    assert!(
-                        (got[c] - want[c]).abs() < 0.05,
-                        "({x}, {y}) is {got:?}, the old frame ({dx}, {dy}) back is {want:?}"
-                    );
-                }
-                compared += 1;
-                changed += usize::from(want != pixel(&px0, x, y));
-            }
-        }
-        assert!(compared > W * H / 3, "{compared} pixels compared");
-        assert!(
-            changed >= 50,
-            "only {changed} compared pixels differ from the old frame"
-        );
-        // Nothing moved: the frame stays as it was.
-        for (i, (&m, &p)) in b.iter().zip(&px0).enumerate() {
-            assert!(
-                (m - p).abs() < 0.02,
-                "still frame, value {i}: {m} against {p}"
-            );
-        }
-        // Too small for the search: unchanged.
-        let tiny = Tensor::rand([1, 3, 12, 40], (tch::Kind::Float, tch::Device::Cpu));
-        let l = Tensor::ones([1, 1, 12, 40], (tch::Kind::Float, tch::Device::Cpu));
-        let same = warp_previous(&tiny, &l, &l.zeros_like()).unwrap();
-        assert!(same.equal(&tiny));
     }
 
     #[test]

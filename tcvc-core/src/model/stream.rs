@@ -107,10 +107,6 @@ pub struct StreamColorizer {
     smoothed: Option<(Tensor, Tensor)>,
     /// Artist keyframes' colours carried over the `fill` regions that follow them.
     carry: KeyframeCarry,
-    /// Whether the previous frame is moved along the flow of the inputs before the network
-    /// sees it (a model with `previous_frame = flow`), and the last working-size input.
-    warp: bool,
-    last_small: Option<Tensor>,
 }
 
 /// The keyframe carry of one stream ([`super::carry`]): the regions of its last `fill` output
@@ -389,8 +385,6 @@ impl StreamColorizer {
             smoothing: 0.0,
             smoothed: None,
             carry: KeyframeCarry::default(),
-            warp: false,
-            last_small: None,
         })
     }
 
@@ -408,19 +402,6 @@ impl StreamColorizer {
     /// metadata `previous_frame = blank`), or the chain (the default for TCVC models).
     pub fn set_blank_previous(&mut self, blank: bool) {
         self.blank_previous = blank || !self.generator.uses_previous();
-    }
-
-    /// Moves the previous frame along the optical flow from each frame's working-size input to
-    /// the last one's before the network sees it ([`super::flow::warp_previous`]), as a model
-    /// trained with `tcvc-train --previous-warp` (metadata `previous_frame = flow`) expects.
-    pub fn set_previous_warp(&mut self, on: bool) {
-        self.warp = on;
-        self.last_small = None;
-    }
-
-    /// Whether the previous frame is moved along the flow ([`StreamColorizer::set_previous_warp`]).
-    pub fn previous_warp(&self) -> bool {
-        self.warp
     }
 
     /// Whether every step gets a blank previous frame (see [`StreamColorizer::set_blank_previous`]).
@@ -489,7 +470,6 @@ impl StreamColorizer {
     /// the scene detector's shot.
     pub fn reset(&mut self) {
         self.prev = None;
-        self.last_small = None;
         self.smoothed = None;
         self.carry.reset();
         self.scene.reset();
@@ -521,9 +501,6 @@ impl StreamColorizer {
         // keyframe is the new previous frame either way).
         let small = resize(input, h, w)?;
         let scene = self.scene.observe(&line_mask(self.input_mode, &small)?)?;
-        if self.warp {
-            self.last_small = Some(small.shallow_clone());
-        }
         self.smoothed = self
             .prev
             .as_ref()
@@ -579,17 +556,11 @@ impl StreamColorizer {
             self.smoothed = None;
             self.carry.reset();
         }
-        let prev = match (&self.prev, &self.last_small) {
-            (Some(p), Some(last)) if !self.blank_previous && self.warp => {
-                super::flow::warp_previous(p, last, &small)?
-            }
-            (Some(p), _) if !self.blank_previous => p.shallow_clone(),
+        let prev = match &self.prev {
+            Some(p) if !self.blank_previous => p.shallow_clone(),
             _ => Tensor::f_zeros([1, 3, h, w], (Kind::Float, self.device()))
                 .map_err(ModelError::torch("making the blank previous frame"))?,
         };
-        if self.warp {
-            self.last_small = Some(small.shallow_clone());
-        }
         let g = &self.generator;
         let pred = if self.flip_average {
             flip_averaged(&mut |x, p| run(g, x, p), &small, &prev)?

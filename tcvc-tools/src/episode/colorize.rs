@@ -101,9 +101,6 @@ struct Slot {
     /// Next frame of the shot to colorize.
     next: u64,
     prev: Option<Tensor>,
-    /// The working-size input of the frame `prev` belongs to (a model whose previous frame
-    /// moves along the flow, `previous_frame = flow`).
-    last_small: Option<Tensor>,
     /// The last smoothed prediction and its working-size input (temporal smoothing).
     smoothed: Option<(Tensor, Tensor)>,
     /// The shot's keyframe carry (the element's `keyframe-carry`).
@@ -131,9 +128,6 @@ struct Scheduler<'a> {
     req_shots: Vec<(u64, u64)>,
     net: ColorNet,
     blank_previous: bool,
-    /// The previous frame moves along the flow of the inputs (`previous_frame = flow`), as
-    /// `StreamColorizer::set_previous_warp`.
-    previous_warp: bool,
     flip_average: bool,
     smoothing: f64,
     device: Device,
@@ -177,7 +171,6 @@ impl Scheduler<'_> {
                 shot: self.next_shot,
                 next: start,
                 prev: None,
-                last_small: None,
                 smoothed: None,
                 carry: {
                     let mut c = KeyframeCarry::new(self.keyframe_carry);
@@ -255,7 +248,6 @@ impl Scheduler<'_> {
                     }
                 }
                 slot.last_key = Some(n);
-                slot.last_small = Some(p.small.shallow_clone());
                 self.done.insert(n, Done::Key(full));
                 slot.smoothed = slot
                     .prev
@@ -274,12 +266,8 @@ impl Scheduler<'_> {
             for &i in &batch_slots {
                 let slot = &self.slots[i];
                 smalls.push(self.pending[&slot.next].small.shallow_clone());
-                let small = &self.pending[&slot.next].small;
-                prevs.push(match (&slot.prev, &slot.last_small) {
-                    (Some(p), Some(last)) if !self.blank_previous && self.previous_warp => {
-                        crate::model::flow::warp_previous(p, last, small)?
-                    }
-                    (Some(p), _) if !self.blank_previous => p.shallow_clone(),
+                prevs.push(match &slot.prev {
+                    Some(p) if !self.blank_previous => p.shallow_clone(),
                     _ => Tensor::f_zeros([1, 3, h, w], (Kind::Float, self.device))
                         .map_err(torch("blank previous frame"))?,
                 });
@@ -302,9 +290,6 @@ impl Scheduler<'_> {
                     .pending
                     .remove(&slot.next)
                     .expect("a ready frame is loaded");
-                if self.previous_warp {
-                    slot.last_small = Some(frame.small.shallow_clone());
-                }
                 let shown = match &slot.smoothed {
                     Some((before, small_before)) if self.smoothing > 0.0 => {
                         smooth_step(&pred, before, &frame.small, small_before, self.smoothing)?
@@ -381,7 +366,6 @@ pub fn colorize(
     let mut sched = Scheduler {
         req_shots: shots,
         blank_previous: !net.uses_previous() || req.previous.blank(req.model.meta.previous_frame),
-        previous_warp: req.model.meta.previous_frame == crate::model::PreviousFrame::Flow,
         flip_average: req.flip_average,
         smoothing: req.temporal_smoothing,
         net,

@@ -251,12 +251,6 @@ pub struct Args {
     /// unroll from the ground truth, the chain is as long as the shot. 0 = off. TCVC only.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub chain_walkers: usize,
-    /// Moves every previous frame (ground truth, degraded, self-fed or a walker's) along the
-    /// optical flow from this frame's line art to the last one's before the generator sees it,
-    /// as the element then does at inference (the exported file says `previous_frame = flow`):
-    /// the colours of t − 1 arrive where the lines of t are. TCVC only.
-    #[arg(long)]
-    pub previous_warp: bool,
     /// Weight of the temporal loss: L1 between G_t − G_{t−1} and F_t − F_{t−1} on self-fed and
     /// walking samples (where G_{t−1} is the generator's own previous output); needs
     /// --self-feed or --chain-walkers.
@@ -542,15 +536,14 @@ impl RunConfig {
         }
         let recipe_flags = args.self_feed > 0.0
             || args.chain_walkers > 0
-            || args.previous_warp
             || args.degrade_prev > 0.0
             || args.temporal_weight != 0.0
             || args.self_feed_ramp > 0
             || args.unroll != 1;
         if args.arch == Arch::Pix2pix && recipe_flags {
             return Err(TrainError::usage(
-                "--self-feed, --self-feed-ramp, --unroll, --chain-walkers, --previous-warp, \
-                 --degrade-prev and --temporal-weight are for --arch tcvc: the pix2pix U-Net has no previous-frame input",
+                "--self-feed, --self-feed-ramp, --unroll, --chain-walkers, --degrade-prev and \
+                 --temporal-weight are for --arch tcvc: the pix2pix U-Net has no previous-frame input",
             ));
         }
         if !(args.temporal_weight >= 0.0 && args.temporal_weight.is_finite()) {
@@ -585,12 +578,6 @@ impl RunConfig {
                  every batch",
                 args.chain_walkers, args.batch_size
             )));
-        }
-        if args.previous_warp && args.prev_prob == 0.0 && args.chain_walkers == 0 {
-            return Err(TrainError::usage(
-                "--previous-warp moves the previous frame, but --prev-prob 0 without \
-                 --chain-walkers never gives one: drop --previous-warp or add --chain-walkers N",
-            ));
         }
         if args.prev_prob == 0.0 && (args.self_feed > 0.0 || args.degrade_prev > 0.0) {
             return Err(TrainError::usage(
@@ -642,7 +629,6 @@ impl RunConfig {
                 unroll: args.unroll as usize,
                 degrade: args.degrade_prev,
                 walkers: args.chain_walkers,
-                warp: args.previous_warp,
             },
             temporal_weight: args.temporal_weight,
             adv_weight: args.adv_weight,
@@ -715,7 +701,7 @@ impl RunConfig {
                 other.prev_prob.to_string(),
             ),
             (
-                "--self-feed/--self-feed-ramp/--unroll/--degrade-prev/--chain-walkers/--previous-warp",
+                "--self-feed/--self-feed-ramp/--unroll/--degrade-prev/--chain-walkers",
                 format!("{:?}", self.recipe),
                 format!("{:?}", other.recipe),
             ),

@@ -160,8 +160,6 @@ pub struct Nets {
     input_mode: InputMode,
     /// Trained without the previous frame (`--prev-prob 0`): run with a blank one.
     blank_previous: bool,
-    /// Whether the chain's previous frame is moved along the flow (`--previous-warp`).
-    previous_warp: bool,
 }
 
 fn trainable(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
@@ -241,7 +239,6 @@ impl Nets {
                 .parse()
                 .map_err(|e| TrainError::usage(format!("{e}")))?,
             blank_previous: config.blank_previous(),
-            previous_warp: config.recipe.warp,
         })
     }
 
@@ -364,8 +361,7 @@ impl Nets {
                 &self.weights,
             )?;
             let temporal = if self.temporal_weight > 0.0 {
-                let before = b.prev_unmoved.as_ref().unwrap_or(&b.prev);
-                temporal_loss(&fake, before, &b.target, &b.prev_truth, &b.self_fed)?
+                temporal_loss(&fake, &b.prev, &b.target, &b.prev_truth, &b.self_fed)?
                     .map(|t| t.f_mul_scalar(self.temporal_weight))
                     .transpose()?
             } else {
@@ -468,7 +464,6 @@ impl Nets {
             DEFAULT_SCENE_THRESHOLD,
         )?;
         c.set_blank_previous(self.blank_previous);
-        c.set_previous_warp(self.previous_warp);
         Ok(c)
     }
 }

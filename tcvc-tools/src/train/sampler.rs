@@ -79,10 +79,6 @@ pub struct Recipe {
     /// (`--chain-walkers`); absent (0) in checkpoints written before they existed.
     #[serde(default)]
     pub walkers: usize,
-    /// Previous frames moved along the optical flow of the line art (`--previous-warp`);
-    /// absent (off) in checkpoints written before it existed.
-    #[serde(default)]
-    pub warp: bool,
 }
 
 impl Recipe {
@@ -413,15 +409,8 @@ impl Sampler {
 pub struct Batch {
     /// Line art or grey of frame `t`, `B × 1 × H × W`.
     pub input: Tensor,
-    /// Previous frame (ground truth `t − 1` or zeros), `B × 3 × H × W`: what the generator is
-    /// given ([`warp_previous`] moves it along the flow).
+    /// Previous frame (ground truth `t − 1` or zeros), `B × 3 × H × W`.
     pub prev: Tensor,
-    /// Line art or grey of frame `t − 1` (of `t` where the sample has no previous frame), `B ×
-    /// 1 × H × W`: the flow of [`warp_previous`] is searched between it and `input`.
-    pub prev_input: Tensor,
-    /// The previous frame before [`warp_previous`] moved it (`None`: `prev`): the temporal
-    /// loss compares the output with the frame before as it was.
-    pub prev_unmoved: Option<Tensor>,
     /// Ground truth of frame `t`, `B × 3 × H × W`.
     pub target: Tensor,
     /// Ground truth of frame `t − 1` where the sample has a previous frame (zeros elsewhere),
@@ -455,13 +444,8 @@ pub fn gather(frames: &Tensor, draws: &[Draw], device: Device) -> Result<Batch> 
     let keep = Tensor::from_slice(&keep)
         .f_view([b, 1, 1, 1])?
         .f_to_device(device)?;
-    let prev_frames = frames.f_index_select(0, &Tensor::from_slice(&prev))?;
-    let prev_input = prev_frames
-        .f_narrow(1, 0, 1)?
-        .f_to_device(device)?
-        .f_to_kind(Kind::Float)?
-        .f_div_scalar(255.0)?;
-    let prev = prev_frames
+    let prev = frames
+        .f_index_select(0, &Tensor::from_slice(&prev))?
         .f_narrow(1, 1, 3)?
         .f_to_device(device)?
         .f_to_kind(Kind::Float)?
@@ -498,8 +482,6 @@ pub fn gather(frames: &Tensor, draws: &[Draw], device: Device) -> Result<Batch> 
         input: cur.f_narrow(1, 0, 1)?,
         target: cur.f_narrow(1, 1, 3)?,
         prev,
-        prev_input,
-        prev_unmoved: None,
         prev_truth,
         self_fed: Tensor::from_slice(&fed)
             .f_view([b, 1, 1, 1])?
@@ -517,7 +499,6 @@ pub fn self_feed(
     draws: &[Draw],
     g: &crate::model::ColorNet,
     device: Device,
-    warp: bool,
 ) -> Result<()> {
     if draws.iter().all(|d| d.self_fed.is_none()) {
         return Ok(());
@@ -543,44 +524,11 @@ pub fn self_feed(
         };
         for t in fed.start..d.frame {
             let input = load(t)?.f_narrow(1, 0, 1)?;
-            if warp && (t > fed.start || fed.seed.is_some()) {
-                let last = load(t - 1)?.f_narrow(1, 0, 1)?;
-                prev = crate::model::flow::warp_previous(&prev, &last, &input)?;
-            }
             prev = g.forward_train(&input, &prev)?;
         }
         rows.push(prev);
     }
     batch.prev = Tensor::f_cat(&rows, 0)?.f_detach()?;
-    Ok(())
-}
-
-/// Moves the previous frame of every sample that has one along the optical flow from its
-/// frame's input to the input of the frame before (`--previous-warp`, as the element runs a
-/// model whose file says `previous_frame = flow`), keeping the unmoved frames for the temporal
-/// loss.
-pub fn warp_previous(batch: &mut Batch, draws: &[Draw]) -> Result<()> {
-    if draws.iter().all(|d| d.prev.is_none()) {
-        return Ok(());
-    }
-    let _no_grad = tch::no_grad_guard();
-    let rows: Vec<Tensor> = draws
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let row = batch.prev.f_narrow(0, i as i64, 1)?;
-            if d.prev.is_none() {
-                return Ok(row);
-            }
-            Ok(crate::model::flow::warp_previous(
-                &row,
-                &batch.prev_input.f_narrow(0, i as i64, 1)?,
-                &batch.input.f_narrow(0, i as i64, 1)?,
-            )?)
-        })
-        .collect::<Result<_>>()?;
-    let moved = Tensor::f_cat(&rows, 0)?;
-    batch.prev_unmoved = Some(std::mem::replace(&mut batch.prev, moved));
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use super::error::{Result, TrainError};
 use super::nets::{Nets, StepLosses};
 use super::plots;
 use super::progress::{describe, Progress};
-use super::sampler::{gather, self_feed, warp_previous, Sampler, Walks};
+use super::sampler::{gather, self_feed, Sampler, Walks};
 use super::validation::{validate, ValFigures};
 use crate::model::{
     ColorNet, EfficientNetLite0, FeatureNet, ModelFile, ModelMeta, PreviousFrame, StorageDtype,
@@ -373,12 +373,8 @@ fn process_cpu_seconds() -> Option<f64> {
 fn train_one(s: &mut Setup, b: usize, step: u64) -> Result<StepLosses> {
     let draws = s.sampler.batch(b, step);
     let mut batch = gather(&s.frames, &draws, s.device)?;
-    let warp = s.config.recipe.warp;
-    self_feed(&mut batch, &s.frames, &draws, &s.nets.g, s.device, warp)?;
+    self_feed(&mut batch, &s.frames, &draws, &s.nets.g, s.device)?;
     s.walks.apply(&mut batch, &draws)?;
-    if warp {
-        warp_previous(&mut batch, &draws)?;
-    }
     let (losses, output) = s.nets.train_step(&batch, step)?;
     s.walks.record(&draws, &output)?;
     Ok(losses)
@@ -546,8 +542,6 @@ fn export(args: &Args, s: &Setup, step: u64) -> Result<()> {
         provenance,
         previous_frame: if s.config.blank_previous() {
             PreviousFrame::Blank
-        } else if s.config.recipe.warp {
-            PreviousFrame::Flow
         } else {
             PreviousFrame::Chain
         },
