@@ -897,6 +897,68 @@ fn chain_walkers_carry_the_models_own_output_and_resume_exactly() {
     assert!(e.contains("--arch tcvc"), "{e}");
 }
 
+/// `--flip`: mirrored samples train a model whose first step differs from the unmirrored
+/// run's (same seed, same batch), a run resumed halfway mirrors the same samples (the same
+/// losses as an uninterrupted one, walker included), and a resume with another `--flip` is
+/// refused.
+#[test]
+fn flipped_samples_follow_the_seed_and_resume_exactly() {
+    let flags = [
+        "--prev-prob",
+        "0",
+        "--chain-walkers",
+        "1",
+        "--temporal-weight",
+        "2",
+        "--checkpoint-every",
+        "3",
+        "--val-every",
+        "0",
+        "--no-plots",
+    ];
+    let flip_run = |dir: &Path, extra: &[&str]| {
+        let mut v = base_args(dir);
+        v.extend(flags.iter().chain(extra).map(|s| s.to_string()));
+        v
+    };
+    let a = scratch_dir("train-flip-a");
+    assert!(run(&flip_run(&a, &["--steps", "6", "--flip", "0.5"]))
+        .status
+        .success());
+    let rows = train_rows(&a.join("losses.csv"));
+    let run_json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run_json["config"]["flip"], 0.5);
+    let plain = scratch_dir("train-flip-off");
+    assert!(run(&flip_run(&plain, &["--steps", "6"])).status.success());
+    let off = train_rows(&plain.join("losses.csv"));
+    assert!(
+        rows.iter()
+            .zip(&off)
+            .any(|(r, o)| r.values["g_total"] != o.values["g_total"]),
+        "mirroring changed no step's loss"
+    );
+    let b = scratch_dir("train-flip-b");
+    assert!(run(&flip_run(&b, &["--steps", "3", "--flip", "0.5"]))
+        .status
+        .success());
+    assert!(run(&flip_run(
+        &b,
+        &["--steps", "6", "--flip", "0.5", "--resume"]
+    ))
+    .status
+    .success());
+    assert_same_losses(
+        &train_rows(&b.join("losses.csv")),
+        &rows,
+        &["g_total", "g_l1", "g_temporal"],
+    );
+    let e = usage_error(&flip_run(&b, &["--steps", "8", "--resume"]));
+    assert!(e.contains("--flip"), "{e}");
+    let e = usage_error(&with(&scratch_dir("train-flip-bad"), &["--flip", "1.5"]));
+    assert!(e.contains("--flip"), "{e}");
+}
+
 /// `--adv-weight` and `--l1-weight` set the terms' weights: the weighted L1 term of the first
 /// step scales with the weight (same seed, same first batch), the adversarial term vanishes at
 /// 0 (and the discriminator with it), and a resume with other weights is refused.

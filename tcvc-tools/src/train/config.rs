@@ -256,6 +256,11 @@ pub struct Args {
     /// --self-feed or --chain-walkers.
     #[arg(long, value_name = "W", default_value_t = 0.0)]
     pub temporal_weight: f64,
+    /// Probability that a sample is mirrored left to right (its line art, previous frame and
+    /// targets together); a walker's whole shot is mirrored or not, so that its own previous
+    /// output stays in the same orientation. 0 = off.
+    #[arg(long, value_name = "P", value_parser = parse_probability, default_value = "0")]
+    pub flip: f64,
     /// Weight of the adversarial term of the generator's loss (the paper: 1; 0 trains the
     /// generator on the other terms alone, the discriminator still trains).
     #[arg(long, value_name = "W", default_value_t = 1.0)]
@@ -435,6 +440,9 @@ pub struct RunConfig {
     /// Weight of the temporal loss (`--temporal-weight`).
     #[serde(default)]
     pub temporal_weight: f64,
+    /// Probability of a left-right mirrored sample (`--flip`; absent in runs from before it: 0).
+    #[serde(default)]
+    pub flip: f64,
     /// Weight of the adversarial term (`--adv-weight`).
     #[serde(default = "one")]
     pub adv_weight: f64,
@@ -631,6 +639,7 @@ impl RunConfig {
                 walkers: args.chain_walkers,
             },
             temporal_weight: args.temporal_weight,
+            flip: args.flip,
             adv_weight: args.adv_weight,
             l1_weight: args.l1_weight,
             l2_weight: args.l2_weight,
@@ -710,6 +719,7 @@ impl RunConfig {
                 self.temporal_weight.to_string(),
                 other.temporal_weight.to_string(),
             ),
+            ("--flip", self.flip.to_string(), other.flip.to_string()),
             (
                 "--adv-weight",
                 self.adv_weight.to_string(),

@@ -532,6 +532,63 @@ pub fn self_feed(
     Ok(())
 }
 
+/// Which samples of a batch are mirrored left to right (`--flip p`), decided by the run seed
+/// alone so that a resumed run mirrors the same ones. A walker's sample takes its shot's
+/// decision (the shot found from its first frame), so that a whole shot of its chain is seen
+/// one way round; another sample is drawn per step and place in the batch.
+pub fn flips(sampler: &Sampler, draws: &[Draw], step: u64, seed: u64, p: f64) -> Vec<bool> {
+    let unit = |h: u64| (h >> 11) as f64 / (1u64 << 53) as f64;
+    draws
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            if p <= 0.0 {
+                return false;
+            }
+            let h = match d.walker {
+                Some(_) => {
+                    let mut start = d.frame;
+                    while sampler.has_valid_previous(start) {
+                        start -= 1;
+                    }
+                    mix(mix(seed, 0x5107), start as u64)
+                }
+                None => mix(mix(seed, step), 0x5108 + i as u64),
+            };
+            unit(h) < p
+        })
+        .collect()
+}
+
+/// `t` (`B × C × H × W`) with the samples where `flip` is true mirrored left to right.
+pub fn flip_samples(t: &Tensor, flip: &[bool]) -> Result<Tensor> {
+    if !flip.iter().any(|&f| f) {
+        return Ok(t.shallow_clone());
+    }
+    let rows: Vec<Tensor> = flip
+        .iter()
+        .enumerate()
+        .map(|(i, &f)| {
+            let row = t.f_narrow(0, i as i64, 1)?;
+            Ok(if f { row.f_flip([3])? } else { row })
+        })
+        .collect::<Result<_>>()?;
+    Ok(Tensor::f_cat(&rows, 0)?)
+}
+
+/// Mirrors left to right the samples of `batch` where `flip` is true: their line art, previous
+/// frame, target and the target's previous frame together. The walkers keep their outputs
+/// unmirrored ([`flip_samples`] again before [`Walks::record`]), so that a previous frame
+/// always arrives in the clip's orientation.
+pub fn flip_rows(batch: &mut Batch, flip: &[bool]) -> Result<()> {
+    let _no_grad = tch::no_grad_guard();
+    batch.input = flip_samples(&batch.input, flip)?;
+    batch.prev = flip_samples(&batch.prev, flip)?;
+    batch.target = flip_samples(&batch.target, flip)?;
+    batch.prev_truth = flip_samples(&batch.prev_truth, flip)?;
+    Ok(())
+}
+
 /// The walkers' previous frames (`--chain-walkers`): walker `w`'s last output, which is the
 /// previous frame of its next sample when that continues the shot. Saved in checkpoints (as
 /// `walk.<w>`), so that a resumed run continues every chain exactly.
@@ -1061,5 +1118,76 @@ mod tests {
         .apply(&flat)
         .unwrap();
         assert!((blurred - 0.5).abs().max().double_value(&[]) < 1e-6);
+    }
+
+    #[test]
+    fn flips_follow_the_seed_keep_a_walkers_shot_one_way_and_mirror_exactly_the_chosen_rows() {
+        // Shots (global indices): 0..3, 3..5, 5..9; one walker, two drawn samples.
+        let flags = vec![
+            vec![false, true, true, false, true],
+            vec![false, true, true, true],
+        ];
+        let recipe = Recipe {
+            walkers: 1,
+            ..Recipe::default()
+        };
+        let mut s = Sampler::new(&flags, 4, 0.0).with_recipe(recipe);
+        let (mut mirrored, mut drawn) = (0, 0);
+        let mut shot_flip: Vec<Option<bool>> = vec![None; 9];
+        for step in 1..=400 {
+            let b = s.batch(3, step);
+            let f = flips(&s, &b, step, 7, 0.5);
+            assert_eq!(
+                f,
+                flips(&s, &b, step, 7, 0.5),
+                "the same seed, the same choice"
+            );
+            assert_eq!(flips(&s, &b, step, 7, 0.0), [false; 3]);
+            assert_eq!(flips(&s, &b, step, 7, 1.0), [true; 3]);
+            // The walker's frames of one shot are all mirrored or all not.
+            let mut start = b[0].frame;
+            while s.has_valid_previous(start) {
+                start -= 1;
+            }
+            match shot_flip[start] {
+                Some(v) => assert_eq!(v, f[0], "step {step}: shot {start}"),
+                None => shot_flip[start] = Some(f[0]),
+            }
+            mirrored += f[1..].iter().filter(|&&x| x).count();
+            drawn += 2;
+        }
+        assert!(
+            (0.4..0.6).contains(&(mirrored as f64 / drawn as f64)),
+            "{mirrored} of {drawn} mirrored at p = 0.5"
+        );
+        // flip_rows mirrors the chosen samples' four tensors along the width, no others.
+        let t = |c: i64, k: i64| {
+            Tensor::arange(3 * c * 4 * 5, (Kind::Float, Device::Cpu)).view([3, c, 4, 5])
+                + 1000.0 * k as f64
+        };
+        let mut batch = Batch {
+            input: t(1, 0),
+            prev: t(3, 1),
+            target: t(3, 2),
+            prev_truth: t(3, 3),
+            self_fed: Tensor::zeros([3, 1, 1, 1], (Kind::Float, Device::Cpu)),
+        };
+        let flip = [true, false, true];
+        flip_rows(&mut batch, &flip).unwrap();
+        for (got, want) in [
+            (&batch.input, t(1, 0)),
+            (&batch.prev, t(3, 1)),
+            (&batch.target, t(3, 2)),
+            (&batch.prev_truth, t(3, 3)),
+        ] {
+            for (i, &f) in flip.iter().enumerate() {
+                let w = want.get(i as i64);
+                let w = if f { w.flip([2]) } else { w };
+                assert!(got.get(i as i64).equal(&w), "sample {i}");
+            }
+        }
+        // And flip_samples undoes itself (the walkers' outputs go back to the clip's way).
+        let back = flip_samples(&batch.prev, &flip).unwrap();
+        assert!(back.equal(&t(3, 1)));
     }
 }

@@ -10,7 +10,7 @@ use super::error::{Result, TrainError};
 use super::nets::{Nets, StepLosses};
 use super::plots;
 use super::progress::{describe, Progress};
-use super::sampler::{gather, self_feed, Sampler, Walks};
+use super::sampler::{flip_rows, flip_samples, flips, gather, self_feed, Sampler, Walks};
 use super::validation::{validate, ValFigures};
 use crate::model::{
     ColorNet, EfficientNetLite0, FeatureNet, ModelFile, ModelMeta, PreviousFrame, StorageDtype,
@@ -375,8 +375,10 @@ fn train_one(s: &mut Setup, b: usize, step: u64) -> Result<StepLosses> {
     let mut batch = gather(&s.frames, &draws, s.device)?;
     self_feed(&mut batch, &s.frames, &draws, &s.nets.g, s.device)?;
     s.walks.apply(&mut batch, &draws)?;
+    let flip = flips(&s.sampler, &draws, step, s.config.seed, s.config.flip);
+    flip_rows(&mut batch, &flip)?;
     let (losses, output) = s.nets.train_step(&batch, step)?;
-    s.walks.record(&draws, &output)?;
+    s.walks.record(&draws, &flip_samples(&output, &flip)?)?;
     Ok(losses)
 }
 
