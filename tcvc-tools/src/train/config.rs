@@ -257,8 +257,9 @@ pub struct Args {
     #[arg(long, value_name = "W", default_value_t = 0.0)]
     pub temporal_weight: f64,
     /// Probability that a sample is mirrored left to right (its line art, previous frame and
-    /// targets together); a walker's whole shot is mirrored or not, so that its own previous
-    /// output stays in the same orientation. 0 = off.
+    /// targets together); a walker's whole shot is mirrored or not, so that its chain runs one
+    /// way round as the element's does. Chosen from the seed: a resumed run mirrors the same
+    /// samples. 0 = off.
     #[arg(long, value_name = "P", value_parser = parse_probability, default_value = "0")]
     pub flip: f64,
     /// Weight of the adversarial term of the generator's loss (the paper: 1; 0 trains the
