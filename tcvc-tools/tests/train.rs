@@ -647,6 +647,32 @@ fn with(dir: &Path, extra: &[&str]) -> Vec<String> {
     a
 }
 
+/// Arguments of a run with one chain walker and the temporal loss (weight 2), no previous
+/// frame otherwise, a checkpoint every `every` steps, no validation and no plots; `extra` after.
+fn walker_args(dir: &Path, every: u32, extra: &[&str]) -> Vec<String> {
+    let mut v = base_args(dir);
+    let every = every.to_string();
+    v.extend(
+        [
+            "--prev-prob",
+            "0",
+            "--chain-walkers",
+            "1",
+            "--temporal-weight",
+            "2",
+            "--checkpoint-every",
+            &every,
+            "--val-every",
+            "0",
+            "--no-plots",
+        ]
+        .iter()
+        .chain(extra)
+        .map(|s| s.to_string()),
+    );
+    v
+}
+
 /// Replaces the `--train` value of `args`.
 fn with_train(mut args: Vec<String>, path: &Path) -> Vec<String> {
     let i = args.iter().position(|a| a == "--train").unwrap();
@@ -840,24 +866,7 @@ fn the_recipe_self_feeds_weighs_the_temporal_loss_and_resumes_exactly() {
 /// halfway gives the losses of an uninterrupted one; the export runs with its chain.
 #[test]
 fn chain_walkers_carry_the_models_own_output_and_resume_exactly() {
-    let flags = [
-        "--prev-prob",
-        "0",
-        "--chain-walkers",
-        "1",
-        "--temporal-weight",
-        "2",
-        "--checkpoint-every",
-        "5",
-        "--val-every",
-        "0",
-        "--no-plots",
-    ];
-    let walk_run = |dir: &Path, extra: &[&str]| {
-        let mut v = base_args(dir);
-        v.extend(flags.iter().chain(extra).map(|s| s.to_string()));
-        v
-    };
+    let walk_run = |dir: &Path, extra: &[&str]| walker_args(dir, 5, extra);
     let a = scratch_dir("train-walk-a");
     let model = a.join("walk.safetensors");
     let out = run(&walk_run(
@@ -903,24 +912,7 @@ fn chain_walkers_carry_the_models_own_output_and_resume_exactly() {
 /// refused.
 #[test]
 fn flipped_samples_follow_the_seed_and_resume_exactly() {
-    let flags = [
-        "--prev-prob",
-        "0",
-        "--chain-walkers",
-        "1",
-        "--temporal-weight",
-        "2",
-        "--checkpoint-every",
-        "3",
-        "--val-every",
-        "0",
-        "--no-plots",
-    ];
-    let flip_run = |dir: &Path, extra: &[&str]| {
-        let mut v = base_args(dir);
-        v.extend(flags.iter().chain(extra).map(|s| s.to_string()));
-        v
-    };
+    let flip_run = |dir: &Path, extra: &[&str]| walker_args(dir, 3, extra);
     let a = scratch_dir("train-flip-a");
     assert!(run(&flip_run(&a, &["--steps", "6", "--flip", "0.5"]))
         .status
