@@ -875,6 +875,33 @@ fn keyframe_lookahead_stops_at_resets_and_flushes_ends_with_the_stream_and_adds_
         }
     }
 
+    // A keyframe file that goes away while frames wait for it: they wait until its frame,
+    // which is the network's, and go out as they are (the lookahead looked for each file once).
+    let mut c = new("8");
+    for (i, a) in art.iter().enumerate().take(4) {
+        c.h.push(gray_buffer(a, w, h, i as u64)).unwrap();
+    }
+    assert_eq!(pulled(&mut c).len(), 1, "frame 0 goes out, 1-3 wait");
+    let key = dir.join("key_006.png");
+    let kept = std::fs::read(&key).unwrap();
+    std::fs::remove_file(&key).unwrap();
+    for (i, a) in art.iter().enumerate().skip(4).take(3) {
+        c.h.push(gray_buffer(a, w, h, i as u64)).unwrap();
+    }
+    assert!(c.h.push_event(gst::event::Eos::new()));
+    let out = pulled(&mut c);
+    let mut gone = new("0");
+    let alone: Vec<Vec<u8>> = (0..7).map(|t| gone.push(&art[t], t as u64)).collect();
+    std::fs::write(&key, kept).unwrap();
+    assert_eq!(out.len(), 6, "frames 1-6 (frame 0 went out at once)");
+    for (t, (_, rgb)) in (1..).zip(&out) {
+        assert_eq!(
+            rgb, &alone[t],
+            "frame {t} goes out as without the key and the lookahead"
+        );
+    }
+    assert!(out[5].1 != want[6], "frame 6 is the network's, not the key");
+
     // A flush drops what waits.
     let mut c = new("8");
     for (i, a) in art.iter().enumerate().take(3) {

@@ -5,7 +5,7 @@ use crate::device::DeviceSpec;
 use crate::formatcaps::{self, MAX_SIDE};
 use crate::model::batch::{self, BatchKey, Batcher};
 use crate::model::cache::{self, CachedModel};
-use crate::model::lookahead::Lookahead;
+use crate::model::lookahead::{Lookahead, NextKeyframe};
 use crate::model::stream::{
     plane_to_tensor, tensor_to_rgb8, KeyframeBack, OutputMode, StreamColorizer,
     DEFAULT_SCENE_THRESHOLD, MAX_SMOOTHING,
@@ -220,6 +220,8 @@ struct State {
     pending: Option<Reason>,
     /// Outputs held for the next keyframe (`keyframe-lookahead`).
     look: Lookahead<Held>,
+    /// The keyframe files found ahead (`keyframe-lookahead`: one check a frame).
+    next_key: NextKeyframe,
     /// Set by `transform_frame` when the frame it made is held (`keyframe-lookahead`): with its
     /// input plane when it waits for a keyframe; taken by `generate_output` with its buffer.
     hold_next: Option<Option<Vec<u8>>>,
@@ -644,6 +646,7 @@ impl BaseTransformImpl for Colorize {
             counter: 0,
             pending: None,
             look: Lookahead::default(),
+            next_key: NextKeyframe::default(),
             hold_next: None,
             fresh: true,
         });
@@ -767,6 +770,7 @@ impl BaseTransformImpl for Colorize {
                 self.reset_chain(Reason::Flush);
                 if let Some(st) = self.state.lock().unwrap().as_mut() {
                     st.look = Lookahead::default();
+                    st.next_key = NextKeyframe::default();
                     st.fresh = true;
                 }
             }
@@ -1049,9 +1053,11 @@ impl VideoFilterImpl for Colorize {
             }
             // With the lookahead, a frame nearer to the next keyframe than to the last one
             // waits for it (as `tcvc-episode --keyframe-backward`'s frames do).
-            let next_key = match &pattern {
-                Some(p) if lookahead > 0 && mode == OutputMode::Fill => {
-                    (n + 1..=n + lookahead).find(|&k| Path::new(&p.format(k)).is_file())
+            let next_key = match (&pattern, keyframe_location.as_deref()) {
+                (Some(p), Some(location)) if lookahead > 0 && mode == OutputMode::Fill => {
+                    st.next_key.find(location, n, lookahead, |k| {
+                        Path::new(&p.format(k)).is_file()
+                    })
                 }
                 _ => None,
             };

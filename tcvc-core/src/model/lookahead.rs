@@ -66,7 +66,7 @@ impl<T> Lookahead<T> {
         }
     }
 
-    /// A reset before the next frame (a cut, a discontinuity, a flushless caps change...): the
+    /// A reset before the next frame (a cut, a discontinuity, a gap, a caps change...): the
     /// waiting items belong to the shot before it and go as they are, and the new shot has no
     /// keyframe yet.
     pub fn reset(&mut self) {
@@ -111,6 +111,54 @@ impl<T> Lookahead<T> {
     /// Every item, oldest first, as they are (the end of the stream: no keyframe comes).
     pub fn drain(&mut self) -> impl Iterator<Item = T> + '_ {
         self.queue.drain(..).map(|(item, ..)| item)
+    }
+}
+
+/// The first keyframe within the lookahead after each frame of a stream, found with one
+/// existence check a frame once the stream runs (the element's keyframe files may lie on a
+/// render farm's network share, where every check is a round trip): the frames already checked
+/// and the keyframes among them are remembered, and only the frames that came into the window
+/// since the last frame are checked. A frame number that does not move forward (a seek, a new
+/// stream) or another `pattern` starts over.
+#[derive(Debug, Default)]
+pub struct NextKeyframe {
+    /// The pattern the checks were made for, the last frame asked about, and the last frame
+    /// checked (every frame after the last one asked about up to it has been).
+    checked: Option<(String, u64, u64)>,
+    /// The keyframes among the checked frames after the last one asked about, in order.
+    keys: VecDeque<u64>,
+}
+
+impl NextKeyframe {
+    /// The first keyframe among frames `n + 1 ..= n + lookahead`, `exists(k)` telling whether
+    /// frame `k` has one (called at most once for each frame while `n` moves forward).
+    pub fn find(
+        &mut self,
+        pattern: &str,
+        n: u64,
+        lookahead: u64,
+        mut exists: impl FnMut(u64) -> bool,
+    ) -> Option<u64> {
+        let end = n.saturating_add(lookahead);
+        let resume = match &self.checked {
+            Some((p, last, to)) if p == pattern && n > *last => Some(*to),
+            _ => None,
+        };
+        if resume.is_none() {
+            self.keys.clear();
+        }
+        while self.keys.front().is_some_and(|&k| k <= n) {
+            self.keys.pop_front();
+        }
+        let mut to = resume.map_or(n, |to| to.max(n));
+        while to < end {
+            to += 1;
+            if exists(to) {
+                self.keys.push_back(to);
+            }
+        }
+        self.checked = Some((pattern.to_owned(), n, to));
+        self.keys.front().copied().filter(|&k| k <= end)
     }
 }
 
@@ -172,5 +220,45 @@ mod tests {
         );
         assert_eq!(l.pop_ready(1), None, "one frame is kept");
         assert!(!l.waits(31, Some(40)), "31 is nearer to the key at 30");
+    }
+
+    #[test]
+    fn the_next_keyframe_is_found_with_one_check_a_frame() {
+        let keys = [5u64, 9, 30];
+        let mut checks = Vec::new();
+        let mut next = NextKeyframe::default();
+        let find = |next: &mut NextKeyframe, p: &str, n: u64, look: u64, c: &mut Vec<u64>| {
+            next.find(p, n, look, |k| {
+                c.push(k);
+                keys.contains(&k)
+            })
+        };
+        // The first frame checks the whole window, every later one only its newest frame.
+        assert_eq!(find(&mut next, "a", 0, 6, &mut checks), Some(5));
+        assert_eq!(checks, (1..=6).collect::<Vec<_>>());
+        checks.clear();
+        let found: Vec<_> = (1..=12)
+            .map(|n| find(&mut next, "a", n, 6, &mut checks))
+            .collect();
+        assert_eq!(checks, (7..=18).collect::<Vec<_>>(), "one check a frame");
+        let naive = |n: u64, look: u64| (n + 1..=n + look).find(|k| keys.contains(k));
+        assert_eq!(found, (1..=12).map(|n| naive(n, 6)).collect::<Vec<_>>());
+        // A skipped frame checks only what it has not seen; a shorter window stops earlier.
+        checks.clear();
+        assert_eq!(find(&mut next, "a", 20, 6, &mut checks), None);
+        assert_eq!(checks, (21..=26).collect::<Vec<_>>());
+        assert_eq!(
+            find(&mut next, "a", 25, 2, &mut checks),
+            None,
+            "30 is beyond 27"
+        );
+        assert_eq!(find(&mut next, "a", 26, 4, &mut checks), Some(30));
+        // A frame that does not move forward (a seek) or another pattern starts over.
+        checks.clear();
+        assert_eq!(find(&mut next, "a", 3, 6, &mut checks), Some(5));
+        assert_eq!(checks, (4..=9).collect::<Vec<_>>());
+        checks.clear();
+        assert_eq!(find(&mut next, "b", 4, 6, &mut checks), Some(5));
+        assert_eq!(checks, (5..=10).collect::<Vec<_>>());
     }
 }
