@@ -242,16 +242,33 @@ fn frames_chain_through_the_generator_and_every_reset_cause_blanks_the_previous_
         assert_eq!(r.len(), 1, "{reason:?}: {r:?}");
         assert_eq!(r[0].reason, reason);
     }
-    // DISCONT buffer.
-    c.push(&art[0], 4);
-    let _ = c.resets();
-    let mut b = gray_buffer(&art[1], W, H, 5);
-    b.get_mut().unwrap().set_flags(gst::BufferFlags::DISCONT);
-    assert!(max_diff(&c.push_buf(b), &first_of_2) <= 1);
+    // DISCONT buffers: one 2 s after the last frame resets; frame number = PTS × framerate,
+    // 2.12 s at 30 fps (the caps cause switched to 30/1).
+    let discont = |k: usize, i: u64| {
+        let mut b = gray_buffer(&art[k], W, H, i);
+        b.get_mut().unwrap().set_flags(gst::BufferFlags::DISCONT);
+        b
+    };
+    assert!(max_diff(&c.push_buf(discont(0, 53)), &to_rgb8(&d1)) <= 1);
     let r = c.resets();
-    assert_eq!((r.len(), r[0].reason), (1, Reason::Discont));
-    // Frame number = PTS × framerate: 0.2 s at 30 fps (the caps cause switched to 30/1).
-    assert_eq!(r[0].frame, 6);
+    assert_eq!((r.len(), r[0].reason, r[0].frame), (1, Reason::Discont, 64));
+    // One that continues the last frame within a second only skips frames (a filter before
+    // this one dropped them for QoS, a packet was lost): the chain goes on.
+    assert!(
+        max_diff(&c.push_buf(discont(1, 55)), &to_rgb8(&d2)) <= 1,
+        "a frame skipped: G(line art, the last frame coloured)"
+    );
+    assert!(c.resets().is_empty(), "a skip is no reset");
+    // One before the last frame, or without a PTS, resets.
+    let mut no_pts = discont(1, 0);
+    no_pts.get_mut().unwrap().set_pts(gst::ClockTime::NONE);
+    for b in [discont(1, 3), no_pts] {
+        c.push(&art[0], 56);
+        let _ = c.resets();
+        assert!(max_diff(&c.push_buf(b), &first_of_2) <= 1);
+        let r = c.resets();
+        assert_eq!((r.len(), r[0].reason), (1, Reason::Discont));
+    }
 }
 
 /// `previous-frame=blank`: every frame is G(line art, zeros), whatever came before; switched to
@@ -835,9 +852,12 @@ fn keyframe_lookahead_stops_at_resets_and_flushes_ends_with_the_stream_and_adds_
             ],
         )
     };
+    // A discontinuity (without a PTS: one that only skips frames is no reset).
     let discont = |i: usize| {
         let mut b = gray_buffer(&art[i], w, h, i as u64);
-        b.get_mut().unwrap().set_flags(gst::BufferFlags::DISCONT);
+        let m = b.get_mut().unwrap();
+        m.set_flags(gst::BufferFlags::DISCONT);
+        m.set_pts(gst::ClockTime::NONE);
         b
     };
     let mut plain = new("0");
@@ -867,7 +887,8 @@ fn keyframe_lookahead_stops_at_resets_and_flushes_ends_with_the_stream_and_adds_
     let out = pulled(&mut c);
     assert_eq!(out.len(), 6, "the end of the stream lets frames 1-6 go");
     for (t, (pts, rgb)) in (1..).zip(&out) {
-        assert_eq!(*pts, Some(gst::ClockTime::from_mseconds(40 * t as u64)));
+        let want_pts = (t != 4).then(|| gst::ClockTime::from_mseconds(40 * t as u64));
+        assert_eq!(*pts, want_pts);
         if t == 4 || t == 5 {
             assert!(rgb != &want[t], "frame {t} took nothing of the key");
         } else {

@@ -216,6 +216,8 @@ struct State {
     stream: Option<Stream>,
     /// Frames seen since the stream started (used when there is no PTS or framerate).
     counter: u64,
+    /// The PTS of the last frame coloured (a DISCONT that continues it is no reset).
+    last_pts: Option<gst::ClockTime>,
     /// Reset reason to report on the next frame.
     pending: Option<Reason>,
     /// Outputs held for the next keyframe (`keyframe-lookahead`).
@@ -644,6 +646,7 @@ impl BaseTransformImpl for Colorize {
             device,
             stream: None,
             counter: 0,
+            last_pts: None,
             pending: None,
             look: Lookahead::default(),
             next_key: NextKeyframe::default(),
@@ -771,6 +774,7 @@ impl BaseTransformImpl for Colorize {
                 if let Some(st) = self.state.lock().unwrap().as_mut() {
                     st.look = Lookahead::default();
                     st.next_key = NextKeyframe::default();
+                    st.last_pts = None;
                     st.fresh = true;
                 }
             }
@@ -778,6 +782,7 @@ impl BaseTransformImpl for Colorize {
                 self.reset_chain(Reason::StreamStart);
                 if let Some(st) = self.state.lock().unwrap().as_mut() {
                     st.counter = 0;
+                    st.last_pts = None;
                     st.fresh = true;
                 }
             }
@@ -970,8 +975,12 @@ impl VideoFilterImpl for Colorize {
         let Some(stream) = st.stream.as_mut() else {
             return Err(gst::FlowError::NotNegotiated);
         };
+        let pts = inframe.buffer().pts();
+        let skip = is_skip(st.last_pts, pts);
+        st.last_pts = pts;
         if inframe.buffer().flags().contains(gst::BufferFlags::DISCONT)
             && stream.colorizer.has_previous()
+            && !skip
         {
             stream.colorizer.reset();
             st.pending = Some(Reason::Discont);
@@ -1084,6 +1093,17 @@ impl VideoFilterImpl for Colorize {
         }
         Ok(gst::FlowSuccess::Ok)
     }
+}
+
+/// The longest time a DISCONT buffer may follow the last frame and still be a skip: frames
+/// dropped upstream (`qos` of a filter before this one, a lost packet), after which the chain
+/// goes on from the last frame coloured and the scene-cut rule decides, as for any frame.
+const MAX_SKIP: gst::ClockTime = gst::ClockTime::SECOND;
+
+/// Whether a DISCONT buffer at `pts` only skips frames after the last one at `last`: both
+/// timestamped, `pts` after `last` by at most [`MAX_SKIP`].
+fn is_skip(last: Option<gst::ClockTime>, pts: Option<gst::ClockTime>) -> bool {
+    matches!((last, pts), (Some(l), Some(p)) if p > l && p - l <= MAX_SKIP)
 }
 
 /// Bytes per pixel and the places of R, G and B in one of `SRC_FORMATS`.

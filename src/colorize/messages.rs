@@ -10,7 +10,8 @@ pub enum Reason {
     StreamStart,
     /// New caps (size or format change).
     Caps,
-    /// A buffer flagged DISCONT.
+    /// A buffer flagged DISCONT that does not only skip frames (more than a second after the
+    /// last frame, before it, or without a PTS).
     Discont,
     /// A GAP event.
     Gap,
