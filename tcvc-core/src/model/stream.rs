@@ -750,23 +750,34 @@ pub fn plane_to_tensor(
         .and_then(|t| t.f_view([1, 1, height as i64, width as i64]))
         .and_then(|t| t.f_to_device(device))
         .and_then(|t| t.f_to_kind(Kind::Float))
-        .and_then(|t| t.f_div_scalar(255.0))
+        .and_then(|mut t| t.f_div_scalar_(255.0))
         .map_err(ModelError::torch("preparing the input"))
 }
 
 /// Packed 8-bit RGB rows (`H · W · 3` bytes, into `out`, resized) of a `1 × 3 × H × W` tensor in
 /// `[0, 1]`: scaled by 255, rounded, clamped.
 pub fn tensor_to_rgb8(rgb: &Tensor, out: &mut Vec<u8>) -> Result<()> {
-    let bytes = rgb
-        .f_mul_scalar(255.0)
-        .and_then(|t| t.f_round())
-        .and_then(|t| t.f_clamp(0.0, 255.0))
-        .and_then(|t| t.f_to_kind(Kind::Uint8))
-        .and_then(|t| t.f_squeeze_dim(0))
-        .and_then(|t| t.f_permute([1, 2, 0]))
-        .and_then(|t| t.f_contiguous())
-        .and_then(|t| t.f_to_device(Device::Cpu))
-        .map_err(ModelError::torch("reading the output"))?;
+    // One frame-sized float temporary, rounded and clamped in place, then one pass into packed
+    // bytes (the same values as the chain of out-of-place operations, fewer frame-sized
+    // temporaries).
+    let bytes = (|| {
+        let t = rgb
+            .f_mul_scalar(255.0)?
+            .f_round_()?
+            .f_clamp_(0.0, 255.0)?
+            .f_squeeze_dim(0)?
+            .f_permute([1, 2, 0])?;
+        let t = if t.device() == Device::Cpu {
+            t
+        } else {
+            // Bytes over the bus, not floats.
+            t.f_to_kind(Kind::Uint8)?.f_to_device(Device::Cpu)?
+        };
+        let mut bytes = Tensor::f_empty(t.size(), (Kind::Uint8, Device::Cpu))?;
+        bytes.f_copy_(&t)?;
+        Ok::<_, tch::TchError>(bytes)
+    })()
+    .map_err(ModelError::torch("reading the output"))?;
     let n = bytes.numel();
     out.resize(n, 0);
     bytes
