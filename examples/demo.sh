@@ -21,6 +21,9 @@ out_dir=${OUT_DIR:-$here/out}
 w=${DEMO_WIDTH:-640}
 h=${DEMO_HEIGHT:-360}
 model=${MODEL:-}
+# libtorch's frame-sized buffers stay in the process between frames (docs/colorize.md, Performance).
+export MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-33554432}
+export MALLOC_TRIM_THRESHOLD_=${MALLOC_TRIM_THRESHOLD_:-4294967296}
 
 [ $# -le 2 ] || { echo "$usage" >&2; exit 2; }
 [ -f "$in" ] || [ -d "$in" ] || { echo "demo: input '$in' not found (run 'make setup' for the sample clips)" >&2; exit 1; }

@@ -13,7 +13,7 @@
 #
 # Each round runs tcvc-train --bench-steps, PyTorch as is, and PyTorch with the same glibc malloc
 # settings tcvc-train applies to itself (MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_, see
-# tcvc-tools/src/train/malloc.rs). It prints every run, then the median samples/s (wall clock) and CPU
+# tcvc-tools/src/malloc.rs). It prints every run, then the median samples/s (wall clock) and CPU
 # seconds per sample (all threads; steadier on a shared machine) and the ratios
 # tcvc-train / PyTorch (> 1 = tcvc-train faster).
 set -euo pipefail

@@ -1279,6 +1279,7 @@ fn run(args: &Args) -> Result<(), Failure> {
 
 /// The `tcvc-eval` command line.
 pub fn main() -> ExitCode {
+    crate::malloc::tune();
     let args = Args::parse();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,

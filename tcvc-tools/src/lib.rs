@@ -4,6 +4,7 @@
 //! the module's `main`.
 pub mod episode;
 pub mod eval;
+pub mod malloc;
 pub mod train;
 
 pub use tcvc_core::{device, edges, fsutil, metrics, model, pattern, video};

@@ -472,6 +472,7 @@ fn run(cli: Cli) -> Result<(), EpisodeError> {
 
 /// The `tcvc-episode` command line.
 pub fn main() -> ExitCode {
+    crate::malloc::tune();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

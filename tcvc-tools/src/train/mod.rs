@@ -14,7 +14,7 @@
 //! | [`checkpoint`] | atomic single-file checkpoints, resume |
 //! | [`validation`] | autoregressive validation with `StreamColorizer` + metrics, sample grid |
 //! | [`csvlog`], [`plots`], [`progress`] | `losses.csv`, PNG plots, progress bar / lines |
-//! | [`malloc`] | glibc allocator tuning (no page-fault churn between steps) |
+//! | [`crate::malloc`] | glibc allocator tuning (no page-fault churn between steps; shared with the other tools) |
 //! | [`trainer`] | the run itself |
 //!
 //! See `docs/training.md` for the user guide.
@@ -24,7 +24,6 @@ pub mod config;
 pub mod csvlog;
 pub mod data;
 pub mod error;
-pub mod malloc;
 pub mod nets;
 pub mod plots;
 pub mod progress;
@@ -44,7 +43,7 @@ use std::process::ExitCode;
 /// input before training, 130 interrupted with a checkpoint saved).
 pub fn main() -> ExitCode {
     use clap::Parser;
-    malloc::tune();
+    crate::malloc::tune();
     let args = Args::parse();
     match run(&args) {
         Ok(Outcome::Interrupted { .. }) => ExitCode::from(EXIT_INTERRUPTED),
