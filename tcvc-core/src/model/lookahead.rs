@@ -157,7 +157,10 @@ impl NextKeyframe {
                 self.keys.push_back(to);
             }
         }
-        self.checked = Some((pattern.to_owned(), n, to));
+        match &mut self.checked {
+            Some((p, last, checked)) if p == pattern => (*last, *checked) = (n, to),
+            other => *other = Some((pattern.to_owned(), n, to)),
+        }
         self.keys.front().copied().filter(|&k| k <= end)
     }
 }
