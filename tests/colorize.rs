@@ -259,6 +259,24 @@ fn frames_chain_through_the_generator_and_every_reset_cause_blanks_the_previous_
         "a frame skipped: G(line art, the last frame coloured)"
     );
     assert!(c.resets().is_empty(), "a skip is no reset");
+    // So is a GAP event that ends within a second of the last frame (an RTP depayloader sends
+    // one for each lost packet); one further on resets (the GAP cause above, at 9 s).
+    let gap = |at: u64| {
+        gst::event::Gap::builder(gst::ClockTime::from_mseconds(40 * at))
+            .duration(gst::ClockTime::from_mseconds(40))
+            .build()
+    };
+    assert!(c.h.push_event(gap(56)));
+    let d3 = direct(&g, &art[0], Some(&d2), W, H);
+    assert!(
+        max_diff(&to_rgb8(&d3), &to_rgb8(&d1)) > 5,
+        "the previous frame must matter"
+    );
+    assert!(
+        max_diff(&c.push(&art[0], 57), &to_rgb8(&d3)) <= 1,
+        "after a short gap: G(line art, the last frame coloured)"
+    );
+    assert!(c.resets().is_empty(), "a short gap is no reset");
     // One before the last frame, or without a PTS, resets.
     let mut no_pts = discont(1, 0);
     no_pts.get_mut().unwrap().set_pts(gst::ClockTime::NONE);

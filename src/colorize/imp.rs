@@ -786,7 +786,24 @@ impl BaseTransformImpl for Colorize {
                     st.fresh = true;
                 }
             }
-            gst::EventView::Gap(_) => self.reset_chain(Reason::Gap),
+            gst::EventView::Gap(gap) => {
+                let (start, duration) = gap.get();
+                let last = self
+                    .state
+                    .lock()
+                    .unwrap()
+                    .as_ref()
+                    .and_then(|st| st.last_pts);
+                if gap_is_skip(last, start, duration) {
+                    gst::debug!(
+                        CAT,
+                        imp = self,
+                        "gap at {start}: frames skipped, chain kept"
+                    );
+                } else {
+                    self.reset_chain(Reason::Gap);
+                }
+            }
             _ => (),
         }
         self.parent_sink_event(event)
@@ -1095,15 +1112,28 @@ impl VideoFilterImpl for Colorize {
     }
 }
 
-/// The longest time a DISCONT buffer may follow the last frame and still be a skip: frames
-/// dropped upstream (`qos` of a filter before this one, a lost packet), after which the chain
-/// goes on from the last frame coloured and the scene-cut rule decides, as for any frame.
+/// The longest time a DISCONT buffer (or the end of a GAP event) may follow the last frame and
+/// still be a skip: frames dropped upstream (`qos` of a filter before this one, a lost packet),
+/// after which the chain goes on from the last frame coloured and the scene-cut rule decides, as
+/// for any frame.
 const MAX_SKIP: gst::ClockTime = gst::ClockTime::SECOND;
 
 /// Whether a DISCONT buffer at `pts` only skips frames after the last one at `last`: both
 /// timestamped, `pts` after `last` by at most [`MAX_SKIP`].
 fn is_skip(last: Option<gst::ClockTime>, pts: Option<gst::ClockTime>) -> bool {
     matches!((last, pts), (Some(l), Some(p)) if p > l && p - l <= MAX_SKIP)
+}
+
+/// Whether a GAP event from `start` for `duration` only skips frames after the last one at
+/// `last` (an RTP depayloader sends one for each lost packet): it starts after `last` and ends
+/// at most [`MAX_SKIP`] after it.
+fn gap_is_skip(
+    last: Option<gst::ClockTime>,
+    start: gst::ClockTime,
+    duration: Option<gst::ClockTime>,
+) -> bool {
+    let end = start.saturating_add(duration.unwrap_or(gst::ClockTime::ZERO));
+    last.is_some_and(|l| start > l && end - l <= MAX_SKIP)
 }
 
 /// Bytes per pixel and the places of R, G and B in one of `SRC_FORMATS`.

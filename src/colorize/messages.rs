@@ -13,7 +13,8 @@ pub enum Reason {
     /// A buffer flagged DISCONT that does not only skip frames (more than a second after the
     /// last frame, before it, or without a PTS).
     Discont,
-    /// A GAP event.
+    /// A GAP event that does not only skip frames (it ends more than a second after the last
+    /// frame, or starts before it).
     Gap,
     /// A scene cut: the fraction of line pixels that changed.
     SceneCut(f64),

@@ -20,9 +20,10 @@ glib::wrapper! {
  * Colorizes line art (GRAY8 from `tcvclineart`) with the TCVC generator through libtorch, on
  * the CPU or CUDA, feeding each output back as the next frame's previous frame. Without
  * `model-file` it runs the built-in default model. The chain restarts at flushes, new streams,
- * caps changes, discontinuities (not frames dropped upstream: a DISCONT buffer up to a second
- * after the last frame goes on with the chain), gaps and scene cuts; artist keyframes
- * (`keyframe-location`) seed it. `previous-frame=blank` colours every frame on its own instead.
+ * caps changes, discontinuities and gaps (not frames dropped upstream: a DISCONT buffer or a
+ * GAP event up to a second after the last frame goes on with the chain) and scene cuts;
+ * artist keyframes (`keyframe-location`) seed it. `previous-frame=blank` colours every frame on
+ * its own instead.
  *
  * Messages: `tcvccolorize-reset` when the chain restarts, with `reason` (string: `flush`,
  * `stream-start`, `caps`, `discont`, `gap` or `scene-cut`), `frame` (guint64, the first frame
