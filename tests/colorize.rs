@@ -1602,3 +1602,86 @@ fn interlaced_video_is_refused_with_the_fix() {
         );
     }
 }
+
+/// Pull mode: a downstream pad pulls `tcvccolorize`'s source pad, which pulls its upstream (a
+/// pad serving line-art frames by offset). Each pull gives the next frame coloured exactly as in
+/// push mode, one for one: `keyframe-lookahead` is set but off in pull mode, and a keyframe and
+/// its carry work as in push mode.
+#[test]
+fn pull_mode_colours_frame_for_frame_with_the_lookahead_off() {
+    let dir = scratch_dir("pull-mode");
+    let (art, pattern) = lookahead_clip(&dir, W, H, &[2]);
+    let props = [
+        ("keyframe-location", pattern.to_str().unwrap()),
+        ("output-mode", "fill"),
+    ];
+    let mut push = Colorizer::new(&model(), W, H, &props);
+    let want: Vec<Vec<u8>> = (0..art.len())
+        .map(|i| push.push(&art[i], i as u64))
+        .collect();
+
+    let el = gst::ElementFactory::make("tcvccolorize")
+        .property("model-file", model().to_str().unwrap())
+        .property("working-width", W)
+        .property("working-height", H)
+        .property("keyframe-lookahead", 4u32)
+        .build()
+        .unwrap();
+    for (k, v) in props {
+        el.set_property_from_str(k, v);
+    }
+    let frames = art.clone();
+    let in_caps = caps(W, H, 25);
+    let offered = in_caps.clone();
+    let up = gst::Pad::builder(gst::PadDirection::Src)
+        .getrange_function(
+            move |_, _, offset, _, _| match frames.get(offset as usize) {
+                Some(f) => Ok(gst::PadGetRangeSuccess::NewBuffer(gray_buffer(
+                    f, W, H, offset,
+                ))),
+                None => Err(gst::FlowError::Eos),
+            },
+        )
+        .activatemode_function(|_, _, _, _| Ok(()))
+        .query_function(move |pad, parent, q| match q.view_mut() {
+            gst::QueryViewMut::Scheduling(s) => {
+                s.set(gst::SchedulingFlags::SEEKABLE, 1, -1, 0);
+                s.add_scheduling_modes([gst::PadMode::Pull]);
+                true
+            }
+            gst::QueryViewMut::Caps(c) => {
+                c.set_result(&offered);
+                true
+            }
+            _ => gst::Pad::query_default(pad, parent, q),
+        })
+        .build();
+    let down = gst::Pad::builder(gst::PadDirection::Sink)
+        .activatemode_function(|_, _, _, _| Ok(()))
+        .build();
+    let sink = el.static_pad("sink").unwrap();
+    let src = el.static_pad("src").unwrap();
+    up.link(&sink).unwrap();
+    src.link(&down).unwrap();
+    el.set_state(gst::State::Ready).unwrap();
+    // As a pulling element does: its sink pad in pull mode activates the chain upstream.
+    down.activate_mode(gst::PadMode::Pull, true).unwrap();
+    assert_eq!(sink.mode(), gst::PadMode::Pull);
+    el.set_state(gst::State::Paused).unwrap();
+    assert!(sink.send_event(gst::event::StreamStart::new("pull")));
+    assert!(sink.send_event(gst::event::Caps::new(&in_caps)));
+    let seg = gst::FormattedSegment::<gst::ClockTime>::new();
+    assert!(sink.send_event(gst::event::Segment::new(&seg)));
+    for (i, want) in want.iter().enumerate() {
+        let b = down.pull_range(i as u64, W * H).expect("one frame a pull");
+        assert_eq!(b.pts(), Some(gst::ClockTime::from_mseconds(40 * i as u64)));
+        let caps = src.current_caps().unwrap();
+        let s = gst::Sample::builder().buffer(&b).caps(&caps).build();
+        assert_eq!(&plane_packed(&s, 0).0, want, "frame {i} as in push mode");
+    }
+    assert_eq!(
+        down.pull_range(art.len() as u64, W * H).unwrap_err(),
+        gst::FlowError::Eos
+    );
+    el.set_state(gst::State::Null).unwrap();
+}
