@@ -121,6 +121,23 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// [`eval_tiny`] with `model`, `flags` and `--json json` on `clip`; asserts that it succeeded
+/// and returns its standard output and the JSON report.
+fn tiny_report(
+    model: &Path,
+    flags: &[&str],
+    json: &Path,
+    clip: &Path,
+) -> (String, serde_json::Value) {
+    let mut rest: Vec<&std::ffi::OsStr> = flags.iter().map(|f| f.as_ref()).collect();
+    rest.extend(["--json".as_ref(), json.as_os_str(), clip.as_os_str()]);
+    let out = eval_tiny(model, &rest);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let report = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    (stdout, report)
+}
+
 /// How far a model's PSNR from `tcvc-eval` may be from [`independent_psnr`]'s. Both run the
 /// same network on the same input, but in two processes, and libtorch's CPU kernels do not
 /// promise bitwise-equal sums from one process to the next (the order can change with the
@@ -355,25 +372,12 @@ fn previous_blank_runs_the_weights_frame_by_frame() {
     let clip = sample(CLIP_720P);
     let run = |previous: &str| {
         let json = d.join(format!("{previous}.json"));
-        let out = eval_tiny(
-            a,
-            &[
-                "--no-baselines".as_ref(),
-                "--previous".as_ref(),
-                previous.as_ref(),
-                "--json".as_ref(),
-                json.as_os_str(),
-                clip.as_os_str(),
-            ],
-        );
-        let stdout = text(&out.stdout);
-        assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+        let flags = ["--no-baselines", "--previous", previous];
+        let (stdout, report) = tiny_report(a, &flags, &json, &clip);
         assert!(
             stdout.contains(&format!("previous frame {previous}")),
             "{stdout}"
         );
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
         let m = &report["models"][0];
         assert_eq!(m["previous"], previous);
         per_frame(m, "psnr")
@@ -411,24 +415,9 @@ fn flip_average_runs_the_flip_averaged_chain() {
     let d = scratch_dir("eval-flip");
     let clip = sample(CLIP_720P);
     let json = d.join("flip.json");
-    let out = eval_tiny(
-        a,
-        &[
-            "--no-baselines".as_ref(),
-            "--flip-average".as_ref(),
-            "--json".as_ref(),
-            json.as_os_str(),
-            clip.as_os_str(),
-        ],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("- flip-averaged"),
-        "{}",
-        text(&out.stdout)
-    );
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let flags = ["--no-baselines", "--flip-average"];
+    let (stdout, report) = tiny_report(a, &flags, &json, &clip);
+    assert!(stdout.contains("- flip-averaged"), "{stdout}");
     assert_eq!(report["flip_average"], true);
     let got = per_frame(&report["models"][0], "psnr");
     let want: Vec<f64> = independent_psnr_keyed(a, false, None, true, 0.0)
@@ -454,25 +443,9 @@ fn temporal_smoothing_runs_the_smoothed_chain() {
     let d = scratch_dir("eval-smooth");
     let clip = sample(CLIP_720P);
     let json = d.join("smooth.json");
-    let out = eval_tiny(
-        a,
-        &[
-            "--no-baselines".as_ref(),
-            "--temporal-smoothing".as_ref(),
-            "0.8".as_ref(),
-            "--json".as_ref(),
-            json.as_os_str(),
-            clip.as_os_str(),
-        ],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("- temporal smoothing 0.8"),
-        "{}",
-        text(&out.stdout)
-    );
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let flags = ["--no-baselines", "--temporal-smoothing", "0.8"];
+    let (stdout, report) = tiny_report(a, &flags, &json, &clip);
+    assert!(stdout.contains("- temporal smoothing 0.8"), "{stdout}");
     assert_eq!(report["temporal_smoothing"], 0.8);
     let got = per_frame(&report["models"][0], "psnr");
     let want: Vec<f64> = independent_psnr_keyed(a, false, None, false, 0.8)
@@ -597,19 +570,9 @@ fn the_keyframe_carry_is_on_in_fill_and_off_with_its_flag() {
     let clip = sample(CLIP_720P);
     let run = |mode: &str, flag: Option<&str>| {
         let json = d.join(format!("{mode}-{}.json", flag.unwrap_or("default")));
-        let mut rest: Vec<&std::ffi::OsStr> = vec![
-            "--output-mode".as_ref(),
-            mode.as_ref(),
-            "--keyframes".as_ref(),
-            "3".as_ref(),
-            "--json".as_ref(),
-            json.as_os_str(),
-        ];
-        rest.extend(flag.map(std::ffi::OsStr::new));
-        rest.push(clip.as_os_str());
-        let out = eval_tiny(a, &rest);
-        let stdout = text(&out.stdout);
-        assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+        let mut flags = vec!["--output-mode", mode, "--keyframes", "3"];
+        flags.extend(flag);
+        let (stdout, report) = tiny_report(a, &flags, &json, &clip);
         let carry = flag != Some("--no-keyframe-carry");
         let flow = flag.is_none();
         assert!(
@@ -619,8 +582,6 @@ fn the_keyframe_carry_is_on_in_fill_and_off_with_its_flag() {
             }),
             "{stdout}"
         );
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
         assert_eq!(report["keyframe_carry"], carry);
         assert_eq!(report["keyframe_flow"], flow);
         per_frame(&report["models"][0], "psnr")
@@ -646,20 +607,8 @@ fn the_keyframe_carry_is_on_in_fill_and_off_with_its_flag() {
     // With keyframes the baselines include the last key held: frames 1, 2, 4, 5 show frames 0,
     // 0, 3, 3 (against an independent PSNR), and the table says whether the model beats it.
     let json = d.join("last-key.json");
-    let out = eval_tiny(
-        a,
-        &[
-            "--output-mode".as_ref(),
-            "fill".as_ref(),
-            "--keyframes".as_ref(),
-            "3".as_ref(),
-            "--json".as_ref(),
-            json.as_os_str(),
-            clip.as_os_str(),
-        ],
-    );
-    let stdout = text(&out.stdout);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let flags = ["--output-mode", "fill", "--keyframes", "3"];
+    let (stdout, report) = tiny_report(a, &flags, &json, &clip);
     assert!(
         stdout.contains("| beats the last keyframe held (PSNR dB, SSIM) |"),
         "{stdout}"
@@ -668,8 +617,6 @@ fn the_keyframe_carry_is_on_in_fill_and_off_with_its_flag() {
         stdout.contains("`last-key` the last keyframe held"),
         "{stdout}"
     );
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let held = report["models"]
         .as_array()
         .unwrap()
@@ -687,14 +634,7 @@ fn the_keyframe_carry_is_on_in_fill_and_off_with_its_flag() {
         assert!((g - want).abs() < 1e-9, "frame {k}: {g} against {want}");
     }
     // Without keyframes there is no such column.
-    let plain_json = d.join("plain.json");
-    let out = eval_tiny(
-        a,
-        &["--json".as_ref(), plain_json.as_os_str(), clip.as_os_str()],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let plain: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&plain_json).unwrap()).unwrap();
+    let (_, plain) = tiny_report(a, &[], &d.join("plain.json"), &clip);
     assert!(plain["models"]
         .as_array()
         .unwrap()
@@ -712,29 +652,20 @@ fn the_keyframe_carry_is_on_in_fill_and_off_with_its_flag() {
     for i in 0..4 {
         write_png(&still.join(format!("{i:05}.png")), &frame, 48, 3);
     }
-    let json = d.join("still.json");
-    let out = eval_tiny(
-        a,
-        &[
-            "--output-mode".as_ref(),
-            "fill".as_ref(),
-            "--keyframes".as_ref(),
-            "first".as_ref(),
-            "--no-baselines".as_ref(),
-            "--json".as_ref(),
-            json.as_os_str(),
-            still.as_os_str(),
-        ],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let flags = [
+        "--output-mode",
+        "fill",
+        "--keyframes",
+        "first",
+        "--no-baselines",
+    ];
+    let (stdout, report) = tiny_report(a, &flags, &d.join("still.json"), &still);
     let m = &report["models"][0];
     let frames = m["videos"][0]["per_frame"].as_array().unwrap();
     assert_eq!(frames.len(), 3);
     assert!(frames.iter().all(|f| f["psnr"].is_null()), "{frames:?}");
     assert_eq!(m["summary"]["psnr"], 60.0);
-    assert!(text(&out.stdout).contains("counts as 60 dB"));
+    assert!(stdout.contains("counts as 60 dB"));
 
     // Without keyframes the flag is refused.
     let e = eval_tiny(a, &["--no-keyframe-carry".as_ref(), clip.as_os_str()]);
@@ -748,25 +679,16 @@ fn keyframe_lookahead_moves_the_next_keyframe_back_as_the_element_does() {
     let clip = sample(CLIP_720P);
     let run = |look: &str| {
         let json = d.join(format!("look-{look}.json"));
-        let out = eval_tiny(
-            a,
-            &[
-                "--output-mode".as_ref(),
-                "fill".as_ref(),
-                "--keyframes".as_ref(),
-                "3".as_ref(),
-                "--keyframe-lookahead".as_ref(),
-                look.as_ref(),
-                "--no-baselines".as_ref(),
-                "--json".as_ref(),
-                json.as_os_str(),
-                clip.as_os_str(),
-            ],
-        );
-        let stdout = text(&out.stdout);
-        assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let flags = [
+            "--output-mode",
+            "fill",
+            "--keyframes",
+            "3",
+            "--keyframe-lookahead",
+            look,
+            "--no-baselines",
+        ];
+        let (stdout, report) = tiny_report(a, &flags, &json, &clip);
         assert_eq!(report["keyframe_lookahead"], look.parse::<u32>().unwrap());
         assert_eq!(
             stdout.contains("keyframe lookahead 3"),
