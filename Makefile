@@ -9,7 +9,7 @@ export GST_PLUGIN_PATH := $(CURDIR)/target/release
 # threads slow inference by >10x (docs/colorize.md, Performance).
 export OMP_WAIT_POLICY ?= passive
 
-.PHONY: setup build test lint unit meson-check efficientnet demo bench corpus peer-sizes fuzz cuts-bench episode-bench install clean-data
+.PHONY: setup build test lint unit meson-check efficientnet demo bench corpus peer-sizes fuzz cuts-bench episode-bench element-speed install clean-data
 
 ## setup: install Debian packages, the Python venv, the sample data and build (re-runnable)
 setup:
@@ -60,6 +60,11 @@ cuts-bench: setup
 ## bf16), ratios in one run (docs/episode.md).
 episode-bench: setup
 	tools/episode-bench.sh
+
+## element-speed: the element's frames/s at 1280x720 (bf16, fp32) with glibc's allocator as it
+## comes and as docs/colorize.md recommends, alternating (docs/colorize.md#performance).
+element-speed: setup
+	tools/element-speed.sh
 
 ## peer-sizes: the randomised peer tests on 200 drawn size x format cases each: tcvcssim /
 ## tcvcpsnr / tcvcflicker against FFmpeg, scikit-image and NumPy, tcvclineart against OpenCV

@@ -8,7 +8,7 @@
 # FRAMES frames (default 300) over the run's time less a 1-frame run's (the process start and
 # the model load), so that it is the steady rate. Also prints the minor page faults a frame.
 # A benchmark, not a test: compare figures of one run only (this VM varies by ±15 % between runs).
-#   tools/element-speed.sh
+#   tools/element-speed.sh            # or: make element-speed
 #   FRAMES=100 ROUNDS=1 PRECISIONS=bf16 tools/element-speed.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
