@@ -7,7 +7,7 @@
 //! to tens of MB, and so does a forward pass with frame-sized inputs and outputs. With glibc's
 //! defaults each of them is a fresh `mmap` (or a trimmed heap top), so the kernel zeroes its
 //! pages again at every step: measured 20 % of the CPU time of a 128² TCVC step in page faults
-//! and page clearing, and 13 % of `tcvclineart ! tcvccolorize`'s time at 1280×720 in bf16.
+//! and page clearing, and about an eighth of `tcvclineart ! tcvccolorize`'s time at 1280×720.
 //! Raising the mmap threshold to its maximum (32 MiB) and never trimming the heap keeps those
 //! buffers in the process for reuse, the usual remedy for libtorch on the CPU (the same as
 //! running with `MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=4294967296`).
