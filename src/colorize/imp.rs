@@ -1133,7 +1133,7 @@ fn gap_is_skip(
     duration: Option<gst::ClockTime>,
 ) -> bool {
     let end = start.saturating_add(duration.unwrap_or(gst::ClockTime::ZERO));
-    last.is_some_and(|l| start > l && end - l <= MAX_SKIP)
+    last.is_some_and(|l| start > l) && is_skip(last, Some(end))
 }
 
 /// Bytes per pixel and the places of R, G and B in one of `SRC_FORMATS`.
