@@ -15,6 +15,19 @@ fail() {
   echo "setup: ERROR: $*" >&2
   exit 1
 }
+# pip leaves its unpacked wheels (pip-unpack-*, ~1.5 GB for torch) in the temporary folder; on a
+# machine that runs setup often (CI) they fill the disk. Everything this script puts in a
+# temporary folder goes into one of its own, removed when it exits.
+TMPDIR=$(mktemp -d "${TMPDIR:-/tmp}/tcvc-setup.XXXXXX")
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
+# A release build and the tests take ~20 GB under target/ (libtorch-linked test binaries); a disk
+# that fills mid-link kills the linker with SIGBUS ("ld terminated with signal 7 [Bus error]").
+free_gb=$(df -Pk "$here" | awk 'NR==2 {print int($4 / 1048576)}')
+if [ "${free_gb:-0}" -lt 25 ]; then
+  echo "setup: WARNING: only ${free_gb} GB free on the disk of $here; the build, the venv and the" \
+    "tests need ~25 GB (a full disk shows as 'ld terminated with signal 7 [Bus error]')" >&2
+fi
 
 # --- 1. Debian packages -------------------------------------------------------------------
 pkgs=(

@@ -275,16 +275,40 @@ pub fn write_png(path: &Path, data: &[u8], height: usize, channels: usize) {
 }
 
 /// A fresh, empty scratch folder under the target dir, unique to this call.
+///
+/// A test's folder stays after it (to look at when it fails) until a later test binary starts:
+/// the first call in each process removes the folders of processes that are no longer running,
+/// so `target/test-scratch` holds one run's folders, not every run's (gigabytes each).
 pub fn scratch_dir(name: &str) -> PathBuf {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    static PRUNE: std::sync::Once = std::sync::Once::new();
+    let base = root().join("target").join("test-scratch");
+    PRUNE.call_once(|| prune_scratch(&base));
     let k = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let d = root()
-        .join("target")
-        .join("test-scratch")
-        .join(format!("{name}-{}-{k}", std::process::id()));
+    let d = base.join(format!("{name}-{}-{k}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+/// Removes the scratch folders (`{name}-{pid}-{k}`) whose process is gone.
+fn prune_scratch(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.rsplitn(3, '-').nth(1))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// Real line art: frames `indices` of `clip` scaled to `width` × `height`, through
