@@ -15,10 +15,17 @@ fail() {
   echo "setup: ERROR: $*" >&2
   exit 1
 }
-# pip leaves its unpacked wheels (pip-unpack-*, ~1.5 GB for torch) in the temporary folder; on a
-# machine that runs setup often (CI) they fill the disk. Everything this script puts in a
-# temporary folder goes into one of its own, removed when it exits.
-TMPDIR=$(mktemp -d "${TMPDIR:-/tmp}/tcvc-setup.XXXXXX")
+# An interrupted pip leaves its unpacked wheels (pip-unpack-*, ~1.5 GB for torch) in the
+# temporary folder; on a machine that runs setup often (CI) they fill the disk. Everything this
+# script puts in a temporary folder goes into one of its own (named by its process id), removed
+# when it exits, or by the next setup if this one was killed.
+tmp_base=${TMPDIR:-/tmp}
+for d in "$tmp_base"/tcvc-setup.*; do
+  pid=${d#"$tmp_base"/tcvc-setup.}
+  pid=${pid%%.*}
+  [ -d "$d" ] && [ -n "$pid" ] && [ ! -e "/proc/$pid" ] && rm -rf "$d"
+done
+TMPDIR=$(mktemp -d "$tmp_base/tcvc-setup.$$.XXXXXX")
 export TMPDIR
 trap 'rm -rf "$TMPDIR"' EXIT
 # A release build and the tests take ~20 GB under target/ (libtorch-linked test binaries); a disk
