@@ -300,7 +300,7 @@ fn prune_scratch(base: &Path) {
         let name = e.file_name();
         let Some(pid) = name
             .to_str()
-            .and_then(|n| n.rsplitn(3, '-').nth(1))
+            .and_then(|n| n.rsplit('-').nth(1))
             .and_then(|p| p.parse::<u32>().ok())
         else {
             continue;
