@@ -1002,6 +1002,187 @@ fn keyframe_lookahead_survives_a_flushing_seek_in_a_playing_pipeline() {
 }
 
 #[test]
+fn played_backwards_skips_and_short_gaps_before_the_last_frame_keep_the_chain() {
+    let m = model();
+    let g = ModelFile::load(&m, Device::Cpu, Kind::Float)
+        .unwrap()
+        .generator;
+    let art = line_art_frames(CLIP_720P, &[20, 21], W, H);
+    let d1 = direct(&g, &art[0], None, W, H);
+    let d2 = direct(&g, &art[1], Some(&d1), W, H);
+    let d3 = direct(&g, &art[0], Some(&d2), W, H);
+    let d4 = direct(&g, &art[1], Some(&d3), W, H);
+    let mut c = Colorizer::new(&m, W, H, &[("scene-threshold", "1.0")]);
+    let mut seg = gst::FormattedSegment::<gst::ClockTime>::new();
+    seg.set_rate(-1.0);
+    seg.set_start(gst::ClockTime::ZERO);
+    seg.set_stop(gst::ClockTime::from_seconds(10));
+    assert!(c.h.push_event(gst::event::Segment::new(&seg)));
+    let discont = |k: usize, i: u64| {
+        let mut b = gray_buffer(&art[k], W, H, i);
+        b.get_mut().unwrap().set_flags(gst::BufferFlags::DISCONT);
+        b
+    };
+    assert!(max_diff(&c.push(&art[0], 50), &to_rgb8(&d1)) <= 1);
+    // A chunk's first frame, DISCONT, one frame back in time: the chain goes on.
+    assert!(
+        max_diff(&c.push_buf(discont(1, 48)), &to_rgb8(&d2)) <= 1,
+        "backwards, a DISCONT just before the last frame: G(line art, the last output)"
+    );
+    // A 40 ms gap before it too (played backwards, a gap ends before the last frame).
+    let gap = gst::event::Gap::builder(gst::ClockTime::from_mseconds(40 * 46))
+        .duration(gst::ClockTime::from_mseconds(40))
+        .build();
+    assert!(c.h.push_event(gap));
+    assert!(max_diff(&c.push(&art[0], 45), &to_rgb8(&d3)) <= 1);
+    assert!(max_diff(&c.push(&art[1], 44), &to_rgb8(&d4)) <= 1);
+    assert!(c.resets().is_empty(), "backwards skips are no resets");
+    // A DISCONT *after* the last frame, or more than a second before it, is a jump: it resets.
+    let first_of_2 = to_rgb8(&direct(&g, &art[1], None, W, H));
+    for at in [47, 10] {
+        c.push(&art[0], 43);
+        let _ = c.resets();
+        assert!(
+            max_diff(&c.push_buf(discont(1, at)), &first_of_2) <= 1,
+            "{at}"
+        );
+        let r = c.resets();
+        assert_eq!((r.len(), r[0].reason), (1, Reason::Discont), "{at}");
+    }
+}
+
+/// The reset messages of a playing `pipeline` until EOS (an error fails the test).
+fn resets_until_eos(pipeline: &gst::Pipeline) -> Vec<Reset> {
+    let bus = pipeline.bus().unwrap();
+    let mut out = Vec::new();
+    for m in bus.iter_timed(gst::ClockTime::from_seconds(300)) {
+        match m.view() {
+            gst::MessageView::Element(e) => {
+                if let Some(r) = e.structure().and_then(|s| Reset::try_from(s).ok()) {
+                    out.push(r);
+                }
+            }
+            gst::MessageView::Eos(_) => return out,
+            gst::MessageView::Error(e) => panic!("{e:?}"),
+            _ => (),
+        }
+    }
+    panic!("no EOS in 300 s");
+}
+
+/// Plays `clip` (`decodebin`, line art, the default model) from start to end at `rate` after a
+/// flushing seek in PAUSED; returns the frames into the colorizer, how many were flagged
+/// DISCONT and the resets posted while playing.
+fn play_at_rate(clip: &Path, rate: f64) -> (usize, usize, Vec<Reset>) {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+    let description = format!(
+        "filesrc location=\"{}\" ! decodebin ! videoconvert ! identity name=probe ! \
+         tcvclineart ! tcvccolorize ! fakesink sync=false",
+        clip.display()
+    );
+    let pipeline = gst::parse::launch(&description)
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+    let (frames, discont) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (f, d) = (frames.clone(), discont.clone());
+    let probe = pipeline
+        .by_name("probe")
+        .unwrap()
+        .static_pad("src")
+        .unwrap();
+    probe.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if let Some(b) = info.buffer() {
+            f.fetch_add(1, SeqCst);
+            if b.flags().contains(gst::BufferFlags::DISCONT) {
+                d.fetch_add(1, SeqCst);
+            }
+        }
+        gst::PadProbeReturn::Ok
+    });
+    pipeline.set_state(gst::State::Paused).unwrap();
+    assert!(pipeline.state(gst::ClockTime::from_seconds(60)).0.is_ok());
+    let end = pipeline.query_duration::<gst::ClockTime>().unwrap();
+    pipeline
+        .seek(
+            rate,
+            gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
+            gst::SeekType::Set,
+            gst::ClockTime::ZERO,
+            gst::SeekType::Set,
+            end,
+        )
+        .unwrap();
+    assert!(pipeline.state(gst::ClockTime::from_seconds(60)).0.is_ok());
+    // What the prerolls and the seek's flush posted, and the frames they counted.
+    let bus = pipeline.bus().unwrap();
+    while bus.pop().is_some() {}
+    let (f0, d0) = (frames.load(SeqCst), discont.load(SeqCst));
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let resets = resets_until_eos(&pipeline);
+    pipeline.set_state(gst::State::Null).unwrap();
+    let (n, d) = (frames.load(SeqCst) - f0, discont.load(SeqCst) - d0);
+    eprintln!(
+        "{}, rate {rate}: {n} frames, {d} DISCONT, resets {resets:?}",
+        clip.display()
+    );
+    (n, d, resets)
+}
+
+#[test]
+fn played_backwards_the_chain_goes_on_across_the_decoders_chunks() {
+    // At a negative rate the demuxer and decoder send the frames in reversed chunks, the first
+    // of each flagged DISCONT. Those only skip frames backwards: the chain goes on, and resets
+    // at the cuts alone, as it does played forwards. Two clips: the clip with cuts (FFV1 in
+    // Matroska) and one shot of it in H.264 with a keyframe every 12 frames (MP4).
+    init();
+    let dir = scratch_dir("backwards");
+    let cuts_clip = clip_with_cuts(&dir);
+    let shot = dir.join("shot.mp4");
+    let st = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(&cuts_clip)
+        .args(["-frames:v", "12", "-c:v", "libx264", "-g", "4", "-bf", "0"])
+        .args(["-pix_fmt", "yuv420p"])
+        .arg(&shot)
+        .status()
+        .expect("ffmpeg runs (make setup installs it)");
+    assert!(st.success());
+    let scene_cuts = |r: &[Reset]| -> Vec<u64> {
+        r.iter()
+            .filter(|r| matches!(r.reason, Reason::SceneCut(_)))
+            .map(|r| r.frame)
+            .collect()
+    };
+    for (clip, frames, cuts) in [
+        (&cuts_clip, CUTS_CLIP_FRAMES, CUTS_CLIP_PIECES.len() - 1),
+        (&shot, 12, 0),
+    ] {
+        let (n_fwd, _, fwd) = play_at_rate(clip, 1.0);
+        let (n_back, discont, back) = play_at_rate(clip, -1.0);
+        assert!(
+            n_fwd >= frames - 1 && n_back >= frames - 1,
+            "{n_fwd} {n_back}"
+        );
+        assert!(
+            discont >= 2,
+            "{clip:?} backwards: {discont} DISCONT buffers"
+        );
+        assert!(
+            back.iter().all(|r| matches!(r.reason, Reason::SceneCut(_))),
+            "{clip:?}: played backwards, only cuts reset: {back:?}"
+        );
+        assert!(
+            fwd.iter().all(|r| matches!(r.reason, Reason::SceneCut(_))),
+            "{clip:?}: played forwards, only cuts reset: {fwd:?}"
+        );
+        assert_eq!(scene_cuts(&fwd).len(), cuts, "{clip:?}: {fwd:?}");
+        assert_eq!(scene_cuts(&back).len(), cuts, "{clip:?}: {back:?}");
+    }
+}
+
+#[test]
 fn a_real_scene_cut_resets_the_chain() {
     let (w, h) = (256u32, 144u32);
     // Eight frames of one shot (past the young-shot frames of the rule), then another shot.

@@ -788,13 +788,14 @@ impl BaseTransformImpl for Colorize {
             }
             gst::EventView::Gap(gap) => {
                 let (start, duration) = gap.get();
+                let forward = self.obj().segment().rate() >= 0.0;
                 let last = self
                     .state
                     .lock()
                     .unwrap()
                     .as_ref()
                     .and_then(|st| st.last_pts);
-                if gap_is_skip(last, start, duration) {
+                if gap_is_skip(last, start, duration, forward) {
                     gst::debug!(
                         CAT,
                         imp = self,
@@ -980,6 +981,7 @@ impl VideoFilterImpl for Colorize {
         if self.obj().sink_pad().mode() == gst::PadMode::Pull {
             lookahead = 0;
         }
+        let forward = self.obj().segment().rate() >= 0.0;
         let mut guard = self.state.lock().unwrap();
         let Some(st) = guard.as_mut() else {
             return Err(gst::FlowError::NotNegotiated);
@@ -993,7 +995,7 @@ impl VideoFilterImpl for Colorize {
             return Err(gst::FlowError::NotNegotiated);
         };
         let pts = inframe.buffer().pts();
-        let skip = is_skip(st.last_pts, pts);
+        let skip = is_skip(st.last_pts, pts, forward);
         st.last_pts = pts;
         if inframe.buffer().flags().contains(gst::BufferFlags::DISCONT)
             && stream.colorizer.has_previous()
@@ -1119,21 +1121,33 @@ impl VideoFilterImpl for Colorize {
 const MAX_SKIP: gst::ClockTime = gst::ClockTime::SECOND;
 
 /// Whether a DISCONT buffer at `pts` only skips frames after the last one at `last`: both
-/// timestamped, `pts` after `last` by at most [`MAX_SKIP`].
-fn is_skip(last: Option<gst::ClockTime>, pts: Option<gst::ClockTime>) -> bool {
-    matches!((last, pts), (Some(l), Some(p)) if p > l && p - l <= MAX_SKIP)
+/// timestamped, `pts` after `last` by at most [`MAX_SKIP`] — *before* it when the segment plays
+/// backwards (`forward` false: a negative rate, where a decoder sends each chunk of frames
+/// reversed and flags the first of each DISCONT).
+fn is_skip(last: Option<gst::ClockTime>, pts: Option<gst::ClockTime>, forward: bool) -> bool {
+    match (last, pts) {
+        (Some(l), Some(p)) if forward => p > l && p - l <= MAX_SKIP,
+        (Some(l), Some(p)) => p < l && l - p <= MAX_SKIP,
+        _ => false,
+    }
 }
 
 /// Whether a GAP event from `start` for `duration` only skips frames after the last one at
 /// `last` (an RTP depayloader sends one for each lost packet): it starts after `last` and ends
-/// at most [`MAX_SKIP`] after it.
+/// at most [`MAX_SKIP`] after it; played backwards, it ends before `last` and starts at most
+/// [`MAX_SKIP`] before it.
 fn gap_is_skip(
     last: Option<gst::ClockTime>,
     start: gst::ClockTime,
     duration: Option<gst::ClockTime>,
+    forward: bool,
 ) -> bool {
     let end = start.saturating_add(duration.unwrap_or(gst::ClockTime::ZERO));
-    last.is_some_and(|l| start > l) && is_skip(last, Some(end))
+    if forward {
+        last.is_some_and(|l| start > l) && is_skip(last, Some(end), true)
+    } else {
+        last.is_some_and(|l| end < l) && is_skip(last, Some(start), false)
+    }
 }
 
 /// Bytes per pixel and the places of R, G and B in one of `SRC_FORMATS`.

@@ -11,10 +11,10 @@ pub enum Reason {
     /// New caps (size or format change).
     Caps,
     /// A buffer flagged DISCONT that does not only skip frames (more than a second after the
-    /// last frame, before it, or without a PTS).
+    /// last frame, before it, or without a PTS; mirrored when the segment plays backwards).
     Discont,
     /// A GAP event that does not only skip frames (it ends more than a second after the last
-    /// frame, or starts before it).
+    /// frame, or starts before it; mirrored when the segment plays backwards).
     Gap,
     /// A scene cut: the fraction of line pixels that changed.
     SceneCut(f64),

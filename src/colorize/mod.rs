@@ -21,7 +21,8 @@ glib::wrapper! {
  * the CPU or CUDA, feeding each output back as the next frame's previous frame. Without
  * `model-file` it runs the built-in default model. The chain restarts at flushes, new streams,
  * caps changes, discontinuities and gaps (not frames dropped upstream: a DISCONT buffer or a
- * GAP event up to a second after the last frame goes on with the chain) and scene cuts;
+ * GAP event up to a second after the last frame goes on with the chain; before it, played
+ * backwards) and scene cuts;
  * artist keyframes (`keyframe-location`) seed it. `previous-frame=blank` colours every frame on
  * its own instead.
  *
