@@ -954,6 +954,82 @@ fn keyframe_lookahead_stops_at_resets_and_flushes_ends_with_the_stream_and_adds_
 }
 
 #[test]
+fn keyframe_lookahead_holds_a_gap_that_only_skips_frames_in_its_place() {
+    // Frames 1-3 wait for the key at 6; frame 4 is lost (an RTP depayloader sends a GAP for
+    // it). The gap only skips a frame: the chain goes on and the frames go on waiting, so 1-3
+    // take the key moved back, as 5 does; the GAP goes out after 3 and before 5.
+    let (w, h) = (160u32, 96u32);
+    let dir = scratch_dir("keyframe-lookahead-gap");
+    let (art, pattern) = lookahead_clip(&dir, w, h, &[6]);
+    let new = |look: &str| {
+        Colorizer::new(
+            &model(),
+            w,
+            h,
+            &[
+                ("keyframe-location", pattern.to_str().unwrap()),
+                ("output-mode", "fill"),
+                ("keyframe-lookahead", look),
+            ],
+        )
+    };
+    let gap = || {
+        gst::event::Gap::builder(gst::ClockTime::from_mseconds(40 * 4))
+            .duration(gst::ClockTime::from_mseconds(40))
+            .build()
+    };
+    let frames = [0usize, 1, 2, 3, 5, 6];
+    let mut plain = new("0");
+    let mut want = Vec::new();
+    for &i in &frames {
+        if i == 5 {
+            assert!(plain.h.push_event(gap()));
+        }
+        want.push(plain.push(&art[i], i as u64));
+    }
+    assert!(plain.resets().is_empty());
+
+    let mut c = new("8");
+    for &i in &frames[..4] {
+        c.h.push(gray_buffer(&art[i], w, h, i as u64)).unwrap();
+    }
+    assert_eq!(pulled(&mut c).len(), 1, "frame 0 goes out, 1-3 wait");
+    assert!(c.h.push_event(gap()));
+    assert!(pulled(&mut c).is_empty(), "the gap does not end the wait");
+    let gap_out = |c: &mut Colorizer| {
+        std::iter::from_fn(|| c.h.try_pull_event()).any(|e| e.type_() == gst::EventType::Gap)
+    };
+    assert!(!gap_out(&mut c), "the gap waits with the frames");
+    for &i in &frames[4..] {
+        c.h.push(gray_buffer(&art[i], w, h, i as u64)).unwrap();
+    }
+    assert!(c.h.push_event(gst::event::Eos::new()));
+    let out = pulled(&mut c);
+    assert!(gap_out(&mut c), "the gap went out with the frames");
+    assert!(
+        c.resets().is_empty(),
+        "a gap that skips a frame is no reset"
+    );
+    let pts: Vec<_> = out
+        .iter()
+        .map(|(p, _)| p.unwrap().mseconds() / 40)
+        .collect();
+    assert_eq!(pts, [1, 2, 3, 5, 6]);
+    for (k, (_, rgb)) in out.iter().enumerate() {
+        let t = frames[k + 1];
+        if t == 6 {
+            assert_eq!(
+                rgb,
+                &want[k + 1],
+                "frame 6 is the key, with or without the wait"
+            );
+        } else {
+            assert!(rgb != &want[k + 1], "frame {t} took nothing of the key");
+        }
+    }
+}
+
+#[test]
 fn keyframe_lookahead_survives_a_flushing_seek_in_a_playing_pipeline() {
     // A real pipeline over the clip with cuts (default model, fill), keys every 6 frames from
     // the originals, a lookahead of 6: a flushing seek back to the start while frames are held

@@ -750,11 +750,25 @@ impl BaseTransformImpl for Colorize {
     fn sink_event(&self, event: gst::Event) -> bool {
         use gst::EventType as T;
         if event.is_serialized() && event.type_() != T::FlushStop {
+            let forward = self.obj().segment().rate() >= 0.0;
             let mut guard = self.state.lock().unwrap();
             if let Some(st) = guard.as_mut().filter(|st| !st.look.is_empty()) {
+                let skip = match event.view() {
+                    gst::EventView::Gap(gap) => {
+                        let (start, duration) = gap.get();
+                        gap_is_skip(st.last_pts, start, duration, forward)
+                    }
+                    _ => false,
+                };
                 match event.type_() {
-                    // These keep their place among the held frames.
+                    // These keep their place among the held frames, and so does a gap that
+                    // only skips frames (a lost packet): the chain goes on, the wait too.
                     T::Tag | T::CustomDownstream | T::CustomDownstreamSticky | T::CustomBoth => {
+                        st.look.push_other(Held::Event(event));
+                        return true;
+                    }
+                    T::Gap if skip => {
+                        gst::debug!(CAT, imp = self, "gap skips frames: held with the frames");
                         st.look.push_other(Held::Event(event));
                         return true;
                     }
