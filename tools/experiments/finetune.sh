@@ -14,6 +14,8 @@
 #                                           `tools/corpus.py build --size closeup --seed 3 --out data/corpus-closeup3`
 #   tools/experiments/finetune.sh walkplain walk, plus the plain-page clips of
 #                                           `tools/corpus.py build --size plain --seed 3 --out data/corpus-plain3`
+#   tools/experiments/finetune.sh walkmore walk, plus the training clips of corpus seeds 3-5
+#                                           (`tools/corpus.py build --seed N --out data/corpus-sN`): twice the clips
 # Writes runs/ft-VARIANT/ (checkpoints, losses) and runs/ft-VARIANT.safetensors (OUT=path changes
 # both); extra arguments go to tcvc-train. START=FILE starts from another model (stage 9: the
 # default), SIZE=WxH trains at another size, SEED=N changes the seed, LR=X the generator's
@@ -24,7 +26,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export LIBTORCH_USE_PYTORCH=1 OMP_WAIT_POLICY=passive
 bin=${BIN:-target/release/tcvc-train}
-name=${1:?recipe, blank, paper, walk, walk0, walklong, walkclose or walkplain}; shift
+name=${1:?recipe, blank, paper, walk, walk0, walklong, walkclose, walkplain or walkmore}; shift
 case $name in
   recipe) v=(--self-feed 0.5 --self-feed-ramp 300 --unroll 2 --degrade-prev 0.3 --temporal-weight 10) ;;
   blank) v=(--prev-prob 0) ;;
@@ -37,7 +39,9 @@ case $name in
     for d in data/corpus-closeup3/train/*; do v+=(--train "$d"); done ;;
   walkplain) v=(--chain-walkers 2 --prev-prob 0 --temporal-weight 10)
     for d in data/corpus-plain3/train/*; do v+=(--train "$d"); done ;;
-  *) echo "recipe, blank, paper, walk, walk0, walklong, walkclose or walkplain" >&2; exit 2 ;;
+  walkmore) v=(--chain-walkers 2 --prev-prob 0 --temporal-weight 10)
+    for d in data/corpus-s3/train/* data/corpus-s4/train/* data/corpus-s5/train/*; do v+=(--train "$d"); done ;;
+  *) echo "recipe, blank, paper, walk, walk0, walklong, walkclose, walkplain or walkmore" >&2; exit 2 ;;
 esac
 mkdir -p runs
 start=${START:-runs/previous-default-d4b451e.safetensors}
