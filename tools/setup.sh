@@ -28,8 +28,9 @@ done
 TMPDIR=$(mktemp -d "$tmp_base/tcvc-setup.$$.XXXXXX")
 export TMPDIR
 trap 'rm -rf "$TMPDIR"' EXIT
-# A release build and the tests take ~20 GB under target/ (libtorch-linked test binaries); a disk
-# that fills mid-link kills the linker with SIGBUS ("ld terminated with signal 7 [Bus error]").
+# A fresh clone takes ~15 GB once the tests and the demo have run (target/ with the libtorch-linked
+# test binaries, the venv, the data), more while pip unpacks torch; a disk that fills mid-link
+# kills the linker with SIGBUS ("ld terminated with signal 7 [Bus error]").
 free_gb=$(df -Pk "$here" | awk 'NR==2 {print int($4 / 1048576)}')
 if [ "${free_gb:-0}" -lt 25 ]; then
   echo "setup: WARNING: only ${free_gb} GB free on the disk of $here; the build, the venv and the" \
