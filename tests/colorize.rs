@@ -76,6 +76,13 @@ fn gray_buffer(data: &[u8], w: u32, h: u32, i: u64) -> gst::Buffer {
     b
 }
 
+/// [`gray_buffer`] flagged DISCONT.
+fn discont_buffer(data: &[u8], w: u32, h: u32, i: u64) -> gst::Buffer {
+    let mut b = gray_buffer(data, w, h, i);
+    b.get_mut().unwrap().set_flags(gst::BufferFlags::DISCONT);
+    b
+}
+
 fn caps(w: u32, h: u32, fps: i32) -> gst::Caps {
     gst::Caps::builder("video/x-raw")
         .field("format", "GRAY8")
@@ -244,11 +251,7 @@ fn frames_chain_through_the_generator_and_every_reset_cause_blanks_the_previous_
     }
     // DISCONT buffers: one 2 s after the last frame resets; frame number = PTS × framerate,
     // 2.12 s at 30 fps (the caps cause switched to 30/1).
-    let discont = |k: usize, i: u64| {
-        let mut b = gray_buffer(&art[k], W, H, i);
-        b.get_mut().unwrap().set_flags(gst::BufferFlags::DISCONT);
-        b
-    };
+    let discont = |k: usize, i: u64| discont_buffer(&art[k], W, H, i);
     assert!(max_diff(&c.push_buf(discont(0, 53)), &to_rgb8(&d1)) <= 1);
     let r = c.resets();
     assert_eq!((r.len(), r[0].reason, r[0].frame), (1, Reason::Discont, 64));
@@ -735,6 +738,20 @@ fn pulled(c: &mut Colorizer) -> Vec<(Option<gst::ClockTime>, Vec<u8>)> {
         .collect()
 }
 
+/// A colorizer (test model, `fill`) with keyframes from `pattern` and a lookahead of `look`.
+fn lookahead_colorizer(pattern: &Path, w: u32, h: u32, look: &str) -> Colorizer {
+    Colorizer::new(
+        &model(),
+        w,
+        h,
+        &[
+            ("keyframe-location", pattern.to_str().unwrap()),
+            ("output-mode", "fill"),
+            ("keyframe-lookahead", look),
+        ],
+    )
+}
+
 /// Line art of eight consecutive frames and the originals of frames 1 and 6 as keyframes.
 fn lookahead_clip(dir: &Path, w: u32, h: u32, keys: &[usize]) -> (Vec<Vec<u8>>, PathBuf) {
     let art = line_art_frames(CLIP_720P, &[30, 31, 32, 33, 34, 35, 36, 37], w, h);
@@ -755,18 +772,7 @@ fn keyframe_lookahead_moves_the_next_keyframe_back_into_the_frames_that_wait_for
     let (w, h) = (160u32, 96u32);
     let dir = scratch_dir("keyframe-lookahead");
     let (art, pattern) = lookahead_clip(&dir, w, h, &[2, 6]);
-    let props = |look: &'static str| {
-        vec![
-            ("keyframe-location", pattern.to_str().unwrap().to_string()),
-            ("output-mode", "fill".to_string()),
-            ("keyframe-lookahead", look.to_string()),
-        ]
-    };
-    let new = |look| {
-        let p = props(look);
-        let p: Vec<(&str, &str)> = p.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        Colorizer::new(&model(), w, h, &p)
-    };
+    let new = |look: &str| lookahead_colorizer(&pattern, w, h, look);
     // Without the lookahead every frame comes out as it goes in.
     let mut c = new("0");
     let plain: Vec<Vec<u8>> = (0..8).map(|i| c.push(&art[i], i as u64)).collect();
@@ -858,24 +864,11 @@ fn keyframe_lookahead_stops_at_resets_and_flushes_ends_with_the_stream_and_adds_
     let (w, h) = (160u32, 96u32);
     let dir = scratch_dir("keyframe-lookahead-ends");
     let (art, pattern) = lookahead_clip(&dir, w, h, &[6]);
-    let new = |look: &str| {
-        Colorizer::new(
-            &model(),
-            w,
-            h,
-            &[
-                ("keyframe-location", pattern.to_str().unwrap()),
-                ("output-mode", "fill"),
-                ("keyframe-lookahead", look),
-            ],
-        )
-    };
+    let new = |look: &str| lookahead_colorizer(&pattern, w, h, look);
     // A discontinuity (without a PTS: one that only skips frames is no reset).
     let discont = |i: usize| {
-        let mut b = gray_buffer(&art[i], w, h, i as u64);
-        let m = b.get_mut().unwrap();
-        m.set_flags(gst::BufferFlags::DISCONT);
-        m.set_pts(gst::ClockTime::NONE);
+        let mut b = discont_buffer(&art[i], w, h, i as u64);
+        b.get_mut().unwrap().set_pts(gst::ClockTime::NONE);
         b
     };
     let mut plain = new("0");
@@ -961,18 +954,7 @@ fn keyframe_lookahead_holds_a_gap_that_only_skips_frames_in_its_place() {
     let (w, h) = (160u32, 96u32);
     let dir = scratch_dir("keyframe-lookahead-gap");
     let (art, pattern) = lookahead_clip(&dir, w, h, &[6]);
-    let new = |look: &str| {
-        Colorizer::new(
-            &model(),
-            w,
-            h,
-            &[
-                ("keyframe-location", pattern.to_str().unwrap()),
-                ("output-mode", "fill"),
-                ("keyframe-lookahead", look),
-            ],
-        )
-    };
+    let new = |look: &str| lookahead_colorizer(&pattern, w, h, look);
     let gap = || {
         gst::event::Gap::builder(gst::ClockTime::from_mseconds(40 * 4))
             .duration(gst::ClockTime::from_mseconds(40))
@@ -1094,11 +1076,7 @@ fn played_backwards_skips_and_short_gaps_before_the_last_frame_keep_the_chain() 
     seg.set_start(gst::ClockTime::ZERO);
     seg.set_stop(gst::ClockTime::from_seconds(10));
     assert!(c.h.push_event(gst::event::Segment::new(&seg)));
-    let discont = |k: usize, i: u64| {
-        let mut b = gray_buffer(&art[k], W, H, i);
-        b.get_mut().unwrap().set_flags(gst::BufferFlags::DISCONT);
-        b
-    };
+    let discont = |k: usize, i: u64| discont_buffer(&art[k], W, H, i);
     assert!(max_diff(&c.push(&art[0], 50), &to_rgb8(&d1)) <= 1);
     // A chunk's first frame, DISCONT, one frame back in time: the chain goes on.
     assert!(

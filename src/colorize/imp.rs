@@ -750,14 +750,10 @@ impl BaseTransformImpl for Colorize {
     fn sink_event(&self, event: gst::Event) -> bool {
         use gst::EventType as T;
         if event.is_serialized() && event.type_() != T::FlushStop {
-            let forward = self.obj().segment().rate() >= 0.0;
             let mut guard = self.state.lock().unwrap();
             if let Some(st) = guard.as_mut().filter(|st| !st.look.is_empty()) {
                 let skip = match event.view() {
-                    gst::EventView::Gap(gap) => {
-                        let (start, duration) = gap.get();
-                        gap_is_skip(st.last_pts, start, duration, forward)
-                    }
+                    gst::EventView::Gap(gap) => self.gap_skips(gap, st.last_pts),
                     _ => false,
                 };
                 match event.type_() {
@@ -801,19 +797,18 @@ impl BaseTransformImpl for Colorize {
                 }
             }
             gst::EventView::Gap(gap) => {
-                let (start, duration) = gap.get();
-                let forward = self.obj().segment().rate() >= 0.0;
                 let last = self
                     .state
                     .lock()
                     .unwrap()
                     .as_ref()
                     .and_then(|st| st.last_pts);
-                if gap_is_skip(last, start, duration, forward) {
+                if self.gap_skips(gap, last) {
                     gst::debug!(
                         CAT,
                         imp = self,
-                        "gap at {start}: frames skipped, chain kept"
+                        "gap at {}: frames skipped, chain kept",
+                        gap.get().0
                     );
                 } else {
                     self.reset_chain(Reason::Gap);
@@ -826,6 +821,18 @@ impl BaseTransformImpl for Colorize {
 }
 
 impl Colorize {
+    /// Whether the segment plays forwards (a rate of 0 or more).
+    fn plays_forward(&self) -> bool {
+        self.obj().segment().rate() >= 0.0
+    }
+
+    /// Whether `gap` only skips frames after the last one coloured, at `last` ([`gap_is_skip`]
+    /// in the segment's direction).
+    fn gap_skips(&self, gap: &gst::event::Gap, last: Option<gst::ClockTime>) -> bool {
+        let (start, duration) = gap.get();
+        gap_is_skip(last, start, duration, self.plays_forward())
+    }
+
     /// Pushes every held frame and event out, as they are, in order (`keyframe-lookahead`: no
     /// keyframe will come for them).
     fn drain_held(&self) -> Result<gst::FlowSuccess, gst::FlowError> {
@@ -995,7 +1002,7 @@ impl VideoFilterImpl for Colorize {
         if self.obj().sink_pad().mode() == gst::PadMode::Pull {
             lookahead = 0;
         }
-        let forward = self.obj().segment().rate() >= 0.0;
+        let forward = self.plays_forward();
         let mut guard = self.state.lock().unwrap();
         let Some(st) = guard.as_mut() else {
             return Err(gst::FlowError::NotNegotiated);
