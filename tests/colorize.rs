@@ -1105,6 +1105,43 @@ fn played_backwards_skips_and_short_gaps_before_the_last_frame_keep_the_chain() 
     }
 }
 
+/// Data reversed upstream (a segment with rate 1 and applied rate −1: the frames already run
+/// backwards in their content, their timestamps still rise) follows the forward rule: the
+/// direction of the skip rule is the segment's rate, not its applied rate.
+#[test]
+fn an_applied_rate_below_zero_keeps_the_forward_skip_rule() {
+    let m = model();
+    let g = ModelFile::load(&m, Device::Cpu, Kind::Float)
+        .unwrap()
+        .generator;
+    let art = line_art_frames(CLIP_720P, &[20, 21], W, H);
+    let d1 = direct(&g, &art[0], None, W, H);
+    let d2 = direct(&g, &art[1], Some(&d1), W, H);
+    let mut c = Colorizer::new(&m, W, H, &[("scene-threshold", "1.0")]);
+    let mut seg = gst::FormattedSegment::<gst::ClockTime>::new();
+    seg.set_applied_rate(-1.0);
+    seg.set_start(gst::ClockTime::ZERO);
+    seg.set_stop(gst::ClockTime::from_seconds(10));
+    assert!(c.h.push_event(gst::event::Segment::new(&seg)));
+    assert!(max_diff(&c.push(&art[0], 50), &to_rgb8(&d1)) <= 1);
+    assert!(
+        max_diff(
+            &c.push_buf(discont_buffer(&art[1], W, H, 52)),
+            &to_rgb8(&d2)
+        ) <= 1,
+        "a DISCONT two frames after the last (one lost): a skip, the chain goes on"
+    );
+    assert!(c.resets().is_empty());
+    c.push(&art[0], 53);
+    let blank = to_rgb8(&direct(&g, &art[1], None, W, H));
+    assert!(
+        max_diff(&c.push_buf(discont_buffer(&art[1], W, H, 51)), &blank) <= 1,
+        "a DISCONT before the last frame resets, as forwards"
+    );
+    let r = c.resets();
+    assert_eq!((r.len(), r[0].reason), (1, Reason::Discont));
+}
+
 /// The reset messages of a playing `pipeline` until EOS (an error fails the test).
 fn resets_until_eos(pipeline: &gst::Pipeline) -> Vec<Reset> {
     let bus = pipeline.bus().unwrap();
