@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 //! `tcvc-eval` end to end: the table, the JSON and CSV outputs, agreement of the per-frame PSNR
 //! with an independent computation (the video module, StreamColorizer and compose run here), the
-//! held-out tail, several videos, and the errors (exit code 2, clear messages).
+//! held-out tail, several videos, the errors (exit code 2, clear messages), and
+//! `tools/release-check.py`'s summary over several renderings.
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
@@ -974,4 +975,104 @@ fn baselines_match_numpy_and_scikit_image_and_the_plot_is_drawn() {
     assert_eq!(frames[3]["chain_index"], 3);
     let png = std::fs::read(&plot).unwrap();
     assert!(png.starts_with(b"\x89PNG"), "the plot is a PNG");
+}
+
+/// `tools/release-check.py` over two renderings (seeds 1 and 2 of the small corpus): each gets
+/// its own folder of tcvc-eval JSON files, and the closing summary counts every test clip and
+/// long shot of both, with the chain's mean difference to frame by frame per shot and its 95 %
+/// interval as scipy computes them from those JSON files.
+#[test]
+fn release_check_summarises_several_renderings() {
+    let d = scratch_dir("release-check");
+    let cache = root().join("target").join("corpus-test-cache");
+    let corpora: Vec<PathBuf> = [1u32, 2]
+        .iter()
+        .map(|seed| {
+            let out = d.join(format!("seed{seed}"));
+            let r = Command::new(python())
+                .arg(root().join("tools/corpus.py"))
+                .args(["build", "--size", "small", "--quiet", "--seed"])
+                .arg(seed.to_string())
+                .arg("--out")
+                .arg(&out)
+                .arg("--cache")
+                .arg(&cache)
+                .current_dir(root())
+                .output()
+                .expect("runs tools/corpus.py");
+            assert!(r.status.success(), "{}", text(&r.stderr));
+            out
+        })
+        .collect();
+    let out = d.join("out");
+    let mut cmd = Command::new(python());
+    cmd.arg(root().join("tools/release-check.py"))
+        .arg("default")
+        .arg("--eval")
+        .arg(env!("CARGO_BIN_EXE_tcvc-eval"))
+        .arg("--out")
+        .arg(&out)
+        .args(["--frames", "4"]);
+    for c in &corpora {
+        cmd.arg("--corpus").arg(c);
+    }
+    let r = cmd.output().expect("runs tools/release-check.py");
+    let so = text(&r.stdout);
+    // 0: every required check passed, 1: one failed (a verdict on the model, not on the tool).
+    assert!(
+        matches!(r.status.code(), Some(0 | 1)),
+        "{so}\n{}",
+        text(&r.stderr)
+    );
+    assert!(so.contains("# Over 2 renderings"), "{so}");
+    let (mut tests, mut gaps) = (0, Vec::new());
+    for (i, c) in corpora.iter().enumerate() {
+        let dir = out.join(format!("{i}-{}", c.file_name().unwrap().to_str().unwrap()));
+        let psnr = |file: &str| -> Vec<f64> {
+            let j: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(dir.join(file)).unwrap()).unwrap();
+            let m = j["models"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["kind"] == "model")
+                .unwrap()
+                .clone();
+            m["videos"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["summary"]["psnr"].as_f64().unwrap())
+                .collect()
+        };
+        let clips = std::fs::read_dir(c.join("test")).unwrap().count();
+        assert_eq!(
+            psnr("test.json").len(),
+            clips,
+            "every test clip of {}",
+            c.display()
+        );
+        tests += clips;
+        let (chain, fbf) = (psnr("chain.json"), psnr("chain-blank.json"));
+        assert_eq!(
+            chain.len(),
+            std::fs::read_dir(c.join("chain")).unwrap().count()
+        );
+        gaps.extend(chain.iter().zip(&fbf).map(|(a, b)| a - b));
+    }
+    assert!(so.contains(&format!("Test clips: {tests}.")), "{so}");
+    assert!(so.contains(&format!("Long shots: {}.", gaps.len())), "{so}");
+    let script = format!(
+        "import numpy as n, scipy.stats as s\n\
+         g = n.array({gaps:?})\n\
+         h = s.t.ppf(0.975, len(g) - 1) * g.std(ddof=1) / len(g) ** 0.5\n\
+         print(f'per shot: mean {{g.mean():+.2f}} ± {{h:.2f}} dB (95 %)', end='')"
+    );
+    let want = Command::new(python())
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(want.status.success(), "{}", text(&want.stderr));
+    let want = text(&want.stdout);
+    assert!(so.contains(&want), "want `{want}` in:\n{so}");
 }
