@@ -118,7 +118,7 @@ def main():
         tests += t
         chains += c
     if len(corpora) > 1:
-        summary(corpora, tests, chains, args)
+        summary(corpora, tests, chains)
     print(f'\nRequired: {"PASS" if not failures else "FAIL"}')
     for f in failures:
         print(f'- {f}')
@@ -217,7 +217,7 @@ def weighted(rows, key):
     return sum(r[key] * r['frames'] for r in rows) / sum(r['frames'] for r in rows)
 
 
-def summary(corpora, tests, chains, args):
+def summary(corpora, tests, chains):
     print(f'# Over {len(corpora)} renderings\n')
     print('| rendering | test PSNR dB | mean margin | clips 3 dB up | chain − fbf (long shots) |')
     print('|---|---:|---:|---:|---:|')
@@ -240,11 +240,15 @@ def summary(corpora, tests, chains, args):
     gaps = [r['chain'] - r['fbf'] for r in chains]
     mean, half = mean_interval(gaps)
     interval = f' ± {half:.2f}' if half is not None else ''
-    ratio = weighted(chains, 'temporal_error') / weighted(chains, 'temporal_error_fbf')
+    # A shot of one measured frame has no temporal error (null in the JSON).
+    timed = [r for r in chains if r['temporal_error'] is not None
+             and r['temporal_error_fbf'] is not None]
+    te = (f'{weighted(timed, "temporal_error") / weighted(timed, "temporal_error_fbf"):.2f}×'
+          if timed and weighted(timed, 'temporal_error_fbf') > 0 else 'n/a')
     print(f'\nLong shots: {len(chains)}. Chain − frame by frame, per shot: mean {mean:+.2f}'
           f'{interval} dB (95 %), lowest {min(gaps):+.2f}, highest {max(gaps):+.2f}; over every '
           f'frame: chain {weighted(chains, "chain"):.2f} dB, frame by frame '
-          f'{weighted(chains, "fbf"):.2f}. Temporal error of the chain: {ratio:.2f}× frame by frame.')
+          f'{weighted(chains, "fbf"):.2f}. Temporal error of the chain: {te} frame by frame.')
     met = half is not None and mean - half >= -0.5
     print(f'\nGoals (reported, not required): 3 dB above the best trivial baseline on every test '
           f'clip: {"met" if n3 == len(tests) else "not met"}; the chain within 0.5 dB of frame '
