@@ -1059,23 +1059,32 @@ fn keyframe_lookahead_survives_a_flushing_seek_in_a_playing_pipeline() {
     }
 }
 
-#[test]
-fn played_backwards_skips_and_short_gaps_before_the_last_frame_keep_the_chain() {
+/// The skip-rule tests' start: the test model's generator, the line art of frames 20 and 21 of
+/// the 720p clip, and a colorizer (scene cuts off) that has received a 0–10 s segment at `rate`
+/// and `applied_rate`.
+fn segment_colorizer(rate: f64, applied_rate: f64) -> (model::Generator, Vec<Vec<u8>>, Colorizer) {
     let m = model();
     let g = ModelFile::load(&m, Device::Cpu, Kind::Float)
         .unwrap()
         .generator;
     let art = line_art_frames(CLIP_720P, &[20, 21], W, H);
+    let mut c = Colorizer::new(&m, W, H, &[("scene-threshold", "1.0")]);
+    let mut seg = gst::FormattedSegment::<gst::ClockTime>::new();
+    seg.set_rate(rate);
+    seg.set_applied_rate(applied_rate);
+    seg.set_start(gst::ClockTime::ZERO);
+    seg.set_stop(gst::ClockTime::from_seconds(10));
+    assert!(c.h.push_event(gst::event::Segment::new(&seg)));
+    (g, art, c)
+}
+
+#[test]
+fn played_backwards_skips_and_short_gaps_before_the_last_frame_keep_the_chain() {
+    let (g, art, mut c) = segment_colorizer(-1.0, 1.0);
     let d1 = direct(&g, &art[0], None, W, H);
     let d2 = direct(&g, &art[1], Some(&d1), W, H);
     let d3 = direct(&g, &art[0], Some(&d2), W, H);
     let d4 = direct(&g, &art[1], Some(&d3), W, H);
-    let mut c = Colorizer::new(&m, W, H, &[("scene-threshold", "1.0")]);
-    let mut seg = gst::FormattedSegment::<gst::ClockTime>::new();
-    seg.set_rate(-1.0);
-    seg.set_start(gst::ClockTime::ZERO);
-    seg.set_stop(gst::ClockTime::from_seconds(10));
-    assert!(c.h.push_event(gst::event::Segment::new(&seg)));
     let discont = |k: usize, i: u64| discont_buffer(&art[k], W, H, i);
     assert!(max_diff(&c.push(&art[0], 50), &to_rgb8(&d1)) <= 1);
     // A chunk's first frame, DISCONT, one frame back in time: the chain goes on.
@@ -1110,19 +1119,9 @@ fn played_backwards_skips_and_short_gaps_before_the_last_frame_keep_the_chain() 
 /// direction of the skip rule is the segment's rate, not its applied rate.
 #[test]
 fn an_applied_rate_below_zero_keeps_the_forward_skip_rule() {
-    let m = model();
-    let g = ModelFile::load(&m, Device::Cpu, Kind::Float)
-        .unwrap()
-        .generator;
-    let art = line_art_frames(CLIP_720P, &[20, 21], W, H);
+    let (g, art, mut c) = segment_colorizer(1.0, -1.0);
     let d1 = direct(&g, &art[0], None, W, H);
     let d2 = direct(&g, &art[1], Some(&d1), W, H);
-    let mut c = Colorizer::new(&m, W, H, &[("scene-threshold", "1.0")]);
-    let mut seg = gst::FormattedSegment::<gst::ClockTime>::new();
-    seg.set_applied_rate(-1.0);
-    seg.set_start(gst::ClockTime::ZERO);
-    seg.set_stop(gst::ClockTime::from_seconds(10));
-    assert!(c.h.push_event(gst::event::Segment::new(&seg)));
     assert!(max_diff(&c.push(&art[0], 50), &to_rgb8(&d1)) <= 1);
     assert!(
         max_diff(
