@@ -1294,6 +1294,69 @@ fn a_real_scene_cut_resets_the_chain() {
     }
 }
 
+/// A harness on `tcvccolorize` with the small model, `output-mode=color`, no cuts and `props`
+/// (the working size left to the element unless `props` sets it).
+fn harness(props: &[(&str, &str)], w: u32, h: u32) -> gst_check::Harness {
+    init();
+    let el = gst::ElementFactory::make("tcvccolorize")
+        .property("model-file", model().to_str().unwrap())
+        .build()
+        .unwrap();
+    el.set_property_from_str("output-mode", "color");
+    el.set_property_from_str("scene-threshold", "1.0");
+    for (k, v) in props {
+        el.set_property_from_str(k, v);
+    }
+    let mut hs = gst_check::Harness::with_element(&el, Some("sink"), Some("src"));
+    hs.set_src_caps(caps(w, h, 25));
+    hs.set_sink_caps_str("video/x-raw,format=RGB");
+    hs.play();
+    hs
+}
+
+fn pull_rgb(hs: &mut gst_check::Harness, b: gst::Buffer) -> Vec<u8> {
+    let out = hs.push_and_pull(b).expect("an output frame");
+    let caps = hs.sinkpad().unwrap().current_caps().unwrap();
+    plane_packed(&gst::Sample::builder().buffer(&out).caps(&caps).build(), 0).0
+}
+
+#[test]
+fn portrait_frames_run_at_the_training_size_turned_unless_working_orientation_is_model() {
+    // The model trained at 64x48 (landscape); a 48x64 portrait frame runs at 48x64, so that the
+    // output is exactly the generator's output on the frame itself.
+    let m = model();
+    let g = ModelFile::load(&m, Device::Cpu, Kind::Float)
+        .unwrap()
+        .generator;
+    let portrait = line_art_frames(CLIP_720P, &[30, 31], H, W);
+    let landscape = line_art_frames(CLIP_720P, &[30], W, H);
+    let mut auto = harness(&[], H, W);
+    let first = direct(&g, &portrait[0], None, H, W);
+    let a0 = pull_rgb(&mut auto, gray_buffer(&portrait[0], H, W, 0));
+    assert!(max_diff(&a0, &to_rgb8(&first)) <= 1, "frame 1 = G at 48x64");
+    let a1 = pull_rgb(&mut auto, gray_buffer(&portrait[1], H, W, 1));
+    let second = direct(&g, &portrait[1], Some(&first), H, W);
+    assert!(max_diff(&a1, &to_rgb8(&second)) <= 1, "the chain at 48x64");
+    // A caps change to landscape frames: the training size as is (and a fresh chain).
+    auto.set_src_caps(caps(W, H, 25));
+    let l0 = pull_rgb(&mut auto, gray_buffer(&landscape[0], W, H, 2));
+    assert!(max_diff(&l0, &to_rgb8(&direct(&g, &landscape[0], None, W, H))) <= 1);
+
+    // working-orientation=model squeezes the portrait frame into 64x48, exactly as an explicit
+    // working-width=64 working-height=48 does; explicit sizes are never turned.
+    let mut model_way = harness(&[("working-orientation", "model")], H, W);
+    let mut explicit = harness(&[("working-width", "64"), ("working-height", "48")], H, W);
+    let mut turned_explicitly = harness(&[("working-width", "48"), ("working-height", "64")], H, W);
+    let b = || gray_buffer(&portrait[0], H, W, 0);
+    let m0 = pull_rgb(&mut model_way, b());
+    assert_eq!(m0, pull_rgb(&mut explicit, b()));
+    assert_eq!(a0, pull_rgb(&mut turned_explicitly, b()));
+    assert!(
+        max_diff(&m0, &a0) > 5,
+        "squeezed and turned working sizes must give different frames"
+    );
+}
+
 #[test]
 fn odd_sizes_and_one_pixel_frames_work_at_the_default_working_size() {
     init();

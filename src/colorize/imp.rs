@@ -104,6 +104,32 @@ pub enum Previous {
     Blank = 2,
 }
 
+#[derive(Debug, Eq, PartialEq, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstTcvcColorizeWorkingOrientation")]
+pub enum Orientation {
+    #[default]
+    #[enum_value(
+        name = "the working size's orientation follows the frame's: portrait frames under a landscape training size run at it turned a quarter (224x128 -> 128x224), and the other way round",
+        nick = "auto"
+    )]
+    Auto = 0,
+    #[enum_value(
+        name = "the model's training size as is for every frame (portrait frames squeezed into a landscape size)",
+        nick = "model"
+    )]
+    Model = 1,
+}
+
+impl From<Orientation> for crate::model::WorkingOrientation {
+    fn from(o: Orientation) -> Self {
+        match o {
+            Orientation::Auto => crate::model::WorkingOrientation::Auto,
+            Orientation::Model => crate::model::WorkingOrientation::Model,
+        }
+    }
+}
+
 impl From<Previous> for crate::model::PreviousChoice {
     fn from(p: Previous) -> Self {
         match p {
@@ -147,6 +173,7 @@ struct Settings {
     threads: u32,
     working_width: u32,
     working_height: u32,
+    working_orientation: Orientation,
     scene_threshold: f64,
     output_mode: Output,
     previous_frame: Previous,
@@ -176,6 +203,7 @@ impl Default for Settings {
             threads: 0,
             working_width: DEFAULT_WORKING,
             working_height: DEFAULT_WORKING,
+            working_orientation: Orientation::Auto,
             scene_threshold: DEFAULT_SCENE_THRESHOLD,
             output_mode: Output::Auto,
             previous_frame: Previous::Auto,
@@ -243,11 +271,16 @@ pub struct Colorize {
 const MIN_WORKING_SIDE: i64 = 12;
 
 /// The working size for a `w × h` input: both properties 0 (the default) = the model's training
-/// size `train`; one 0 = from the other and the input's aspect ratio; else as set.
+/// size `train`, turned for a frame of the other orientation unless `working-orientation=model`;
+/// one 0 = from the other and the input's aspect ratio; else as set.
 fn working_size(s: &Settings, w: u32, h: u32, train: (u32, u32)) -> (i64, i64) {
     let round4 = |v: f64| ((v / 4.0).round() as i64 * 4).max(MIN_WORKING_SIDE);
     match (s.working_width, s.working_height) {
-        (0, 0) => (train.0 as i64, train.1 as i64),
+        (0, 0) => {
+            let (ww, wh) = crate::model::WorkingOrientation::from(s.working_orientation)
+                .working(train, (w, h));
+            (ww as i64, wh as i64)
+        }
         (0, wh) => (round4(wh as f64 * w as f64 / h as f64), wh as i64),
         (ww, 0) => (ww as i64, round4(ww as f64 * h as f64 / w as f64)),
         (ww, wh) => (ww as i64, wh as i64),
@@ -357,6 +390,11 @@ impl ObjectImpl for Colorize {
                     .default_value(DEFAULT_WORKING)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecEnum::builder_with_default("working-orientation", Orientation::Auto)
+                    .nick("Working orientation")
+                    .blurb("With working-width and working-height both 0: auto turns the model's training size a quarter for frames of the other orientation (a portrait frame runs at 128x224 under the default model's 224x128 instead of being squeezed into it); model keeps the training size for every frame")
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecDouble::builder("scene-threshold")
                     .nick("Scene threshold")
                     .blurb("Scene cuts reset the chain: a frame is a cut when its line-art cut score (0..1: 0.25 x the share of line pixels with no line within 1 px in the previous frame + 0.75 x how much line density moved between the cells of a 8x6 grid) exceeds this and stands out from the shot's own motion (at least 1.5 x the shot's peak score over its last 8 frames + 0.1; above 0.5 in a shot's first 6 frames). 1.0 disables")
@@ -453,6 +491,9 @@ impl ObjectImpl for Colorize {
             "threads" => s.threads = value.get().expect("type checked upstream"),
             "working-width" => s.working_width = value.get().expect("type checked upstream"),
             "working-height" => s.working_height = value.get().expect("type checked upstream"),
+            "working-orientation" => {
+                s.working_orientation = value.get().expect("type checked upstream")
+            }
             "scene-threshold" => {
                 s.scene_threshold = value.get().expect("type checked upstream");
                 let v = s.scene_threshold;
@@ -530,6 +571,7 @@ impl ObjectImpl for Colorize {
             "threads" => s.threads.to_value(),
             "working-width" => s.working_width.to_value(),
             "working-height" => s.working_height.to_value(),
+            "working-orientation" => s.working_orientation.to_value(),
             "scene-threshold" => s.scene_threshold.to_value(),
             "output-mode" => s.output_mode.to_value(),
             "previous-frame" => s.previous_frame.to_value(),
@@ -1248,6 +1290,12 @@ mod tests {
         let mut s = Settings::default();
         let train = (160, 96);
         assert_eq!(working_size(&s, 1920, 1080, train), (160, 96));
+        // A portrait frame gets the training size turned, unless the orientation is the model's.
+        assert_eq!(working_size(&s, 1080, 1920, train), (96, 160));
+        assert_eq!(working_size(&s, 720, 720, train), (160, 96));
+        s.working_orientation = Orientation::Model;
+        assert_eq!(working_size(&s, 1080, 1920, train), (160, 96));
+        s.working_orientation = Orientation::Auto;
         s.working_height = 256;
         assert_eq!(working_size(&s, 1920, 1080, train), (456, 256));
         s.working_width = 320;

@@ -43,6 +43,7 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     imp::Precision::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     imp::Output::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     imp::Previous::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    imp::Orientation::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(
         Some(plugin),
         "tcvccolorize",

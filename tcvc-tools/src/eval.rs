@@ -14,7 +14,9 @@ use crate::model::stream::{
     parse_smoothing, plane_to_tensor, rgb8_to_tensor, tensor_to_rgb8, KeyframeBack, OutputMode,
     ResetReason, DEFAULT_SCENE_THRESHOLD,
 };
-use crate::model::{InputMode, ModelError, OutputChoice, Precision, PreviousChoice};
+use crate::model::{
+    InputMode, ModelError, OutputChoice, Precision, PreviousChoice, WorkingOrientation,
+};
 use crate::video::{self, Clip, Fit, VideoError};
 use clap::{Parser, ValueEnum};
 use serde::Serialize;
@@ -179,9 +181,15 @@ struct Args {
     /// or a scene cut) for every column into this PNG: drift shows as a falling line.
     #[arg(long, value_name = "FILE.png")]
     plot: Option<PathBuf>,
-    /// Working size of the generator [default: each model's train_size].
+    /// Working size of the generator [default: each model's train_size, turned as
+    /// --working-orientation says].
     #[arg(long, value_name = "WxH", value_parser = parse_size)]
     working: Option<Size>,
+    /// Without --working: `auto` turns a model's training size a quarter for videos of the other
+    /// orientation (portrait videos run at 128x224 under a 224x128 model), as the element's
+    /// working-orientation does; `model` keeps the training size for every video.
+    #[arg(long, value_name = "O", default_value_t = WorkingOrientation::Auto)]
+    working_orientation: WorkingOrientation,
     /// auto (cuda:0 if present, else cpu), cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     device: String,
@@ -365,16 +373,25 @@ struct VideoResult {
     path: PathBuf,
     /// Frames of the decoded video before --skip-fraction and --frames.
     decoded_frames: usize,
+    /// The generator's working size on this video (models only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    working: Option<Size>,
     summary: Summary,
     per_frame: Vec<FrameFigures>,
 }
 
 impl VideoResult {
-    fn new(clip: &Clip, decoded_frames: usize, per_frame: Vec<FrameFigures>) -> Self {
+    fn new(
+        clip: &Clip,
+        decoded_frames: usize,
+        working: Option<Size>,
+        per_frame: Vec<FrameFigures>,
+    ) -> Self {
         VideoResult {
             name: clip.name.clone(),
             path: clip.path.clone(),
             decoded_frames,
+            working,
             summary: Summary::of(&per_frame),
             per_frame,
         }
@@ -393,7 +410,10 @@ struct ModelResult {
     train_size: String,
     size: SizeArg,
     fit: String,
+    /// The working size: the training size or --working (per video: `videos[].working`).
     working: Size,
+    /// `auto` or `model` (--working-orientation; `fixed` with --working; baselines: empty).
+    working_orientation: String,
     output_mode: String,
     /// `chain` or `blank` (what the model got as its previous frame; baselines: empty).
     previous: String,
@@ -435,11 +455,30 @@ struct Job {
     label: String,
     model: Arc<CachedModel>,
     size: SizeArg,
+    /// --working, else the model's training size.
     working: Size,
+    /// Whether --working set it (then it is never turned).
+    working_fixed: bool,
     output: OutputMode,
     /// Every frame gets a blank previous frame (the file's `previous_frame = blank`, pix2pix,
     /// or `--previous blank`).
     blank_previous: bool,
+}
+
+impl Job {
+    /// The working size on a `width × height` video: --working as given, else the training
+    /// size turned as --working-orientation says (the element's rule).
+    fn working_on(&self, width: u32, height: u32, orientation: WorkingOrientation) -> Size {
+        if self.working_fixed {
+            return self.working;
+        }
+        let (w, h) =
+            orientation.working((self.working.width, self.working.height), (width, height));
+        Size {
+            width: w,
+            height: h,
+        }
+    }
 }
 
 fn output_name(m: OutputMode) -> &'static str {
@@ -477,14 +516,15 @@ fn run_clip(
         }
     }
     let input_mode = job.model.meta.input_mode;
+    let working = job.working_on(clip.width, clip.height, args.working_orientation);
     let mut colorizer = job
         .model
         .colorizer(
-            i64::from(job.working.width),
-            i64::from(job.working.height),
+            i64::from(working.width),
+            i64::from(working.height),
             args.scene_threshold,
         )
-        .map_err(|e| Failure::input(format!("--working {}: {e}", job.working)))?;
+        .map_err(|e| Failure::input(format!("--working {working}: {e}")))?;
     colorizer.set_blank_previous(job.blank_previous);
     colorizer.set_flip_average(args.flip_average);
     colorizer.set_keyframe_carry(!args.no_keyframe_carry);
@@ -771,6 +811,7 @@ fn load_jobs(args: &Args, device: tch::Device, kind: Kind) -> Result<Vec<Job>, F
             model,
             size,
             working,
+            working_fixed: args.working.is_some(),
             output,
             blank_previous,
         });
@@ -939,6 +980,23 @@ fn markdown(report: &Report, videos: usize) -> String {
         report.device, report.precision
     );
     for m in models.iter().filter(|m| m.kind == "model") {
+        let turned: Vec<&str> = m
+            .videos
+            .iter()
+            .filter(|v| v.working.is_some_and(|w| w != m.working))
+            .map(|v| v.name.as_str())
+            .collect();
+        let working = if turned.is_empty() {
+            m.working.to_string()
+        } else {
+            format!(
+                "{} ({}x{} on {})",
+                m.working,
+                m.working.height,
+                m.working.width,
+                turned.join(", ")
+            )
+        };
         let _ = writeln!(
             s,
             "- {}: {} frames at {} ({}), working size {}, output {}, previous frame {}, {} scene cut(s), {:.1} frames/s",
@@ -946,7 +1004,7 @@ fn markdown(report: &Report, videos: usize) -> String {
             m.summary.frames,
             m.size,
             m.fit,
-            m.working,
+            working,
             m.output_mode,
             m.previous,
             m.summary.scene_cuts,
@@ -1160,7 +1218,8 @@ fn run(args: &Args) -> Result<(), Failure> {
         for (clip, first, decoded) in clips_at(&mut clips, job.size, args)? {
             progress.set_message(format!("{} on {}", job.label, clip.name));
             let per_frame = run_clip(job, clip, *first, args, device, &progress)?;
-            videos.push(VideoResult::new(clip, *decoded, per_frame));
+            let working = job.working_on(clip.width, clip.height, args.working_orientation);
+            videos.push(VideoResult::new(clip, *decoded, Some(working), per_frame));
         }
         let summary = Summary::of(videos.iter().flat_map(|v| &v.per_frame));
         results.push(ModelResult {
@@ -1172,6 +1231,11 @@ fn run(args: &Args) -> Result<(), Failure> {
             size: job.size,
             fit: fit_name(job.size, args.fit),
             working: job.working,
+            working_orientation: if job.working_fixed {
+                "fixed".into()
+            } else {
+                args.working_orientation.to_string()
+            },
             output_mode: output_name(job.output).into(),
             previous: if job.blank_previous { "blank" } else { "chain" }.into(),
             seconds: t.elapsed().as_secs_f64(),
@@ -1195,7 +1259,7 @@ fn run(args: &Args) -> Result<(), Failure> {
                 let mut videos = Vec::new();
                 for (clip, first, decoded) in clips_at(&mut clips, *size, args)? {
                     let per_frame = run_baseline(baseline, clip, *first, args)?;
-                    videos.push(VideoResult::new(clip, *decoded, per_frame));
+                    videos.push(VideoResult::new(clip, *decoded, None, per_frame));
                 }
                 // A baseline has no chain: it takes the first model's chain indices (the same
                 // frames), so that the by-index plot compares like with like.
@@ -1226,6 +1290,7 @@ fn run(args: &Args) -> Result<(), Failure> {
                         width: 0,
                         height: 0,
                     },
+                    working_orientation: String::new(),
                     output_mode: "baseline".into(),
                     previous: String::new(),
                     seconds: t.elapsed().as_secs_f64(),

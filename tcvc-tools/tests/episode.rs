@@ -446,6 +446,68 @@ fn batched_shot_chains_and_shards_equal_the_element_frame_for_frame() {
     );
 }
 
+/// A portrait episode under the default (landscape) model: planned and coloured at the training
+/// size turned, as the element's working-orientation=auto, and at the training size as is with
+/// `--working-orientation model`, as the element's `model`; the two differ.
+#[test]
+fn a_portrait_episode_runs_at_the_working_size_the_element_uses() {
+    common::init();
+    let dir = common::scratch_dir("episode-portrait");
+    let cuts = common::clip_with_cuts(&dir);
+    let clip = dir.join("portrait.mkv");
+    // Frames 6..30 of the cuts clip (two shots), turned a quarter: 180x320.
+    let st = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(&cuts)
+        .args([
+            "-vf",
+            "trim=start_frame=6:end_frame=30,setpts=PTS-STARTPTS,transpose=1",
+            "-c:v",
+            "ffv1",
+        ])
+        .arg(&clip)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let shots = dir.join("shots.json");
+    run(episode().arg("plan").arg(&clip).arg("-o").arg(&shots));
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&shots).unwrap()).unwrap();
+    assert_eq!(
+        (plan["width"].as_u64(), plan["height"].as_u64()),
+        (Some(180), Some(320))
+    );
+    assert_eq!(plan["working"], serde_json::json!([128, 224]));
+    let mut got = Vec::new();
+    for (name, extra, props) in [
+        ("auto", vec![], ""),
+        (
+            "model",
+            vec!["--working-orientation", "model"],
+            " working-orientation=model",
+        ),
+    ] {
+        let out = dir.join(name);
+        std::fs::create_dir_all(&out).unwrap();
+        run(episode()
+            .args(["colorize", "--device", "cpu", "--batch", "3", "--shots"])
+            .arg(&shots)
+            .args(&extra)
+            .arg(&clip)
+            .arg("-o")
+            .arg(out.join("%05d.png")));
+        let frames = png_frames(&out, 24);
+        let reference = element_frames_with(&clip, props);
+        assert_eq!(reference.len(), 24);
+        assert_frames_match(&frames, &reference, BATCHED, name);
+        got.push(frames);
+    }
+    assert!(
+        got[0].iter().zip(&got[1]).all(|(a, b)| a != b),
+        "the turned and the squeezed working sizes gave equal frames"
+    );
+}
+
 #[test]
 fn bad_arguments_are_clear_errors() {
     let dir = common::scratch_dir("episode-bad");

@@ -435,6 +435,83 @@ fn flip_average_runs_the_flip_averaged_chain() {
     );
 }
 
+/// A portrait video under a landscape model runs at the training size turned (as the element's
+/// working-orientation=auto): the same frames as an explicit `--working` of the turned size, said
+/// per video in the JSON and in the table's note; `--working-orientation model` is the explicit
+/// training size; a bad value is a usage error.
+#[test]
+fn portrait_videos_run_at_the_training_size_turned() {
+    let [a, _] = models();
+    let d = scratch_dir("eval-orientation");
+    let clip = sample(CLIP_720P);
+    let run = |name: &str, extra: &[&str]| -> (serde_json::Value, String) {
+        let json = d.join(format!("{name}.json"));
+        let mut args: Vec<&std::ffi::OsStr> = vec!["--model".as_ref(), a.as_os_str()];
+        args.extend(
+            [
+                "--frames",
+                "6",
+                "--size",
+                "48x64",
+                "--device",
+                "cpu",
+                "--no-baselines",
+            ]
+            .map(std::ffi::OsStr::new),
+        );
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        args.extend(["--json".as_ref(), json.as_os_str(), clip.as_os_str()]);
+        let out = eval(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        (report, text(&out.stdout))
+    };
+    let (auto, table) = run("auto", &[]);
+    let model = &auto["models"][0];
+    assert_eq!(
+        model["working"],
+        serde_json::json!({"width": 64, "height": 48})
+    );
+    assert_eq!(model["working_orientation"], "auto");
+    assert_eq!(
+        model["videos"][0]["working"],
+        serde_json::json!({"width": 48, "height": 64})
+    );
+    assert!(table.contains("working size 64x48 (48x64 on "), "{table}");
+    let (turned, _) = run("turned", &["--working", "48x64"]);
+    assert_eq!(turned["models"][0]["working_orientation"], "fixed");
+    let auto_psnr = per_frame(model, "psnr");
+    assert_eq!(auto_psnr, per_frame(&turned["models"][0], "psnr"));
+    let (kept, _) = run("model", &["--working-orientation", "model"]);
+    let (squeezed, _) = run("squeezed", &["--working", "64x48"]);
+    let kept_psnr = per_frame(&kept["models"][0], "psnr");
+    assert_eq!(kept_psnr, per_frame(&squeezed["models"][0], "psnr"));
+    assert_eq!(
+        kept["models"][0]["videos"][0]["working"],
+        serde_json::json!({"width": 64, "height": 48})
+    );
+    assert!(
+        auto_psnr
+            .iter()
+            .zip(&kept_psnr)
+            .any(|(x, y)| (x - y).abs() > 10.0 * MODEL_PSNR_TOLERANCE_DB),
+        "turning the working size changed nothing: {auto_psnr:?} {kept_psnr:?}"
+    );
+    let bad = eval(&[
+        "--model".as_ref(),
+        a.as_os_str(),
+        "--working-orientation".as_ref(),
+        "sideways".as_ref(),
+        clip.as_os_str(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("not a working orientation: use auto or model"),
+        "{}",
+        text(&bad.stderr)
+    );
+}
+
 /// `--temporal-smoothing` runs the element's temporal smoothing (the chain of an independent
 /// `StreamColorizer` with `set_temporal_smoothing`), differs from the plain chain, says so, and
 /// an out-of-range strength is a usage error.

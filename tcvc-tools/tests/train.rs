@@ -1424,3 +1424,121 @@ fn source_inputs_of_a_folder_are_its_own_size_line_art_averaged_down() {
     );
     assert_eq!(first_step("source-inputs-cache-b"), cold);
 }
+
+/// `--working-orientation turn`: a portrait clip (a 9:16 centre crop of the 720p sample, as
+/// PNGs) under a landscape training size trains at that size turned — its checkpointed walker
+/// output and validation are the turned size's — beside a landscape clip at the training size;
+/// run.json, the export's metadata (what `working-orientation=auto` follows) and its provenance
+/// record it; a resumed run gives the losses of an
+/// uninterrupted one (mirrors and walker included), and a resume with the other orientation is
+/// refused. Under `model` the same clips train at the training size.
+#[test]
+fn working_orientation_turn_trains_portrait_clips_turned_and_resumes_exactly() {
+    let d = scratch_dir("train-orient");
+    let portrait = d.join("portrait");
+    std::fs::create_dir_all(&portrait).unwrap();
+    let clip = gsttcvc::video::load_clip(
+        &sample(CLIP_720P),
+        90,
+        160,
+        gsttcvc::video::Fit::Crop,
+        Some(16),
+    )
+    .unwrap();
+    for (i, f) in clip.frames.iter().enumerate() {
+        write_png(&portrait.join(format!("{i:05}.png")), f, 160, 3);
+    }
+    // The landscape 720p clip and the portrait folder at 64x48, the portrait clip's tail held
+    // out; one walker on the portrait clip's shot or the other's, mirrors on.
+    let args = |dir: &Path, extra: &[&str]| {
+        let mut v = walker_args(dir, 3, &["--flip", "0.5", "--train"]);
+        v.push(portrait.to_str().unwrap().to_string());
+        let i = v.iter().position(|a| a == "--size").unwrap();
+        v[i + 1] = "64x48".into();
+        let i = v.iter().position(|a| a == "--val-every").unwrap();
+        v[i + 1] = "3".into();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let a = d.join("a");
+    let model = d.join("turned.safetensors");
+    let out = run(&args(
+        &a,
+        &[
+            "--working-orientation",
+            "turn",
+            "--steps",
+            "6",
+            "--export",
+            model.to_str().unwrap(),
+        ],
+    ));
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--working-orientation turn: 1 of 2 training clips at 48x64"),
+        "{stderr}"
+    );
+    let run_json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run_json["config"]["working_orientation"], "turn");
+    let (_, meta) = ModelFile::inspect(&model).unwrap();
+    assert_eq!(
+        meta.working_orientation,
+        gsttcvc::model::WorkingOrientation::Turn
+    );
+    let provenance: serde_json::Value = serde_json::from_str(&meta.provenance).unwrap();
+    assert_eq!(provenance["working_orientation"], "turn");
+    // The walker's output is kept the way the batch stores it: at the training size.
+    let ckpt = std::fs::read(a.join("ckpt-000000006.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&ckpt).unwrap();
+    assert_eq!(st.tensor("walk.0").unwrap().shape(), [1, 3, 48, 64]);
+    // Both held-out tails were measured (the portrait one at 48x64) and drawn in the grid.
+    let val: Vec<Row> = read_csv(&a.join("losses.csv"))
+        .into_iter()
+        .filter(|r| r.kind == "val")
+        .collect();
+    assert_eq!(val.len(), 2);
+    assert!(val
+        .iter()
+        .all(|r| r.values["val_psnr"] > 5.0 && r.values["val_frames"] == 8.0));
+    assert!(a.join("samples/step-000000006.png").exists());
+    let rows = train_rows(&a.join("losses.csv"));
+
+    // Resumed halfway: the same losses.
+    let b = d.join("b");
+    assert!(run(&args(
+        &b,
+        &["--working-orientation", "turn", "--steps", "3"]
+    ))
+    .status
+    .success());
+    assert!(run(&args(
+        &b,
+        &["--working-orientation", "turn", "--steps", "6", "--resume"]
+    ))
+    .status
+    .success());
+    assert_same_losses(
+        &train_rows(&b.join("losses.csv")),
+        &rows,
+        &["g_total", "g_l1", "g_temporal"],
+    );
+    let e = usage_error(&args(&b, &["--steps", "8", "--resume"]));
+    assert!(e.contains("--working-orientation"), "{e}");
+
+    // `model` (the default): every clip at the training size, and other losses.
+    let c = d.join("c");
+    let out = run(&args(&c, &["--steps", "6"]));
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("--working-orientation turn"));
+    let squeezed = train_rows(&c.join("losses.csv"));
+    assert!(
+        rows.iter()
+            .zip(&squeezed)
+            .any(|(r, s)| r.values["g_total"] != s.values["g_total"]),
+        "turning the portrait clip changed no step's loss"
+    );
+    let e = usage_error(&args(&c, &["--working-orientation", "auto"]));
+    assert!(e.contains("use turn"), "{e}");
+}

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
-//! The user choices every runner of the model offers — the element's `precision`, `output-mode`
-//! and `previous-frame` properties and the tools' `--precision` / `--output-mode` /
-//! `--previous` — defined once. The element mirrors them as GObject enums
-//! (`GstTcvcColorizePrecision`, `GstTcvcColorizeOutputMode`, `GstTcvcColorizePreviousFrame`, same
-//! nicks) and converts with `From`.
+//! The user choices every runner of the model offers — the element's `precision`, `output-mode`,
+//! `previous-frame` and `working-orientation` properties and the tools' `--precision` /
+//! `--output-mode` / `--previous` / `--working-orientation` — defined once. The element mirrors
+//! them as GObject enums (`GstTcvcColorizePrecision`, `GstTcvcColorizeOutputMode`,
+//! `GstTcvcColorizePreviousFrame`, `GstTcvcColorizeWorkingOrientation`, same nicks) and converts
+//! with `From`.
 use super::stream::OutputMode;
 use super::{InputMode, PreviousFrame};
 use std::fmt;
@@ -192,6 +193,83 @@ impl FromStr for PreviousChoice {
     }
 }
 
+/// Which way round the working size runs when it is the model's training size. `turn` turns
+/// it a quarter (width and height swapped) for a frame of the other orientation — a portrait
+/// frame under a landscape training size, or the other way round — so that the frame is not
+/// squeezed along its long side; `model` keeps the training size for every frame; `auto` does
+/// what the model file says (its `working_orientation` metadata, written by `tcvc-train
+/// --working-orientation`: `turn` for a model trained with such clips turned; absent: `model`).
+/// Square frames and square training sizes are never turned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum WorkingOrientation {
+    /// What the model file says.
+    #[default]
+    Auto,
+    /// The working size's orientation follows the frame's.
+    Turn,
+    /// The training size as is, whatever the frame's orientation.
+    Model,
+}
+
+impl WorkingOrientation {
+    /// Every choice, in documentation order.
+    pub const ALL: [WorkingOrientation; 3] = [
+        WorkingOrientation::Auto,
+        WorkingOrientation::Turn,
+        WorkingOrientation::Model,
+    ];
+
+    /// The nick: `auto`, `turn`, `model`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkingOrientation::Auto => "auto",
+            WorkingOrientation::Turn => "turn",
+            WorkingOrientation::Model => "model",
+        }
+    }
+
+    /// `turn` or `model`: `auto` resolved with the model file's choice `file` (`turn` or
+    /// `model`; an `auto` there reads as `model`).
+    pub fn resolve(self, file: WorkingOrientation) -> WorkingOrientation {
+        match (self, file) {
+            (WorkingOrientation::Auto, WorkingOrientation::Turn) => WorkingOrientation::Turn,
+            (WorkingOrientation::Auto, _) => WorkingOrientation::Model,
+            (own, _) => own,
+        }
+    }
+
+    /// The working size for a `frame` (width, height) from the model's training size `train`
+    /// (width, height). Resolve `auto` first ([`WorkingOrientation::resolve`]): unresolved, it
+    /// keeps the training size, as `model`.
+    pub fn working(self, train: (u32, u32), frame: (u32, u32)) -> (u32, u32) {
+        let portrait = |(w, h): (u32, u32)| h > w;
+        let landscape = |(w, h): (u32, u32)| w > h;
+        let turn = self == WorkingOrientation::Turn
+            && ((portrait(frame) && landscape(train)) || (landscape(frame) && portrait(train)));
+        if turn {
+            (train.1, train.0)
+        } else {
+            train
+        }
+    }
+}
+
+impl fmt::Display for WorkingOrientation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for WorkingOrientation {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        WorkingOrientation::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("'{s}' is not a working orientation: use auto, turn or model"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,6 +313,10 @@ mod tests {
             assert_eq!(p.to_string().parse::<PreviousChoice>(), Ok(p));
         }
         assert!("none".parse::<PreviousChoice>().is_err());
+        for o in WorkingOrientation::ALL {
+            assert_eq!(o.to_string().parse::<WorkingOrientation>(), Ok(o));
+        }
+        assert!("portrait".parse::<WorkingOrientation>().is_err());
         for file in [PreviousFrame::Chain, PreviousFrame::Blank] {
             assert_eq!(
                 PreviousChoice::Auto.blank(file),
@@ -243,5 +325,41 @@ mod tests {
             assert!(!PreviousChoice::Chain.blank(file));
             assert!(PreviousChoice::Blank.blank(file));
         }
+    }
+
+    #[test]
+    fn working_orientation_turns_the_training_size_for_frames_of_the_other_orientation() {
+        use WorkingOrientation::{Auto, Model, Turn};
+        let landscape = (224, 128);
+        for (choice, file) in [(Turn, Model), (Turn, Turn), (Auto, Turn)] {
+            // Portrait frames (9:16, 3:4, a 1-pixel-wide column) get the training size turned.
+            let w = |train, frame| choice.resolve(file).working(train, frame);
+            assert_eq!(w(landscape, (216, 384)), (128, 224));
+            assert_eq!(w(landscape, (216, 288)), (128, 224));
+            assert_eq!(w(landscape, (1, 2)), (128, 224));
+            // Landscape and square frames keep it.
+            assert_eq!(w(landscape, (1920, 1080)), landscape);
+            assert_eq!(w(landscape, (288, 216)), landscape);
+            assert_eq!(w(landscape, (216, 216)), landscape);
+            // A portrait training size turns for landscape frames; a square one never turns.
+            assert_eq!(w((128, 224), (1920, 1080)), (224, 128));
+            assert_eq!(w((128, 224), (216, 384)), (128, 224));
+            assert_eq!(w((256, 256), (216, 384)), (256, 256));
+            assert_eq!(w((256, 256), (1920, 1080)), (256, 256));
+        }
+        // `model`, and `auto` under a file that does not say `turn`, never turn; nor does an
+        // unresolved `auto`.
+        assert_eq!(Auto.working(landscape, (216, 384)), landscape);
+        for (choice, file) in [(Model, Turn), (Model, Model), (Auto, Model), (Auto, Auto)] {
+            for frame in [(216, 384), (1920, 1080), (216, 216)] {
+                let o = choice.resolve(file);
+                assert_eq!(o.working(landscape, frame), landscape);
+                assert_eq!(o.working((128, 224), frame), (128, 224));
+            }
+        }
+        assert_eq!(Auto.resolve(Turn), Turn);
+        assert_eq!(Auto.resolve(Model), Model);
+        assert_eq!(Turn.resolve(Model), Turn);
+        assert_eq!(Model.resolve(Turn), Model);
     }
 }

@@ -12,6 +12,7 @@
 //! | `provenance`     | free text (optional; empty when absent)            |
 //! | `previous_frame` | `chain` (default) or `blank` (the always-blank ablation) |
 //! | `output_mode`    | optional: `ink`, `luma`, `color` or `fill`, the output that measured best for the model; `output-mode=auto` uses it |
+//! | `working_orientation` | optional: `turn` (trained with clips of the other orientation at the training size turned; `working-orientation=auto` turns it for such frames) or `model` (the default) |
 //!
 //! A pix2pix U-Net baseline file has `format` `tcvc-pix2pix-unet`, `channels` (`ngf`) and
 //! `downs` instead of `res_blocks`, and the U-Net's `down{i}` / `up{i}` weights; read it (and
@@ -37,6 +38,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use tch::{Device, Kind, Tensor};
 
+use super::choice::WorkingOrientation;
 use super::error::{FileRole, ModelError, Result};
 use super::generator::{Generator, GeneratorConfig};
 use super::layers::check_compute_kind;
@@ -172,6 +174,9 @@ pub struct ModelMeta {
     /// The output the model recommends (`output_mode`; absent: none, `auto` then follows the
     /// input mode).
     pub output: Option<OutputMode>,
+    /// How the model was trained on frames of the other orientation (`working_orientation`;
+    /// absent: `model`): `Turn` or `Model`, never `Auto`.
+    pub working_orientation: WorkingOrientation,
 }
 
 /// On-disk storage precision of the weights.
@@ -238,6 +243,9 @@ impl ModelFile {
         ];
         let mut info = info.to_vec();
         info.extend(meta.output.map(|o| ("output_mode", o.to_string())));
+        if meta.working_orientation == WorkingOrientation::Turn {
+            info.push(("working_orientation", "turn".to_string()));
+        }
         let bytes = tensors_to_bytes(unet.named_tensors(), &info, storage)?;
         write_atomic(path.as_ref(), &bytes)
     }
@@ -261,6 +269,9 @@ impl ModelFile {
         ];
         let mut info = info.to_vec();
         info.extend(meta.output.map(|o| ("output_mode", o.to_string())));
+        if meta.working_orientation == WorkingOrientation::Turn {
+            info.push(("working_orientation", "turn".to_string()));
+        }
         tensors_to_bytes(generator.named_tensors(), &info, storage)
     }
 
@@ -595,8 +606,22 @@ pub(crate) fn parse_metadata(m: &HashMap<String, String>) -> Result<(GeneratorCo
             provenance,
             previous_frame,
             output: parse_output(m)?,
+            working_orientation: parse_orientation(m)?,
         },
     ))
+}
+
+/// The optional `working_orientation` entry (absent: `model`).
+fn parse_orientation(m: &HashMap<String, String>) -> Result<WorkingOrientation> {
+    match m.get("working_orientation").map(|v| v.trim()) {
+        None | Some("model") => Ok(WorkingOrientation::Model),
+        Some("turn") => Ok(WorkingOrientation::Turn),
+        Some(v) => Err(ModelError::InvalidMetadata {
+            key: "working_orientation",
+            value: v.to_string(),
+            expected: "`turn` or `model`",
+        }),
+    }
 }
 
 /// The optional `output_mode` entry.
@@ -642,6 +667,7 @@ fn parse_unet_metadata(m: &HashMap<String, String>) -> Result<(u32, i64, ModelMe
         provenance: m.get("provenance").cloned().unwrap_or_default(),
         previous_frame: PreviousFrame::Blank,
         output: parse_output(m)?,
+        working_orientation: parse_orientation(m)?,
     };
     Ok((downs as u32, channels, meta))
 }

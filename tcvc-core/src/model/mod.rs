@@ -54,7 +54,7 @@ pub mod stream;
 pub mod unet;
 pub mod vgg;
 
-pub use choice::{OutputChoice, Precision, PreviousChoice};
+pub use choice::{OutputChoice, Precision, PreviousChoice, WorkingOrientation};
 pub use discriminator::{Discriminator, SpectralNormConv2d, DISCRIMINATOR_INPUT_CHANNELS};
 pub use effnet::EfficientNetLite0;
 pub use error::{FileRole, ModelError};

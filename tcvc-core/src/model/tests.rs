@@ -32,6 +32,7 @@ fn meta() -> ModelMeta {
         provenance: "unit test".into(),
         previous_frame: Default::default(),
         output: None,
+        working_orientation: WorkingOrientation::Model,
     }
 }
 
@@ -323,6 +324,50 @@ fn model_file_keeps_its_recommended_output() {
     bytes[at + 1..at + 5].copy_from_slice(b"lumo");
     let e = ModelFile::load_from_bytes(&bytes, Device::Cpu, Kind::Float).unwrap_err();
     assert!(e.to_string().contains("output_mode"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `working_orientation`: written only for a model trained turned, read back; absent reads as
+/// `model`; an unknown value is a metadata error naming the key.
+#[test]
+fn model_file_keeps_its_working_orientation() {
+    let cfg = GeneratorConfig {
+        channels: 8,
+        res_blocks: 1,
+    };
+    let (_vs, g) = new_generator(cfg, 12);
+    let dir = tmp_dir("orientation");
+    let path = dir.join("m.safetensors");
+    for o in [WorkingOrientation::Turn, WorkingOrientation::Model] {
+        let m = ModelMeta {
+            working_orientation: o,
+            ..meta()
+        };
+        ModelFile::save(&path, &g, &m, StorageDtype::F16).expect("save");
+        let read = ModelFile::inspect(&path).expect("inspect").1;
+        assert_eq!(read.working_orientation, o);
+        let bytes = std::fs::read(&path).expect("read");
+        let has_key = bytes.windows(21).any(|w| w == b"\"working_orientation\"");
+        assert_eq!(has_key, o == WorkingOrientation::Turn, "{o}");
+    }
+    ModelFile::save(
+        &path,
+        &g,
+        &ModelMeta {
+            working_orientation: WorkingOrientation::Turn,
+            ..meta()
+        },
+        StorageDtype::F16,
+    )
+    .expect("save");
+    let mut bytes = std::fs::read(&path).expect("read");
+    let at = bytes
+        .windows(6)
+        .position(|w| w == b"\"turn\"")
+        .expect("value in the header");
+    bytes[at + 1..at + 5].copy_from_slice(b"tumn");
+    let e = ModelFile::load_from_bytes(&bytes, Device::Cpu, Kind::Float).unwrap_err();
+    assert!(e.to_string().contains("working_orientation"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

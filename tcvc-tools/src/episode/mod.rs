@@ -12,7 +12,7 @@
 use crate::device::DeviceSpec;
 use crate::model::cache::{self, CachedModel};
 use crate::model::stream::{parse_smoothing, DEFAULT_SCENE_THRESHOLD};
-use crate::model::{ModelError, OutputChoice, Precision, PreviousChoice};
+use crate::model::{ModelError, OutputChoice, Precision, PreviousChoice, WorkingOrientation};
 use crate::pattern::FramePattern;
 use crate::video::VideoError;
 use clap::{Parser, Subcommand};
@@ -80,9 +80,15 @@ struct ModelArgs {
     /// Model file (.safetensors from tcvc-train --export); `default` = the built-in model.
     #[arg(long, default_value = "default")]
     model: String,
-    /// Working size WxH (default: the model's training size, as the element).
+    /// Working size WxH (default: the model's training size, turned as --working-orientation
+    /// says, as the element).
     #[arg(long, value_parser = parse_working)]
     working: Option<(u32, u32)>,
+    /// Without --working: `auto` turns the model's training size a quarter for a video of the
+    /// other orientation (a portrait episode runs at 128x224 under a 224x128 model), as the
+    /// element's working-orientation; `model` keeps the training size.
+    #[arg(long, value_name = "O", default_value_t = WorkingOrientation::Auto)]
+    working_orientation: WorkingOrientation,
     /// Cut threshold (the element's `scene-threshold`; 1.0 = no cuts).
     #[arg(long, default_value_t = DEFAULT_SCENE_THRESHOLD)]
     scene_threshold: f64,
@@ -227,9 +233,16 @@ fn load_model(
     Ok(m)
 }
 
-fn working_of(args: &ModelArgs, model: &CachedModel) -> (u32, u32) {
-    args.working
-        .unwrap_or((model.meta.train_size.width, model.meta.train_size.height))
+/// The working size and whether it may be turned for the video's orientation (not when
+/// --working sets it).
+fn working_of(args: &ModelArgs, model: &CachedModel) -> ((u32, u32), WorkingOrientation) {
+    match args.working {
+        Some(w) => (w, WorkingOrientation::Model),
+        None => (
+            (model.meta.train_size.width, model.meta.train_size.height),
+            args.working_orientation,
+        ),
+    }
 }
 
 fn keyframes(args: &ModelArgs) -> Result<Option<FramePattern>, EpisodeError> {
@@ -313,7 +326,8 @@ fn run_plan(
     let plan = plan::plan(plan::PlanRequest {
         input,
         input_mode: model.meta.input_mode,
-        working: working_of(args, model),
+        working: working_of(args, model).0,
+        orientation: working_of(args, model).1,
         scene_threshold: args.scene_threshold,
         threads: args.line_threads,
         keyframes: kf.as_ref(),
@@ -398,10 +412,11 @@ fn run(cli: Cli) -> Result<(), EpisodeError> {
                     "--keyframe-backward paints keyframes into the fill output; this run's is {mode}: add --output-mode fill"
                 )));
             }
-            let working = working_of(&model, &m);
+            let (base, orientation) = working_of(&model, &m);
             let plan = match &shots {
                 Some(p) => {
                     let plan = plan::Plan::read(p)?;
+                    let working = orientation.working(base, (plan.width, plan.height));
                     if plan.working != working || plan.scene_threshold != model.scene_threshold {
                         eprintln!(
                             "note: {} was planned at working size {}x{} and threshold {} (this run: {}x{}, {}); its shots are used as they are",
@@ -413,6 +428,7 @@ fn run(cli: Cli) -> Result<(), EpisodeError> {
                 }
                 None => run_plan(&input, &model, &m, None)?,
             };
+            let working = orientation.working(base, (plan.width, plan.height));
             let (si, sn) = shard.unwrap_or((0, 1));
             let range = plan.shard(si, sn);
             let frames: u64 = plan.shots[range.clone()].iter().map(|s| s.len()).sum();

@@ -5,7 +5,7 @@
 use super::lines::{for_each_input, SourceInfo};
 use super::EpisodeError;
 use crate::model::stream::{line_mask, plane_to_tensor, resize};
-use crate::model::{InputMode, SceneDetector};
+use crate::model::{InputMode, SceneDetector, WorkingOrientation};
 use crate::pattern::FramePattern;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -139,8 +139,11 @@ pub struct PlanRequest<'a> {
     pub input: &'a Path,
     /// Line art or greyscale model input.
     pub input_mode: InputMode,
-    /// Working size of the cut rule.
+    /// Working size of the cut rule (before `orientation`).
     pub working: (u32, u32),
+    /// Whether the working size turns for the video's orientation (as the element's
+    /// working-orientation); the plan records the size used.
+    pub orientation: WorkingOrientation,
     /// The cut threshold.
     pub scene_threshold: f64,
     /// Line-art threads (0 = one per core).
@@ -155,7 +158,8 @@ pub struct PlanRequest<'a> {
 
 /// Finds the shots of `req.input`.
 pub fn plan(req: PlanRequest<'_>) -> Result<Plan, EpisodeError> {
-    let (w, h) = (req.working.0 as i64, req.working.1 as i64);
+    // Known at the first frame (the working size follows the video's orientation).
+    let mut working: Option<(u32, u32)> = None;
     let mut detector = SceneDetector::new(req.scene_threshold);
     let mut shots: Vec<Shot> = Vec::new();
     let csv_err = |e: csv::Error| EpisodeError::Run(format!("cannot write the scores: {e}"));
@@ -175,7 +179,11 @@ pub fn plan(req: PlanRequest<'_>) -> Result<Plan, EpisodeError> {
         &mut |_| Ok(()),
         &mut |frame| {
             let input = plane_to_tensor(&frame.plane, frame.width, frame.height, tch::Device::Cpu)?;
-            let small = resize(&input, h, w)?;
+            let (w, h) = *working.get_or_insert_with(|| {
+                req.orientation
+                    .working(req.working, (frame.width as u32, frame.height as u32))
+            });
+            let small = resize(&input, h as i64, w as i64)?;
             let mask = line_mask(req.input_mode, &small)?;
             let s = detector.observe(&mask)?;
             if frame.index == 0 || s.cut {
@@ -224,7 +232,10 @@ pub fn plan(req: PlanRequest<'_>) -> Result<Plan, EpisodeError> {
         width: info.width,
         height: info.height,
         fps: format!("{}/{}", info.fps.numer(), info.fps.denom()),
-        working: req.working,
+        working: working.unwrap_or_else(|| {
+            req.orientation
+                .working(req.working, (info.width, info.height))
+        }),
         input_mode: req.input_mode.to_string(),
         scene_threshold: req.scene_threshold,
         shots,

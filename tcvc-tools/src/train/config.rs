@@ -2,8 +2,8 @@
 //! Command line of `tcvc-train` and the run configuration recorded in checkpoints.
 use super::error::{Result, TrainError};
 use crate::device::DeviceSpec;
-use crate::model::InputMode;
 use crate::model::OutputMode;
+use crate::model::{InputMode, WorkingOrientation};
 use crate::video::Fit;
 use clap::{Parser, ValueEnum};
 use serde::{Deserialize, Serialize};
@@ -117,6 +117,21 @@ fn one() -> f64 {
     1.0
 }
 
+fn parse_orientation(s: &str) -> std::result::Result<WorkingOrientation, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "turn" => Ok(WorkingOrientation::Turn),
+        "model" => Ok(WorkingOrientation::Model),
+        _ => Err(format!(
+            "'{s}' is not a training orientation: use turn (clips of the other orientation at \
+             the training size turned) or model (every clip at the training size)"
+        )),
+    }
+}
+
+fn default_orientation() -> String {
+    WorkingOrientation::Model.as_str().to_string()
+}
+
 fn default_fit() -> String {
     Fit::Stretch.as_str().to_string()
 }
@@ -203,6 +218,14 @@ pub struct Args {
     /// borders, letterbox/pillarbox).
     #[arg(long, value_parser = parse_fit, default_value = "stretch")]
     pub fit: Fit,
+    /// Which way round a clip is trained: `model` (every clip at --size, a portrait clip
+    /// squeezed into a landscape size) or `turn` (a clip of the other orientation than --size —
+    /// a portrait clip under a landscape size — at --size turned a quarter, 128x224 under
+    /// 224x128; batches mix both, each sample through the generator the way round it was
+    /// decoded). The export records it (`working_orientation`), and `tcvccolorize
+    /// working-orientation=auto` then runs such frames turned too.
+    #[arg(long, value_parser = parse_orientation, default_value = "model")]
+    pub working_orientation: WorkingOrientation,
     /// Where the generator's input is made: `source` (the line art of the frame at the clip's
     /// own size, then averaged down to --size, as `tcvclineart ! tcvccolorize` give it to the
     /// network when the elements run at the source size; --fit stretch or crop) or `train` (the
@@ -424,6 +447,10 @@ pub struct RunConfig {
     /// How frames were fitted to the training size (`stretch`, `crop`, `pad`).
     #[serde(default = "default_fit")]
     pub fit: String,
+    /// `--working-orientation` (runs from before it, whose run.json lacks the field, trained
+    /// every clip at the training size: `model`).
+    #[serde(default = "default_orientation")]
+    pub working_orientation: String,
     /// Where the inputs were made (`--lines-at`; runs from before it, whose run.json lacks the
     /// field, made them at the training size: `train`).
     #[serde(default)]
@@ -628,6 +655,7 @@ impl RunConfig {
             },
             size: args.size,
             fit: args.fit.as_str().to_string(),
+            working_orientation: args.working_orientation.as_str().to_string(),
             lines_at: args.lines_at,
             batch_size: args.batch_size,
             seed: args.seed,
@@ -672,6 +700,12 @@ impl RunConfig {
         self.fit.parse().unwrap_or_default()
     }
 
+    /// The training orientation, `Turn` or `Model` (another name, from a hand-edited run.json,
+    /// reads as `model`).
+    pub fn orientation(&self) -> WorkingOrientation {
+        parse_orientation(&self.working_orientation).unwrap_or(WorkingOrientation::Model)
+    }
+
     /// The first setting that makes a checkpoint written with `self` unusable for a run asking
     /// for `other` (architecture, sizes, seed, batch, perceptual networks), as a message.
     pub fn incompatibility(&self, other: &RunConfig) -> Option<String> {
@@ -694,6 +728,11 @@ impl RunConfig {
             ),
             ("--size", self.size.to_string(), other.size.to_string()),
             ("--fit", self.fit.clone(), other.fit.clone()),
+            (
+                "--working-orientation",
+                self.working_orientation.clone(),
+                other.working_orientation.clone(),
+            ),
             (
                 "--lines-at",
                 self.lines_at.as_str().to_string(),

@@ -14,7 +14,7 @@ use super::config::{LinesAt, RunConfig};
 use super::error::{Result, TrainError};
 use super::sampler::previous_frame_valid;
 use crate::edges;
-use crate::model::InputMode;
+use crate::model::{InputMode, WorkingOrientation};
 use crate::video::{self, Clip, Fit};
 use gst_video::prelude::*;
 use std::path::{Path, PathBuf};
@@ -27,6 +27,11 @@ pub struct PreparedClip {
     pub name: String,
     /// Where it came from.
     pub path: PathBuf,
+    /// Size its frames were decoded at: the training size, or the training size turned
+    /// (`--working-orientation turn`, a clip of the other orientation).
+    pub width: usize,
+    /// Height of its frames.
+    pub height: usize,
     /// Generator input of each frame: `width × height` bytes (line art: 0 = line, 255 = paper).
     pub inputs: Vec<Vec<u8>>,
     /// RGB of each frame, packed rows.
@@ -173,6 +178,8 @@ pub fn prepare_with(
     Ok(PreparedClip {
         name,
         path: clip.path,
+        width: w,
+        height: h,
         inputs,
         frames: clip.frames,
         prev_ok,
@@ -207,7 +214,15 @@ fn load_one(
     role: &str,
 ) -> Result<(Clip, Vec<Vec<u8>>)> {
     eprintln!("loading {role} clip {} ...", path.display());
-    let (w, h) = (config.size.width, config.size.height);
+    let train = (config.size.width, config.size.height);
+    let (w, h) = match config.orientation() {
+        WorkingOrientation::Turn => {
+            let source = video::source_size(path)
+                .map_err(|e| TrainError::usage(format!("{role} clip: {e}")))?;
+            WorkingOrientation::Turn.working(train, source)
+        }
+        _ => train,
+    };
     let clip = video::load_clip_cached(path, w, h, config.fit(), config.max_frames, cache_dir)
         .map_err(|e| TrainError::usage(format!("{role} clip: {e}")))?;
     let mode = config.input();
@@ -306,19 +321,33 @@ pub fn load(config: &RunConfig, cache_dir: Option<&Path>) -> Result<Dataset> {
 }
 
 /// All training frames as one `N × 4 × H × W` `Uint8` tensor on the CPU (channel 0 the input,
-/// 1..4 R, G, B), in clip order, the global index of [`super::sampler::Sampler`].
+/// 1..4 R, G, B), in clip order, the global index of [`super::sampler::Sampler`]. A clip decoded
+/// at the size turned (`--working-orientation turn`) is stored transposed (its rows as columns),
+/// so that every frame fits one tensor; [`turned_frames`] says which, and
+/// [`super::sampler::forward_oriented`] transposes them back around the generator.
 pub fn stack(clips: &[PreparedClip], width: usize, height: usize) -> Result<Tensor> {
     let plane = width * height;
     let mut parts = Vec::with_capacity(clips.len());
     for c in clips {
+        let turned = is_turned(c, width, height)?;
+        // Index in the clip's own plane of the stored pixel (x, y).
+        let src = |i: usize| -> usize {
+            if turned {
+                let (x, y) = (i % width, i / width);
+                x * c.width + y
+            } else {
+                i
+            }
+        };
         let mut buf = vec![0u8; c.len() * 4 * plane];
         for (k, (input, rgb)) in c.inputs.iter().zip(&c.frames).enumerate() {
             let base = k * 4 * plane;
-            buf[base..base + plane].copy_from_slice(&input[..plane]);
-            for (i, px) in rgb.chunks_exact(3).take(plane).enumerate() {
-                buf[base + plane + i] = px[0];
-                buf[base + 2 * plane + i] = px[1];
-                buf[base + 3 * plane + i] = px[2];
+            for i in 0..plane {
+                let j = src(i);
+                buf[base + i] = input[j];
+                buf[base + plane + i] = rgb[3 * j];
+                buf[base + 2 * plane + i] = rgb[3 * j + 1];
+                buf[base + 3 * plane + i] = rgb[3 * j + 2];
             }
         }
         let t =
@@ -326,4 +355,81 @@ pub fn stack(clips: &[PreparedClip], width: usize, height: usize) -> Result<Tens
         parts.push(t);
     }
     Ok(Tensor::f_cat(&parts, 0)?)
+}
+
+/// Whether clip `c` was decoded at the training size `width × height` turned (an error when it
+/// is neither that size nor turned).
+fn is_turned(c: &PreparedClip, width: usize, height: usize) -> Result<bool> {
+    if (c.width, c.height) == (width, height) {
+        Ok(false)
+    } else if (c.width, c.height) == (height, width) {
+        Ok(true)
+    } else {
+        Err(TrainError::Runtime(format!(
+            "{}: decoded at {}x{}, neither the training size {width}x{height} nor turned",
+            c.path.display(),
+            c.width,
+            c.height
+        )))
+    }
+}
+
+/// Per frame of [`stack`] (global index): whether it is stored transposed.
+pub fn turned_frames(clips: &[PreparedClip], width: usize, height: usize) -> Result<Vec<bool>> {
+    let mut out = Vec::new();
+    for c in clips {
+        let t = is_turned(c, width, height)?;
+        out.extend(std::iter::repeat_n(t, c.len()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A clip of one `w × h` frame whose input byte is `10 · y + x` and RGB `(x, y, 200)`.
+    fn clip(w: usize, h: usize) -> PreparedClip {
+        let input = (0..h)
+            .flat_map(|y| (0..w).map(move |x| (10 * y + x) as u8))
+            .collect();
+        let rgb = (0..h)
+            .flat_map(|y| (0..w).flat_map(move |x| [x as u8, y as u8, 200]))
+            .collect();
+        PreparedClip {
+            name: format!("{w}x{h}"),
+            path: PathBuf::from(format!("{w}x{h}")),
+            width: w,
+            height: h,
+            inputs: vec![input],
+            frames: vec![rgb],
+            prev_ok: vec![false],
+        }
+    }
+
+    /// A clip at the training size stacks as it is; one decoded at the size turned stacks
+    /// transposed (stored pixel (x, y) is the clip's pixel (y, x)); any other size is an error.
+    #[test]
+    fn a_turned_clip_stacks_transposed() {
+        let (w, h) = (3usize, 2usize);
+        let clips = [clip(w, h), clip(h, w)];
+        let t = stack(&clips, w, h).unwrap();
+        assert_eq!(t.size(), [2, 4, 2, 3]);
+        assert_eq!(turned_frames(&clips, w, h).unwrap(), [false, true]);
+        let at = |n: i64, c: i64, y: i64, x: i64| t.int64_value(&[n, c, y, x]);
+        for y in 0..h as i64 {
+            for x in 0..w as i64 {
+                assert_eq!(at(0, 0, y, x), 10 * y + x);
+                assert_eq!((at(0, 1, y, x), at(0, 2, y, x)), (x, y));
+                // The turned clip's own (x', y') = (y, x).
+                assert_eq!(at(1, 0, y, x), 10 * x + y);
+                assert_eq!(
+                    (at(1, 1, y, x), at(1, 2, y, x), at(1, 3, y, x)),
+                    (y, x, 200)
+                );
+            }
+        }
+        let e = stack(&[clip(4, 2)], w, h).unwrap_err().to_string();
+        assert!(e.contains("4x2") && e.contains("3x2"), "{e}");
+    }
 }

@@ -300,7 +300,7 @@ impl Nets {
     /// update): the `--chain-walkers` keep it as their next previous frames.
     pub fn train_step(&mut self, b: &Batch, step: u64) -> Result<(StepLosses, Tensor)> {
         tch::manual_seed((mix(self.seed, step) >> 1) as i64);
-        let fake = self.g.forward_train(&b.input, &b.prev)?;
+        let fake = super::sampler::forward_oriented(&self.g, &b.input, &b.prev, &b.turned)?;
         let cond = self.condition(b)?;
 
         // Discriminator, unless the adversarial term is off (`--adv-weight 0`): then it would

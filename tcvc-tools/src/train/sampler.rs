@@ -419,6 +419,49 @@ pub struct Batch {
     /// 1 where the previous frame is the generator's own output (self-fed), else 0: `B × 1 × 1
     /// × 1` float. The temporal loss applies there.
     pub self_fed: Tensor,
+    /// Per sample: stored transposed (a clip decoded at the training size turned,
+    /// `--working-orientation turn`; [`super::data::stack`]). [`gather`] leaves every sample
+    /// untransposed; the trainer sets this from [`super::data::turned_frames`].
+    pub turned: Vec<bool>,
+}
+
+/// The generator's output for `input` and `prev` (`B × C × H × W` each), every sample with
+/// `turned[i]` run transposed — the way round its clip was decoded — and its output transposed
+/// back. Instance norm works per sample, so this is the output of a separate forward of each
+/// sample at its own orientation.
+pub fn forward_oriented(
+    g: &crate::model::ColorNet,
+    input: &Tensor,
+    prev: &Tensor,
+    turned: &[bool],
+) -> Result<Tensor> {
+    if !turned.iter().any(|&t| t) {
+        return Ok(g.forward_train(input, prev)?);
+    }
+    let pick = |want: bool| -> Vec<i64> {
+        (0..turned.len())
+            .filter(|&i| turned[i] == want)
+            .map(|i| i as i64)
+            .collect()
+    };
+    let (straight, across) = (pick(false), pick(true));
+    let sel = |t: &Tensor, idx: &[i64]| {
+        t.f_index_select(0, &Tensor::from_slice(idx).f_to_device(t.device())?)
+    };
+    let mut outs = Vec::new();
+    if !straight.is_empty() {
+        outs.push(g.forward_train(&sel(input, &straight)?, &sel(prev, &straight)?)?);
+    }
+    let t_in = sel(input, &across)?.f_transpose(2, 3)?;
+    let t_prev = sel(prev, &across)?.f_transpose(2, 3)?;
+    outs.push(g.forward_train(&t_in, &t_prev)?.f_transpose(2, 3)?);
+    // Back to the batch's order: sample i sits at position `order[i]` of the concatenation.
+    let mut order = vec![0i64; turned.len()];
+    for (k, &i) in straight.iter().chain(&across).enumerate() {
+        order[i as usize] = k as i64;
+    }
+    let all = Tensor::f_cat(&outs, 0)?;
+    Ok(all.f_index_select(0, &Tensor::from_slice(&order).f_to_device(all.device())?)?)
 }
 
 /// Gathers the samples `draws` from `frames` (`N × 4 × H × W` `Uint8` on the CPU: channel 0
@@ -486,6 +529,7 @@ pub fn gather(frames: &Tensor, draws: &[Draw], device: Device) -> Result<Batch> 
         self_fed: Tensor::from_slice(&fed)
             .f_view([b, 1, 1, 1])?
             .f_to_device(device)?,
+        turned: vec![false; draws.len()],
     })
 }
 
@@ -522,9 +566,10 @@ pub fn self_feed(
             Some(s) => load(s)?.f_narrow(1, 1, 3)?,
             None => row.f_zeros_like()?,
         };
+        let turned = [batch.turned.get(i).copied().unwrap_or(false)];
         for t in fed.start..d.frame {
             let input = load(t)?.f_narrow(1, 0, 1)?;
-            prev = g.forward_train(&input, &prev)?;
+            prev = forward_oriented(g, &input, &prev, &turned)?;
         }
         rows.push(prev);
     }
@@ -560,8 +605,9 @@ pub fn flips(sampler: &Sampler, draws: &[Draw], step: u64, seed: u64, p: f64) ->
         .collect()
 }
 
-/// `t` (`B × C × H × W`) with the samples where `flip` is true mirrored left to right.
-pub fn flip_samples(t: &Tensor, flip: &[bool]) -> Result<Tensor> {
+/// `t` (`B × C × H × W`) with the samples where `flip` is true mirrored left to right — left
+/// to right in their clip: a sample stored transposed (`turned[i]`) is mirrored top to bottom.
+pub fn flip_samples(t: &Tensor, flip: &[bool], turned: &[bool]) -> Result<Tensor> {
     if !flip.iter().any(|&f| f) {
         return Ok(t.shallow_clone());
     }
@@ -570,7 +616,12 @@ pub fn flip_samples(t: &Tensor, flip: &[bool]) -> Result<Tensor> {
         .enumerate()
         .map(|(i, &f)| {
             let row = t.f_narrow(0, i as i64, 1)?;
-            Ok(if f { row.f_flip([3])? } else { row })
+            let dim = if turned.get(i).copied().unwrap_or(false) {
+                2
+            } else {
+                3
+            };
+            Ok(if f { row.f_flip([dim])? } else { row })
         })
         .collect::<Result<_>>()?;
     Ok(Tensor::f_cat(&rows, 0)?)
@@ -582,10 +633,11 @@ pub fn flip_samples(t: &Tensor, flip: &[bool]) -> Result<Tensor> {
 /// always arrives in the clip's orientation.
 pub fn flip_rows(batch: &mut Batch, flip: &[bool]) -> Result<()> {
     let _no_grad = tch::no_grad_guard();
-    batch.input = flip_samples(&batch.input, flip)?;
-    batch.prev = flip_samples(&batch.prev, flip)?;
-    batch.target = flip_samples(&batch.target, flip)?;
-    batch.prev_truth = flip_samples(&batch.prev_truth, flip)?;
+    let turned = batch.turned.clone();
+    batch.input = flip_samples(&batch.input, flip, &turned)?;
+    batch.prev = flip_samples(&batch.prev, flip, &turned)?;
+    batch.target = flip_samples(&batch.target, flip, &turned)?;
+    batch.prev_truth = flip_samples(&batch.prev_truth, flip, &turned)?;
     Ok(())
 }
 
@@ -1160,7 +1212,8 @@ mod tests {
             (0.4..0.6).contains(&(mirrored as f64 / drawn as f64)),
             "{mirrored} of {drawn} mirrored at p = 0.5"
         );
-        // flip_rows mirrors the chosen samples' four tensors along the width, no others.
+        // flip_rows mirrors the chosen samples' four tensors along the width, no others; a
+        // sample stored transposed (the third) along the height, its clip's width.
         let t = |c: i64, k: i64| {
             Tensor::arange(3 * c * 4 * 5, (Kind::Float, Device::Cpu)).view([3, c, 4, 5])
                 + 1000.0 * k as f64
@@ -1171,8 +1224,10 @@ mod tests {
             target: t(3, 2),
             prev_truth: t(3, 3),
             self_fed: Tensor::zeros([3, 1, 1, 1], (Kind::Float, Device::Cpu)),
+            turned: vec![false, false, true],
         };
         let flip = [true, false, true];
+        let turned = [false, false, true];
         flip_rows(&mut batch, &flip).unwrap();
         for (got, want) in [
             (&batch.input, t(1, 0)),
@@ -1182,12 +1237,82 @@ mod tests {
         ] {
             for (i, &f) in flip.iter().enumerate() {
                 let w = want.get(i as i64);
-                let w = if f { w.flip([2]) } else { w };
+                let dim = if turned[i] { 1 } else { 2 };
+                let w = if f { w.flip([dim]) } else { w };
                 assert!(got.get(i as i64).equal(&w), "sample {i}");
             }
         }
         // And flip_samples undoes itself (the walkers' outputs go back to the clip's way).
-        let back = flip_samples(&batch.prev, &flip).unwrap();
+        let back = flip_samples(&batch.prev, &flip, &turned).unwrap();
         assert!(back.equal(&t(3, 1)));
+    }
+
+    /// A sample stored transposed runs through the generator transposed and comes back
+    /// transposed: each output row is exactly a separate forward of that sample the way round
+    /// its clip was decoded (instance norm works per sample), and the turned one differs from
+    /// running it as stored. The self-fed unroll of a turned sample runs turned too.
+    #[test]
+    fn forward_oriented_runs_each_sample_the_way_round_its_clip_was_decoded() {
+        let (_vs, g) = tiny_generator(5);
+        let _ng = tch::no_grad_guard();
+        tch::manual_seed(9);
+        let input = Tensor::rand([3, 1, 12, 16], (Kind::Float, Device::Cpu));
+        let prev = Tensor::rand([3, 3, 12, 16], (Kind::Float, Device::Cpu));
+        let turned = [false, true, false];
+        let out = forward_oriented(&g, &input, &prev, &turned).unwrap();
+        assert_eq!(out.size(), [3, 3, 12, 16]);
+        let row = |t: &Tensor, i: i64| t.narrow(0, i, 1);
+        for (i, &t) in turned.iter().enumerate() {
+            let i = i as i64;
+            let want = if t {
+                g.forward_train(
+                    &row(&input, i).transpose(2, 3),
+                    &row(&prev, i).transpose(2, 3),
+                )
+                .unwrap()
+                .transpose(2, 3)
+            } else {
+                g.forward_train(&row(&input, i), &row(&prev, i)).unwrap()
+            };
+            assert!(
+                row(&out, i).allclose(&want, 1e-5, 1e-6, false),
+                "sample {i}"
+            );
+        }
+        let as_stored = g.forward_train(&row(&input, 1), &row(&prev, 1)).unwrap();
+        assert!(!row(&out, 1).allclose(&as_stored, 1e-3, 1e-3, false));
+        // Nothing turned: the plain batched forward.
+        let plain = forward_oriented(&g, &input, &prev, &[false; 3]).unwrap();
+        assert!(plain.equal(&g.forward_train(&input, &prev).unwrap()));
+
+        // self_feed: a one-frame unroll from a blank previous frame of a turned sample is the
+        // turned forward of frame t - 1.
+        let frames = Tensor::arange(3 * 4 * 12 * 16, (Kind::Int64, Device::Cpu))
+            .f_remainder(253)
+            .unwrap()
+            .to_kind(Kind::Uint8)
+            .view([3, 4, 12, 16]);
+        let draws = [Draw {
+            frame: 2,
+            prev: Some(1),
+            self_fed: Some(SelfFed {
+                start: 1,
+                seed: None,
+            }),
+            degrade: None,
+            walker: None,
+        }];
+        let mut b = gather(&frames, &draws, Device::Cpu).unwrap();
+        b.turned = vec![true];
+        self_feed(&mut b, &frames, &draws, &g, Device::Cpu).unwrap();
+        let in1 = frames.narrow(0, 1, 1).narrow(1, 0, 1).to_kind(Kind::Float) / 255.0;
+        let want = g
+            .forward_train(
+                &in1.transpose(2, 3),
+                &Tensor::zeros([1, 3, 16, 12], (Kind::Float, Device::Cpu)),
+            )
+            .unwrap()
+            .transpose(2, 3);
+        assert!(b.prev.allclose(&want, 1e-5, 1e-6, false));
     }
 }

@@ -135,6 +135,8 @@ struct Setup {
     device: Device,
     data: Dataset,
     frames: tch::Tensor,
+    /// Per training frame: stored transposed ([`data::turned_frames`]).
+    turned: Vec<bool>,
     nets: Nets,
     sampler: Sampler,
     walks: Walks,
@@ -301,6 +303,14 @@ fn setup(args: &Args) -> Result<Setup> {
     let mut sampler =
         Sampler::new(&flags, config.seed, config.prev_prob).with_recipe(config.recipe);
     let frames = data::stack(&data.train, w, h)?;
+    let turned = data::turned_frames(&data.train, w, h)?;
+    let n_turned = data.train.iter().filter(|c| c.width != w).count();
+    if n_turned > 0 {
+        eprintln!(
+            "--working-orientation turn: {n_turned} of {} training clips at {h}x{w}",
+            data.train.len()
+        );
+    }
     for c in &mut data.train {
         // Stacked; keep the names and counts only.
         c.frames = Vec::new();
@@ -345,6 +355,7 @@ fn setup(args: &Args) -> Result<Setup> {
         device,
         data,
         frames,
+        turned,
         nets,
         sampler,
         walks,
@@ -373,12 +384,14 @@ fn process_cpu_seconds() -> Option<f64> {
 fn train_one(s: &mut Setup, b: usize, step: u64) -> Result<StepLosses> {
     let draws = s.sampler.batch(b, step);
     let mut batch = gather(&s.frames, &draws, s.device)?;
+    batch.turned = draws.iter().map(|d| s.turned[d.frame]).collect();
     self_feed(&mut batch, &s.frames, &draws, &s.nets.g, s.device)?;
     s.walks.apply(&mut batch, &draws)?;
     let flip = flips(&s.sampler, &draws, step, s.config.seed, s.config.flip);
     flip_rows(&mut batch, &flip)?;
     let (losses, output) = s.nets.train_step(&batch, step)?;
-    s.walks.record(&draws, &flip_samples(&output, &flip)?)?;
+    s.walks
+        .record(&draws, &flip_samples(&output, &flip, &batch.turned)?)?;
     Ok(losses)
 }
 
@@ -444,6 +457,7 @@ fn provenance(s: &Setup, step: u64) -> String {
         "seed": s.config.seed,
         "prev_prob": s.config.prev_prob,
         "fit": s.config.fit,
+        "working_orientation": s.config.working_orientation,
         "lines_at": s.config.lines_at,
         "recipe": s.config.recipe,
         "temporal_weight": s.config.temporal_weight,
@@ -548,6 +562,7 @@ fn export(args: &Args, s: &Setup, step: u64) -> Result<()> {
             PreviousFrame::Chain
         },
         output,
+        working_orientation: s.config.orientation(),
     };
     let saved = match &s.nets.g {
         ColorNet::Tcvc(g) => ModelFile::save(path, g, &meta, storage),

@@ -49,6 +49,28 @@ struct GridRow {
     truth: Vec<u8>,
 }
 
+impl GridRow {
+    /// The row of a `width × height` frame as the `height × width` frame of its transpose.
+    fn transposed(self, width: usize, height: usize) -> GridRow {
+        let t = |v: &[u8], c: usize| -> Vec<u8> {
+            let mut out = vec![0u8; v.len()];
+            for y in 0..height {
+                for x in 0..width {
+                    let (s, d) = ((y * width + x) * c, (x * height + y) * c);
+                    out[d..d + c].copy_from_slice(&v[s..s + c]);
+                }
+            }
+            out
+        };
+        GridRow {
+            input: t(&self.input, 1),
+            prev: t(&self.prev, 3),
+            pred: t(&self.pred, 3),
+            truth: t(&self.truth, 3),
+        }
+    }
+}
+
 /// Colorizes the validation clips (at most `max_frames` frames of each, 0 = all) and measures
 /// them; with `grid = Some((path, rows))` also writes the sample grid.
 pub fn validate(
@@ -82,11 +104,15 @@ pub fn validate(
         }
         _ => Vec::new(),
     };
-    let zeros = Tensor::f_zeros([1, 3, height as i64, width as i64], (Kind::Float, device))?;
     let (mut psnr_sum, mut ssim_sum, mut te_sum, mut te_n) = (0.0, 0.0, 0.0, 0usize);
     let mut rows = Vec::new();
     let mut k = 0usize;
     for (clip, &n) in clips.iter().zip(&counts) {
+        // Each clip at the size it was decoded at: the training size, or turned
+        // (`--working-orientation turn`); the grid shows a turned clip's rows transposed.
+        let turned = (clip.width, clip.height) != (width, height);
+        let (width, height) = (clip.width, clip.height);
+        let zeros = Tensor::f_zeros([1, 3, height as i64, width as i64], (Kind::Float, device))?;
         let mut chain = nets.colorizer(mode, width as i64, height as i64)?;
         let mut tracker = TemporalTracker::default();
         let mut last: Option<Tensor> = None;
@@ -117,11 +143,16 @@ pub fn validate(
                 te_n += 1;
             }
             if wanted.contains(&k) {
-                rows.push(GridRow {
+                let row = GridRow {
                     input: clip.inputs[t].clone(),
                     prev: to_rgb8(&prev)?,
                     pred: pred8,
                     truth: truth.clone(),
+                };
+                rows.push(if turned {
+                    row.transposed(width, height)
+                } else {
+                    row
                 });
             }
             last = Some(pred);
