@@ -1320,17 +1320,40 @@ fn pull_rgb(hs: &mut gst_check::Harness, b: gst::Buffer) -> Vec<u8> {
     plane_packed(&gst::Sample::builder().buffer(&out).caps(&caps).build(), 0).0
 }
 
+/// The small model with `working_orientation = turn` in its metadata (a model `tcvc-train
+/// --working-orientation turn` trained), the same weights.
+fn turned_model() -> PathBuf {
+    static M: OnceLock<PathBuf> = OnceLock::new();
+    M.get_or_init(|| {
+        let loaded = ModelFile::load(model(), Device::Cpu, Kind::Float).unwrap();
+        let meta = model::ModelMeta {
+            working_orientation: model::WorkingOrientation::Turn,
+            ..loaded.meta
+        };
+        let path = scratch_dir("colorize-turned-model").join("turned.safetensors");
+        ModelFile::save(&path, &loaded.generator, &meta, model::StorageDtype::F32).unwrap();
+        path
+    })
+    .clone()
+}
+
+/// `working-orientation`: under a model trained with portrait frames turned, `auto` (the
+/// default) runs a portrait frame at the training size turned — the generator's own output on
+/// the frame, chain included — and a landscape frame after a caps change at the training size;
+/// `turn` does the same under any model; `model`, and `auto` under a model trained squeezed, run
+/// the training size as is, as an explicit working size does (never turned).
 #[test]
-fn portrait_frames_run_at_the_training_size_turned_unless_working_orientation_is_model() {
-    // The model trained at 64x48 (landscape); a 48x64 portrait frame runs at 48x64, so that the
+fn portrait_frames_run_turned_under_a_model_trained_so_or_with_working_orientation_turn() {
+    // The models trained at 64x48 (landscape); a 48x64 portrait frame runs at 48x64, so that the
     // output is exactly the generator's output on the frame itself.
-    let m = model();
-    let g = ModelFile::load(&m, Device::Cpu, Kind::Float)
+    let turned = turned_model();
+    let turned = turned.to_str().unwrap();
+    let g = ModelFile::load(model(), Device::Cpu, Kind::Float)
         .unwrap()
         .generator;
     let portrait = line_art_frames(CLIP_720P, &[30, 31], H, W);
     let landscape = line_art_frames(CLIP_720P, &[30], W, H);
-    let mut auto = harness(&[], H, W);
+    let mut auto = harness(&[("model-file", turned)], H, W);
     let first = direct(&g, &portrait[0], None, H, W);
     let a0 = pull_rgb(&mut auto, gray_buffer(&portrait[0], H, W, 0));
     assert!(max_diff(&a0, &to_rgb8(&first)) <= 1, "frame 1 = G at 48x64");
@@ -1342,17 +1365,26 @@ fn portrait_frames_run_at_the_training_size_turned_unless_working_orientation_is
     let l0 = pull_rgb(&mut auto, gray_buffer(&landscape[0], W, H, 2));
     assert!(max_diff(&l0, &to_rgb8(&direct(&g, &landscape[0], None, W, H))) <= 1);
 
-    // working-orientation=model squeezes the portrait frame into 64x48, exactly as an explicit
-    // working-width=64 working-height=48 does; explicit sizes are never turned.
-    let mut model_way = harness(&[("working-orientation", "model")], H, W);
-    let mut explicit = harness(&[("working-width", "64"), ("working-height", "48")], H, W);
-    let mut turned_explicitly = harness(&[("working-width", "48"), ("working-height", "64")], H, W);
     let b = || gray_buffer(&portrait[0], H, W, 0);
-    let m0 = pull_rgb(&mut model_way, b());
-    assert_eq!(m0, pull_rgb(&mut explicit, b()));
+    // `turn` under the model trained squeezed; an explicit turned size.
+    let mut turn = harness(&[("working-orientation", "turn")], H, W);
+    assert_eq!(a0, pull_rgb(&mut turn, b()));
+    let mut turned_explicitly = harness(&[("working-width", "48"), ("working-height", "64")], H, W);
     assert_eq!(a0, pull_rgb(&mut turned_explicitly, b()));
+    // Squeezed into 64x48, exactly as an explicit working-width=64 working-height=48: `auto`
+    // under the model trained squeezed, `model` under the one trained turned.
+    let mut explicit = harness(&[("working-width", "64"), ("working-height", "48")], H, W);
+    let e0 = pull_rgb(&mut explicit, b());
+    let mut squeezed_auto = harness(&[], H, W);
+    assert_eq!(e0, pull_rgb(&mut squeezed_auto, b()));
+    let mut model_way = harness(
+        &[("model-file", turned), ("working-orientation", "model")],
+        H,
+        W,
+    );
+    assert_eq!(e0, pull_rgb(&mut model_way, b()));
     assert!(
-        max_diff(&m0, &a0) > 5,
+        max_diff(&e0, &a0) > 5,
         "squeezed and turned working sizes must give different frames"
     );
 }

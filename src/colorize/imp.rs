@@ -110,21 +110,27 @@ pub enum Previous {
 pub enum Orientation {
     #[default]
     #[enum_value(
-        name = "the working size's orientation follows the frame's: portrait frames under a landscape training size run at it turned a quarter (224x128 -> 128x224), and the other way round",
+        name = "what the model file says: turn for a model trained with frames of the other orientation turned (its working_orientation metadata), else model",
         nick = "auto"
     )]
     Auto = 0,
     #[enum_value(
+        name = "the working size's orientation follows the frame's: portrait frames under a landscape training size run at it turned a quarter (224x128 -> 128x224), and the other way round",
+        nick = "turn"
+    )]
+    Turn = 1,
+    #[enum_value(
         name = "the model's training size as is for every frame (portrait frames squeezed into a landscape size)",
         nick = "model"
     )]
-    Model = 1,
+    Model = 2,
 }
 
 impl From<Orientation> for crate::model::WorkingOrientation {
     fn from(o: Orientation) -> Self {
         match o {
             Orientation::Auto => crate::model::WorkingOrientation::Auto,
+            Orientation::Turn => crate::model::WorkingOrientation::Turn,
             Orientation::Model => crate::model::WorkingOrientation::Model,
         }
     }
@@ -271,13 +277,21 @@ pub struct Colorize {
 const MIN_WORKING_SIDE: i64 = 12;
 
 /// The working size for a `w × h` input: both properties 0 (the default) = the model's training
-/// size `train`, turned for a frame of the other orientation unless `working-orientation=model`;
-/// one 0 = from the other and the input's aspect ratio; else as set.
-fn working_size(s: &Settings, w: u32, h: u32, train: (u32, u32)) -> (i64, i64) {
+/// size `train`, turned for a frame of the other orientation as `working-orientation` says (its
+/// `auto` following the model file's `file`); one 0 = from the other and the input's aspect
+/// ratio; else as set.
+fn working_size(
+    s: &Settings,
+    w: u32,
+    h: u32,
+    train: (u32, u32),
+    file: crate::model::WorkingOrientation,
+) -> (i64, i64) {
     let round4 = |v: f64| ((v / 4.0).round() as i64 * 4).max(MIN_WORKING_SIDE);
     match (s.working_width, s.working_height) {
         (0, 0) => {
             let (ww, wh) = crate::model::WorkingOrientation::from(s.working_orientation)
+                .resolve(file)
                 .working(train, (w, h));
             (ww as i64, wh as i64)
         }
@@ -392,7 +406,7 @@ impl ObjectImpl for Colorize {
                     .build(),
                 glib::ParamSpecEnum::builder_with_default("working-orientation", Orientation::Auto)
                     .nick("Working orientation")
-                    .blurb("With working-width and working-height both 0: auto turns the model's training size a quarter for frames of the other orientation (a portrait frame runs at 128x224 under the default model's 224x128 instead of being squeezed into it); model keeps the training size for every frame")
+                    .blurb("With working-width and working-height both 0: turn runs frames of the other orientation at the model's training size turned a quarter (a portrait frame at 128x224 under a 224x128 model instead of squeezed into it); model keeps the training size for every frame; auto does what the model file says (turn for a model trained with such frames turned, else model)")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecDouble::builder("scene-threshold")
@@ -941,6 +955,7 @@ impl VideoFilterImpl for Colorize {
             in_info.width(),
             in_info.height(),
             (ts.width, ts.height),
+            st.model.meta.working_orientation,
         );
         if st
             .stream
@@ -1287,15 +1302,26 @@ mod tests {
 
     #[test]
     fn working_size_keeps_the_aspect_ratio_when_asked() {
+        use crate::model::WorkingOrientation as File;
         let mut s = Settings::default();
         let train = (160, 96);
+        let working_size = |s: &Settings, w, h, train| working_size(s, w, h, train, File::Turn);
         assert_eq!(working_size(&s, 1920, 1080, train), (160, 96));
-        // A portrait frame gets the training size turned, unless the orientation is the model's.
+        // A portrait frame gets the training size turned under a model trained so, unless the
+        // orientation is the model's; `turn` turns it under any model.
         assert_eq!(working_size(&s, 1080, 1920, train), (96, 160));
         assert_eq!(working_size(&s, 720, 720, train), (160, 96));
+        assert_eq!(
+            super::working_size(&s, 1080, 1920, train, File::Model),
+            (160, 96)
+        );
         s.working_orientation = Orientation::Model;
         assert_eq!(working_size(&s, 1080, 1920, train), (160, 96));
-        s.working_orientation = Orientation::Auto;
+        s.working_orientation = Orientation::Turn;
+        assert_eq!(
+            super::working_size(&s, 1080, 1920, train, File::Model),
+            (96, 160)
+        );
         s.working_height = 256;
         assert_eq!(working_size(&s, 1920, 1080, train), (456, 256));
         s.working_width = 320;

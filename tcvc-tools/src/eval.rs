@@ -185,9 +185,10 @@ struct Args {
     /// --working-orientation says].
     #[arg(long, value_name = "WxH", value_parser = parse_size)]
     working: Option<Size>,
-    /// Without --working: `auto` turns a model's training size a quarter for videos of the other
-    /// orientation (portrait videos run at 128x224 under a 224x128 model), as the element's
-    /// working-orientation does; `model` keeps the training size for every video.
+    /// Without --working: `turn` turns a model's training size a quarter for videos of the other
+    /// orientation (portrait videos run at 128x224 under a 224x128 model), `model` keeps the
+    /// training size for every video, `auto` does what each model file says (`turn` for a model
+    /// trained so, else `model`), as the element's working-orientation.
     #[arg(long, value_name = "O", default_value_t = WorkingOrientation::Auto)]
     working_orientation: WorkingOrientation,
     /// auto (cuda:0 if present, else cpu), cpu, cuda or cuda:N.
@@ -412,7 +413,8 @@ struct ModelResult {
     fit: String,
     /// The working size: the training size or --working (per video: `videos[].working`).
     working: Size,
-    /// `auto` or `model` (--working-orientation; `fixed` with --working; baselines: empty).
+    /// `turn` or `model` (--working-orientation, `auto` resolved with the model file; `fixed`
+    /// with --working; baselines: empty).
     working_orientation: String,
     output_mode: String,
     /// `chain` or `blank` (what the model got as its previous frame; baselines: empty).
@@ -472,8 +474,9 @@ impl Job {
         if self.working_fixed {
             return self.working;
         }
-        let (w, h) =
-            orientation.working((self.working.width, self.working.height), (width, height));
+        let (w, h) = orientation
+            .resolve(self.model.meta.working_orientation)
+            .working((self.working.width, self.working.height), (width, height));
         Size {
             width: w,
             height: h,
@@ -1234,7 +1237,9 @@ fn run(args: &Args) -> Result<(), Failure> {
             working_orientation: if job.working_fixed {
                 "fixed".into()
             } else {
-                args.working_orientation.to_string()
+                args.working_orientation
+                    .resolve(job.model.meta.working_orientation)
+                    .to_string()
             },
             output_mode: output_name(job.output).into(),
             previous: if job.blank_previous { "blank" } else { "chain" }.into(),

@@ -447,8 +447,9 @@ fn batched_shot_chains_and_shards_equal_the_element_frame_for_frame() {
 }
 
 /// A portrait episode under the default (landscape) model: planned and coloured at the training
-/// size turned, as the element's working-orientation=auto, and at the training size as is with
-/// `--working-orientation model`, as the element's `model`; the two differ.
+/// size turned with `--working-orientation turn`, as the element's `working-orientation=turn`, and
+/// at the training size as is with `model`, as the element's `model`; the two differ. (`auto`
+/// follows the model file, as in the element: tests/colorize.rs.)
 #[test]
 fn a_portrait_episode_runs_at_the_working_size_the_element_uses() {
     common::init();
@@ -470,7 +471,11 @@ fn a_portrait_episode_runs_at_the_working_size_the_element_uses() {
         .unwrap();
     assert!(st.success());
     let shots = dir.join("shots.json");
-    run(episode().arg("plan").arg(&clip).arg("-o").arg(&shots));
+    run(episode()
+        .args(["plan", "--working-orientation", "turn"])
+        .arg(&clip)
+        .arg("-o")
+        .arg(&shots));
     let plan: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&shots).unwrap()).unwrap();
     assert_eq!(
@@ -480,7 +485,11 @@ fn a_portrait_episode_runs_at_the_working_size_the_element_uses() {
     assert_eq!(plan["working"], serde_json::json!([128, 224]));
     let mut got = Vec::new();
     for (name, extra, props) in [
-        ("auto", vec![], ""),
+        (
+            "turn",
+            vec!["--working-orientation", "turn"],
+            " working-orientation=turn",
+        ),
         (
             "model",
             vec!["--working-orientation", "model"],

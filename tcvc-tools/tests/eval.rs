@@ -435,10 +435,11 @@ fn flip_average_runs_the_flip_averaged_chain() {
     );
 }
 
-/// A portrait video under a landscape model runs at the training size turned (as the element's
-/// working-orientation=auto): the same frames as an explicit `--working` of the turned size, said
-/// per video in the JSON and in the table's note; `--working-orientation model` is the explicit
-/// training size; a bad value is a usage error.
+/// A portrait video under a landscape model: `--working-orientation turn` runs it at the
+/// training size turned (as the element's `working-orientation=turn`): the same frames as an
+/// explicit `--working` of the turned size, said per video in the JSON and in the table's note;
+/// `model`, and `auto` (the default) under a model file that does not say `turn`, keep the
+/// training size, as an explicit `--working` of it; a bad value is a usage error.
 #[test]
 fn portrait_videos_run_at_the_training_size_turned() {
     let [a, _] = models();
@@ -466,13 +467,13 @@ fn portrait_videos_run_at_the_training_size_turned() {
         let report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
         (report, text(&out.stdout))
     };
-    let (auto, table) = run("auto", &[]);
-    let model = &auto["models"][0];
+    let (turn, table) = run("turn", &["--working-orientation", "turn"]);
+    let model = &turn["models"][0];
     assert_eq!(
         model["working"],
         serde_json::json!({"width": 64, "height": 48})
     );
-    assert_eq!(model["working_orientation"], "auto");
+    assert_eq!(model["working_orientation"], "turn");
     assert_eq!(
         model["videos"][0]["working"],
         serde_json::json!({"width": 48, "height": 64})
@@ -480,22 +481,33 @@ fn portrait_videos_run_at_the_training_size_turned() {
     assert!(table.contains("working size 64x48 (48x64 on "), "{table}");
     let (turned, _) = run("turned", &["--working", "48x64"]);
     assert_eq!(turned["models"][0]["working_orientation"], "fixed");
-    let auto_psnr = per_frame(model, "psnr");
-    assert_eq!(auto_psnr, per_frame(&turned["models"][0], "psnr"));
-    let (kept, _) = run("model", &["--working-orientation", "model"]);
+    let turn_psnr = per_frame(model, "psnr");
+    assert_eq!(turn_psnr, per_frame(&turned["models"][0], "psnr"));
     let (squeezed, _) = run("squeezed", &["--working", "64x48"]);
-    let kept_psnr = per_frame(&kept["models"][0], "psnr");
-    assert_eq!(kept_psnr, per_frame(&squeezed["models"][0], "psnr"));
-    assert_eq!(
-        kept["models"][0]["videos"][0]["working"],
-        serde_json::json!({"width": 64, "height": 48})
-    );
+    let squeezed_psnr = per_frame(&squeezed["models"][0], "psnr");
+    for (name, extra) in [
+        ("model", &["--working-orientation", "model"][..]),
+        ("auto", &[][..]),
+    ] {
+        let (kept, _) = run(name, extra);
+        assert_eq!(kept["models"][0]["working_orientation"], "model", "{name}");
+        assert_eq!(
+            per_frame(&kept["models"][0], "psnr"),
+            squeezed_psnr,
+            "{name}"
+        );
+        assert_eq!(
+            kept["models"][0]["videos"][0]["working"],
+            serde_json::json!({"width": 64, "height": 48}),
+            "{name}"
+        );
+    }
     assert!(
-        auto_psnr
+        turn_psnr
             .iter()
-            .zip(&kept_psnr)
+            .zip(&squeezed_psnr)
             .any(|(x, y)| (x - y).abs() > 10.0 * MODEL_PSNR_TOLERANCE_DB),
-        "turning the working size changed nothing: {auto_psnr:?} {kept_psnr:?}"
+        "turning the working size changed nothing: {turn_psnr:?} {squeezed_psnr:?}"
     );
     let bad = eval(&[
         "--model".as_ref(),
@@ -506,7 +518,7 @@ fn portrait_videos_run_at_the_training_size_turned() {
     ]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(
-        text(&bad.stderr).contains("not a working orientation: use auto or model"),
+        text(&bad.stderr).contains("not a working orientation: use auto, turn or model"),
         "{}",
         text(&bad.stderr)
     );

@@ -84,9 +84,10 @@ struct ModelArgs {
     /// says, as the element).
     #[arg(long, value_parser = parse_working)]
     working: Option<(u32, u32)>,
-    /// Without --working: `auto` turns the model's training size a quarter for a video of the
-    /// other orientation (a portrait episode runs at 128x224 under a 224x128 model), as the
-    /// element's working-orientation; `model` keeps the training size.
+    /// Without --working: `turn` turns the model's training size a quarter for a video of the
+    /// other orientation (a portrait episode runs at 128x224 under a 224x128 model), `model`
+    /// keeps the training size, `auto` does what the model file says (`turn` for a model
+    /// trained so), as the element's working-orientation.
     #[arg(long, value_name = "O", default_value_t = WorkingOrientation::Auto)]
     working_orientation: WorkingOrientation,
     /// Cut threshold (the element's `scene-threshold`; 1.0 = no cuts).
@@ -233,14 +234,15 @@ fn load_model(
     Ok(m)
 }
 
-/// The working size and whether it may be turned for the video's orientation (not when
-/// --working sets it).
+/// The working size and whether it turns for the video's orientation (`turn` or `model`: `auto`
+/// resolved with the model file; never turned when --working sets it).
 fn working_of(args: &ModelArgs, model: &CachedModel) -> ((u32, u32), WorkingOrientation) {
     match args.working {
         Some(w) => (w, WorkingOrientation::Model),
         None => (
             (model.meta.train_size.width, model.meta.train_size.height),
-            args.working_orientation,
+            args.working_orientation
+                .resolve(model.meta.working_orientation),
         ),
     }
 }
