@@ -16,6 +16,8 @@
 #                                           `tools/corpus.py build --size plain --seed 3 --out data/corpus-plain3`
 #   tools/experiments/finetune.sh walkmore walk, plus the training clips of corpus seeds 3-5
 #                                           (`tools/corpus.py build --seed N --out data/corpus-sN`): twice the clips
+# Stage 22's default: START=runs/default-160.safetensors SIZE=224x128 SEED=4 ... walk --flip 0.5;
+# stage 24's adds --working-orientation turn (portrait clips at the size turned).
 # Writes runs/ft-VARIANT/ (checkpoints, losses) and runs/ft-VARIANT.safetensors (OUT=path changes
 # both); extra arguments go to tcvc-train. START=FILE starts from another model (stage 9: the
 # default), SIZE=WxH trains at another size, SEED=N changes the seed, LR=X the generator's
