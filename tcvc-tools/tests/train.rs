@@ -772,6 +772,32 @@ fn input_problems_are_clear_errors_before_training() {
 
 /// The rows of a resumed run against an uninterrupted one's: each of `keys` present in both or
 /// in neither at every step, and equal to 1e-5 where present.
+/// A run in `dir` stopped at step `half` and resumed (`--resume`) to step `want.len()` gives the
+/// losses `want` of an uninterrupted run (the draws, walkers and mirrors included); `args(extra)`
+/// builds a run's arguments in `dir`, `flags` go to both runs.
+fn assert_resumes_exactly(
+    dir: &Path,
+    args: impl Fn(&[&str]) -> Vec<String>,
+    flags: &[&str],
+    half: usize,
+    want: &[Row],
+) {
+    let (half, full) = (half.to_string(), want.len().to_string());
+    let with_steps = |steps: &str, resume: bool| {
+        let mut v: Vec<&str> = flags.to_vec();
+        v.extend(["--steps", steps]);
+        if resume {
+            v.push("--resume");
+        }
+        args(&v)
+    };
+    assert!(run(&with_steps(&half, false)).status.success());
+    assert!(run(&with_steps(&full, true)).status.success());
+    let got = train_rows(&dir.join("losses.csv"));
+    assert_eq!(got.len(), want.len());
+    assert_same_losses(&got, want, &["g_total", "g_l1", "g_temporal"]);
+}
+
 fn assert_same_losses(got: &[Row], want: &[Row], keys: &[&str]) {
     for (g, w) in got.iter().zip(want) {
         assert_eq!(g.step, w.step);
@@ -892,13 +918,7 @@ fn chain_walkers_carry_the_models_own_output_and_resume_exactly() {
     assert_eq!(provenance["objective"], "adv + 10·L1 + 2·temporal");
     // 5 steps, then resumed to 10: the same losses to the last digits.
     let b = scratch_dir("train-walk-b");
-    assert!(run(&walk_run(&b, &["--steps", "5"])).status.success());
-    assert!(run(&walk_run(&b, &["--steps", "10", "--resume"]))
-        .status
-        .success());
-    let got = train_rows(&b.join("losses.csv"));
-    assert_eq!(got.len(), 10);
-    assert_same_losses(&got, &rows, &["g_total", "g_l1", "g_temporal"]);
+    assert_resumes_exactly(&b, |e| walk_run(&b, e), &[], 5, &rows);
     let d = scratch_dir("train-walk-errors");
     let e = usage_error(&with(&d, &["--chain-walkers", "3"]));
     assert!(e.contains("--batch-size 2"), "{e}");
@@ -931,20 +951,7 @@ fn flipped_samples_follow_the_seed_and_resume_exactly() {
         "mirroring changed no step's loss"
     );
     let b = scratch_dir("train-flip-b");
-    assert!(run(&flip_run(&b, &["--steps", "3", "--flip", "0.5"]))
-        .status
-        .success());
-    assert!(run(&flip_run(
-        &b,
-        &["--steps", "6", "--flip", "0.5", "--resume"]
-    ))
-    .status
-    .success());
-    assert_same_losses(
-        &train_rows(&b.join("losses.csv")),
-        &rows,
-        &["g_total", "g_l1", "g_temporal"],
-    );
+    assert_resumes_exactly(&b, |e| flip_run(&b, e), &["--flip", "0.5"], 3, &rows);
     let e = usage_error(&flip_run(&b, &["--steps", "8", "--resume"]));
     assert!(e.contains("--flip"), "{e}");
     let e = usage_error(&with(&scratch_dir("train-flip-bad"), &["--flip", "1.5"]));
@@ -1507,22 +1514,12 @@ fn working_orientation_turn_trains_portrait_clips_turned_and_resumes_exactly() {
 
     // Resumed halfway: the same losses.
     let b = d.join("b");
-    assert!(run(&args(
+    assert_resumes_exactly(
         &b,
-        &["--working-orientation", "turn", "--steps", "3"]
-    ))
-    .status
-    .success());
-    assert!(run(&args(
-        &b,
-        &["--working-orientation", "turn", "--steps", "6", "--resume"]
-    ))
-    .status
-    .success());
-    assert_same_losses(
-        &train_rows(&b.join("losses.csv")),
+        |e| args(&b, e),
+        &["--working-orientation", "turn"],
+        3,
         &rows,
-        &["g_total", "g_l1", "g_temporal"],
     );
     let e = usage_error(&args(&b, &["--steps", "8", "--resume"]));
     assert!(e.contains("--working-orientation"), "{e}");
