@@ -22,8 +22,8 @@
 # both); extra arguments go to tcvc-train. START=FILE starts from another model (stage 9: the
 # default), SIZE=WxH trains at another size, SEED=N changes the seed, LR=X the generator's
 # learning rate (default 3e-5), STEPS=N the budget (with --resume: continues a finished run to N
-# steps). Needs `make setup`, `make efficientnet` and
-# `tools/corpus.py build --seed 1 --out data/corpus-s1` (and --seed 2, data/corpus-s2).
+# steps), THREADS=N the libtorch threads (default 1: two runs side by side). Needs `make
+# setup`, `make efficientnet` and `tools/corpus.py build --seed 1 --out data/corpus-s1` (and --seed 2, data/corpus-s2).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export LIBTORCH_USE_PYTORCH=1 OMP_WAIT_POLICY=passive
@@ -58,7 +58,7 @@ for d in data/corpus/val/*; do args+=(--val "$d"); done
 init=(--init-from "$start")
 for a in "$@"; do [ "$a" = --resume ] && init=(); done
 exec $bin "${args[@]}" "${v[@]}" "${init[@]}" --lines-at source \
-  --channels 32 --res-blocks 6 --size ${SIZE:-160x96} --batch-size 4 --threads 1 --seed ${SEED:-3} \
+  --channels 32 --res-blocks 6 --size ${SIZE:-160x96} --batch-size 4 --threads ${THREADS:-1} --seed ${SEED:-3} \
   --steps ${STEPS:-1000} --lr-g ${LR:-3e-5} --export-dtype f16 \
   --adv-weight 0 --perceptual efficientnet-lite0 --content-weight 0.04 --style-weight 0.5 \
   --l1-weight 0 --l2-weight 50 --output-mode fill \
