@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Weighted sums of TCVC model files' weights (model card, stage 25).
+"""Weighted means of TCVC model files' weights (model card, stage 26).
 
     tools/experiments/mix-weights.py OUT.safetensors MODEL[:WEIGHT]...
 
@@ -34,20 +34,27 @@ NOTE = ('train_size', 'previous_frame', 'working_orientation', 'output_mode')
 
 
 def read(path):
-    with open(path, 'rb') as f:
-        raw = f.read()
+    try:
+        with open(path, 'rb') as f:
+            raw = f.read()
+    except OSError as e:
+        sys.exit(f'mix-weights: cannot read {path}: {e.strerror}')
     if len(raw) < 8:
         sys.exit(f'mix-weights: {path} is not a safetensors file (only {len(raw)} bytes)')
-    n = struct.unpack('<Q', raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    body = raw[8 + n:]
-    meta = header.pop('__metadata__', {})
-    tensors = {}
-    for name, h in header.items():
-        if h['dtype'] not in DTYPES:
-            sys.exit(f'mix-weights: {path}: tensor {name} is {h["dtype"]}; F16 or F32 expected')
-        a, b = h['data_offsets']
-        tensors[name] = np.frombuffer(body[a:b], DTYPES[h['dtype']]).reshape(h['shape'])
+    try:
+        n = struct.unpack('<Q', raw[:8])[0]
+        header = json.loads(raw[8:8 + n])
+        body = raw[8 + n:]
+        meta = header.pop('__metadata__', {})
+        tensors = {}
+        for name, h in header.items():
+            if h['dtype'] not in DTYPES:
+                sys.exit(f'mix-weights: {path}: tensor {name} is {h["dtype"]}; F16 or F32 '
+                         'expected')
+            a, b = h['data_offsets']
+            tensors[name] = np.frombuffer(body[a:b], DTYPES[h['dtype']]).reshape(h['shape'])
+    except (ValueError, KeyError, TypeError) as e:
+        sys.exit(f'mix-weights: {path} is not a valid safetensors file ({e})')
     return meta, tensors
 
 
@@ -108,7 +115,8 @@ def main():
         mixed[name] = (acc / total).astype(t.dtype)
     meta = dict(first_meta)
     desc = ' + '.join(f'{w:g} x {os.path.basename(path)}' for path, w in parts)
-    meta['provenance'] = f'weighted mean ({desc}) / {total:g}; first: {first_meta.get("provenance", "")}'
+    meta['provenance'] = (f'weighted mean ({desc}) / {total:g}; first: '
+                          f'{first_meta.get("provenance", "")}')
     write(args.out, mixed, meta)
     print(f'mix-weights: wrote {args.out}: {desc}, over {total:g}', file=sys.stderr)
 
