@@ -23,7 +23,8 @@
 # default), SIZE=WxH trains at another size, SEED=N changes the seed, LR=X the generator's
 # learning rate (default 3e-5), STEPS=N the budget (with --resume: continues a finished run to N
 # steps), THREADS=N the libtorch threads (default 1: two runs side by side). Needs `make
-# setup`, `make efficientnet` and `tools/corpus.py build --seed 1 --out data/corpus-s1` (and --seed 2, data/corpus-s2).
+# setup`, `make efficientnet` and `tools/corpus.py build --seed 1 --out data/corpus-s1` (and
+# --seed 2, data/corpus-s2).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export LIBTORCH_USE_PYTORCH=1 OMP_WAIT_POLICY=passive

@@ -14,8 +14,7 @@ size, working orientation, recommended output) and a provenance that names the m
   `OUT FT:3 START:-1` (a negative weight extrapolates; the weights must not sum to 0).
 
 Every model must hold the same tensors with the same shapes and the same architecture and input
-metadata; the file is written atomically. No safetensors
-package: the format is an 8-byte header length, a JSON header and the raw tensors.
+metadata; the file is written atomically. No safetensors package: the format is an 8-byte header length, a JSON header and the raw tensors.
 """
 import argparse
 import json
@@ -113,6 +112,9 @@ def main():
     for name, t in first.items():
         acc = sum(w * tensors[name].astype(np.float64) for _, w, _, tensors in loaded)
         mixed[name] = (acc / total).astype(t.dtype)
+        if not np.isfinite(mixed[name]).all():
+            sys.exit(f'mix-weights: {name} leaves the range of {t.dtype} in the mix (an '
+                     'extrapolation too far?); mix F32 files or use smaller weights')
     meta = dict(first_meta)
     desc = ' + '.join(f'{w:g} x {os.path.basename(path)}' for path, w in parts)
     meta['provenance'] = (f'weighted mean ({desc}) / {total:g}; first: '
