@@ -17,9 +17,7 @@ the CPU), max |package - eager| = 4.3e-6; speed not separable from the load of t
 (82 vs 83 ms/frame in one run, 112 vs 69 in the next).
 """
 import argparse
-import json
 import os
-import struct
 import sys
 import time
 
@@ -27,28 +25,22 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_io  # noqa: E402
 from reference_generator import InpaintGenerator  # noqa: E402
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def load_model(path):
-    """The tensors and metadata of a gst-tcvc safetensors model file (no safetensors package)."""
-    b = open(path, "rb").read()
-    n = struct.unpack("<Q", b[:8])[0]
-    header = json.loads(b[8:8 + n])
-    data = b[8 + n:]
-    meta = header.pop("__metadata__", {})
-    np_types = {"F16": np.float16, "F32": np.float32, "F64": np.float64}
+    """The tensors (torch, float32) and metadata of a gst-tcvc safetensors model file."""
+    try:
+        arrays, meta, dtypes = safetensors_io.read(path)
+    except safetensors_io.SafetensorsError as e:
+        sys.exit(f"error: {e}")
     tensors = {}
-    for k, v in header.items():
-        a, e = v["data_offsets"]
-        if v["dtype"] == "BF16":
-            raw = np.frombuffer(data[a:e], dtype=np.uint16).astype(np.uint32) << 16
-            arr = raw.view(np.float32)
-        else:
-            arr = np.frombuffer(data[a:e], dtype=np_types[v["dtype"]])
-        tensors[k] = torch.from_numpy(arr.reshape(v["shape"]).astype(np.float32))
+    for k, v in arrays.items():
+        wide = safetensors_io.bf16_to_f32(v) if dtypes[k] == "BF16" else v.astype(np.float32)
+        tensors[k] = torch.from_numpy(wide)
     return tensors, meta
 
 

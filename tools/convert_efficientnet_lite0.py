@@ -45,13 +45,13 @@ import argparse
 import hashlib
 import json
 import os
-import struct
 import sys
 
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_io  # noqa: E402  (the tools' one safetensors reader and writer)
 from convert_torchvision_vgg19 import write_safetensors  # noqa: E402  (one writer for both)
 
 BN_EPS = 1e-3  # efficientnet_lite_pytorch: batch_norm_epsilon=1e-3 (as in TF)
@@ -146,18 +146,12 @@ def fold(sd, layers):
 
 
 def read_safetensors(path):
-    import numpy as np
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        body = f.read()
-    meta = header.pop("__metadata__", {})
-    tensors = {}
-    for name, h in header.items():
-        a, b = h["data_offsets"]
-        arr = np.frombuffer(body[a:b], dtype="<f4").reshape(h["shape"])
-        tensors[name] = torch.from_numpy(arr.copy())
-    return tensors, meta
+    """The tensors (torch, float32) and metadata of a safetensors file; exits on a bad file."""
+    try:
+        arrays, meta, _ = safetensors_io.read(path)
+    except safetensors_io.SafetensorsError as e:
+        sys.exit(f"error: {e}")
+    return {k: torch.from_numpy(v.astype("<f4")) for k, v in arrays.items()}, meta
 
 
 def run_folded(x, tensors, layers, keep):

@@ -9,9 +9,8 @@ Output: one safetensors file with the generator weights under the reference
 names and ``__metadata__``: ``format=tcvc-generator``, ``format_version=1``,
 ``channels``, ``res_blocks`` (inferred from the weight shapes),
 ``input_mode``, ``train_size``, ``provenance``. The safetensors container is
-written by hand (8-byte little-endian header length, JSON header padded with
-spaces to a multiple of 8, raw little-endian tensor data), so no extra Python
-package is needed.
+written by ``safetensors_io.py`` (numpy alone), so no extra Python package is
+needed.
 
 Every key and shape is validated against the architecture; any problem is
 reported with a message saying what is wrong, and the exit status is 1.
@@ -22,13 +21,14 @@ Usage:
 """
 
 import argparse
-import json
 import os
 import re
 import sys
 
-import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_io  # noqa: E402  (the tools' one safetensors reader and writer)
 
 FORMAT_NAME = "tcvc-generator"
 FORMAT_VERSION = "1"
@@ -157,33 +157,11 @@ def validate(sd, c, r):
 
 
 def write_safetensors(path, tensors, metadata):
-    """tensors: list of (name, np.ndarray little-endian) in file order."""
-    header = {"__metadata__": metadata}
-    offset = 0
-    blobs = []
-    for name, arr in tensors:
-        dtype = {np.dtype("<f4"): "F32", np.dtype("<f2"): "F16"}[arr.dtype]
-        data = np.ascontiguousarray(arr).tobytes(order="C")
-        header[name] = {"dtype": dtype, "shape": list(arr.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    hbytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    hbytes += b" " * ((8 - len(hbytes) % 8) % 8)
-    tmp = f"{path}.tmp{os.getpid()}"
+    """tensors: list of (name, np.ndarray little-endian) in file order; written atomically."""
     try:
-        with open(tmp, "wb") as f:
-            f.write(len(hbytes).to_bytes(8, "little"))
-            f.write(hbytes)
-            for b in blobs:
-                f.write(b)
-        os.replace(tmp, path)
-    except OSError as e:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise ConversionError(f"cannot write `{path}`: {e}") from e
+        safetensors_io.write(path, tensors, metadata)
+    except safetensors_io.SafetensorsError as e:
+        raise ConversionError(str(e)) from e
 
 
 def parse_train_size(s):

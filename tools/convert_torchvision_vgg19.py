@@ -18,17 +18,18 @@ Usage:
     convert_torchvision_vgg19.py vgg19-dcbb9e9d.pth vgg19.safetensors
     convert_torchvision_vgg19.py --torchvision vgg19.safetensors
 
-Only torch is needed (the safetensors container is written here, no extra package). The file
+Only torch and numpy are needed (`safetensors_io.py` writes the container, no extra package). The file
 is checked (every conv present with torchvision's shape) before it is written.
 """
 
 import argparse
-import json
 import os
-import struct
 import sys
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_io  # noqa: E402  (the tools' one safetensors reader and writer)
 
 CONV_INDICES = [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34]
 CHANNELS = [(3, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 256),
@@ -60,25 +61,13 @@ def load_state_dict(path):
 
 
 def write_safetensors(path, tensors, metadata):
-    header = {"__metadata__": metadata}
-    offset = 0
-    blobs = []
-    for name in sorted(tensors):
-        t = tensors[name].detach().to(torch.float32).contiguous().cpu()
-        data = t.numpy().astype("<f4", copy=False).tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
+    """Writes the torch tensors `tensors` as F32 with `metadata`, atomically
+    (`safetensors_io.write`); exits with the error on failure."""
+    arrays = {k: v.detach().to(torch.float32).cpu().numpy() for k, v in tensors.items()}
+    try:
+        safetensors_io.write(path, arrays, metadata)
+    except safetensors_io.SafetensorsError as e:
+        sys.exit(f"error: {e}")
 
 
 def main():

@@ -14,17 +14,18 @@ size, working orientation, recommended output) and a provenance that names the m
   `OUT FT:3 START:-1` (a negative weight extrapolates; the weights must not sum to 0).
 
 Every model must hold the same tensors with the same shapes and the same architecture and input
-metadata; the file is written atomically. No safetensors package: the format is an 8-byte header length, a JSON header and the raw tensors.
+metadata; the file is written atomically (`tools/safetensors_io.py`, numpy alone: no
+safetensors package).
 """
 import argparse
-import json
 import os
-import struct
 import sys
 
 import numpy as np
 
-DTYPES = {'F16': np.float16, 'F32': np.float32}
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import safetensors_io  # noqa: E402  (the tools' one safetensors reader and writer)
+
 # Metadata that must agree between the mixed files: the architecture and the input. The rest
 # (training size, orientation, output, previous frame) comes from the first file; where another
 # file says otherwise, a note says so (an interpolation towards an earlier start is such a mix).
@@ -34,50 +35,20 @@ NOTE = ('train_size', 'previous_frame', 'working_orientation', 'output_mode')
 
 def read(path):
     try:
-        with open(path, 'rb') as f:
-            raw = f.read()
-    except OSError as e:
-        sys.exit(f'mix-weights: cannot read {path}: {e.strerror}')
-    if len(raw) < 8:
-        sys.exit(f'mix-weights: {path} is not a safetensors file (only {len(raw)} bytes)')
-    try:
-        n = struct.unpack('<Q', raw[:8])[0]
-        header = json.loads(raw[8:8 + n])
-        body = raw[8 + n:]
-        meta = header.pop('__metadata__', {})
-        tensors = {}
-        for name, h in header.items():
-            if h['dtype'] not in DTYPES:
-                sys.exit(f'mix-weights: {path}: tensor {name} is {h["dtype"]}; F16 or F32 '
-                         'expected')
-            a, b = h['data_offsets']
-            tensors[name] = np.frombuffer(body[a:b], DTYPES[h['dtype']]).reshape(h['shape'])
-    except (ValueError, KeyError, TypeError) as e:
-        sys.exit(f'mix-weights: {path} is not a valid safetensors file ({e})')
+        tensors, meta, dtypes = safetensors_io.read(path)
+    except safetensors_io.SafetensorsError as e:
+        sys.exit(f'mix-weights: {e}')
+    for name, dtype in dtypes.items():
+        if dtype not in ('F16', 'F32'):
+            sys.exit(f'mix-weights: {path}: tensor {name} is {dtype}; F16 or F32 expected')
     return meta, tensors
 
 
 def write(path, tensors, meta):
-    header = {'__metadata__': meta}
-    offset, blobs = 0, []
-    for name in sorted(tensors):
-        data = np.ascontiguousarray(tensors[name]).tobytes()
-        dtype = 'F16' if tensors[name].dtype == np.float16 else 'F32'
-        header[name] = {'dtype': dtype, 'shape': list(tensors[name].shape),
-                        'data_offsets': [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    text = json.dumps(header, separators=(',', ':')).encode()
-    text += b' ' * ((8 - len(text) % 8) % 8)
-    tmp = f'{path}.tmp-{os.getpid()}'
-    with open(tmp, 'wb') as f:
-        f.write(struct.pack('<Q', len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        safetensors_io.write(path, tensors, meta)
+    except safetensors_io.SafetensorsError as e:
+        sys.exit(f'mix-weights: {e}')
 
 
 def main():
