@@ -18,8 +18,8 @@ Usage:
     convert_torchvision_vgg19.py vgg19-dcbb9e9d.pth vgg19.safetensors
     convert_torchvision_vgg19.py --torchvision vgg19.safetensors
 
-Only torch and numpy are needed (`safetensors_io.py` writes the container, no extra package). The file
-is checked (every conv present with torchvision's shape) before it is written.
+Only torch and numpy are needed (`safetensors_io.py` writes the container, no extra package).
+The file is checked (every conv present with torchvision's shape) before it is written.
 """
 
 import argparse
