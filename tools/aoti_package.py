@@ -33,10 +33,7 @@ DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 def load_model(path):
     """The tensors (torch, float32) and metadata of a gst-tcvc safetensors model file."""
-    try:
-        arrays, meta, dtypes = safetensors_io.read(path)
-    except safetensors_io.SafetensorsError as e:
-        sys.exit(f"error: {e}")
+    arrays, meta, dtypes = safetensors_io.or_exit(safetensors_io.read, path)
     tensors = {}
     for k, v in arrays.items():
         wide = safetensors_io.bf16_to_f32(v) if dtypes[k] == "BF16" else v.astype(np.float32)

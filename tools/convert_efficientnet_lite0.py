@@ -147,10 +147,7 @@ def fold(sd, layers):
 
 def read_safetensors(path):
     """The tensors (torch, float32) and metadata of a safetensors file; exits on a bad file."""
-    try:
-        arrays, meta, _ = safetensors_io.read(path)
-    except safetensors_io.SafetensorsError as e:
-        sys.exit(f"error: {e}")
+    arrays, meta, _ = safetensors_io.or_exit(safetensors_io.read, path)
     return {k: torch.from_numpy(v.astype("<f4")) for k, v in arrays.items()}, meta
 
 

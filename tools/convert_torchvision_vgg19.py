@@ -64,10 +64,7 @@ def write_safetensors(path, tensors, metadata):
     """Writes the torch tensors `tensors` as F32 with `metadata`, atomically
     (`safetensors_io.write`); exits with the error on failure."""
     arrays = {k: v.detach().to(torch.float32).cpu().numpy() for k, v in tensors.items()}
-    try:
-        safetensors_io.write(path, arrays, metadata)
-    except safetensors_io.SafetensorsError as e:
-        sys.exit(f"error: {e}")
+    safetensors_io.or_exit(safetensors_io.write, path, arrays, metadata)
 
 
 def main():

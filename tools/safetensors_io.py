@@ -15,6 +15,7 @@ each tensor's type in its third value, so a tool that rewrites a file can keep i
 
 import json
 import os
+import sys
 
 import numpy as np
 
@@ -68,6 +69,15 @@ def read(path):
     except (ValueError, KeyError, TypeError) as e:
         raise SafetensorsError(f"{path} is not a valid safetensors file ({e})") from e
     return tensors, meta, dtypes
+
+
+def or_exit(call, *args, who="error"):
+    """`call(*args)` ([`read`] or [`write`]); a `SafetensorsError` ends the program with the
+    one line `WHO: MESSAGE` (exit status 1), as a command-line tool reports a bad file."""
+    try:
+        return call(*args)
+    except SafetensorsError as e:
+        sys.exit(f"{who}: {e}")
 
 
 def bf16_to_f32(words):

@@ -34,21 +34,11 @@ NOTE = ('train_size', 'previous_frame', 'working_orientation', 'output_mode')
 
 
 def read(path):
-    try:
-        tensors, meta, dtypes = safetensors_io.read(path)
-    except safetensors_io.SafetensorsError as e:
-        sys.exit(f'mix-weights: {e}')
+    tensors, meta, dtypes = safetensors_io.or_exit(safetensors_io.read, path, who='mix-weights')
     for name, dtype in dtypes.items():
         if dtype not in ('F16', 'F32'):
             sys.exit(f'mix-weights: {path}: tensor {name} is {dtype}; F16 or F32 expected')
     return meta, tensors
-
-
-def write(path, tensors, meta):
-    try:
-        safetensors_io.write(path, tensors, meta)
-    except safetensors_io.SafetensorsError as e:
-        sys.exit(f'mix-weights: {e}')
 
 
 def main():
@@ -90,7 +80,7 @@ def main():
     desc = ' + '.join(f'{w:g} x {os.path.basename(path)}' for path, w in parts)
     meta['provenance'] = (f'weighted mean ({desc}) / {total:g}; first: '
                           f'{first_meta.get("provenance", "")}')
-    write(args.out, mixed, meta)
+    safetensors_io.or_exit(safetensors_io.write, args.out, mixed, meta, who='mix-weights')
     print(f'mix-weights: wrote {args.out}: {desc}, over {total:g}', file=sys.stderr)
 
 
